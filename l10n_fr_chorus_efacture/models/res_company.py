@@ -1,0 +1,283 @@
+import logging
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import config
+
+from ..chorus import ENVIRONMENTS, ChorusProClient
+from ..chorus import exceptions as chorus_exc
+from ..tools import crypto
+
+_logger = logging.getLogger(__name__)
+
+# The technical account's password must change every 14 months.
+PASSWORD_LIFETIME_DAYS = 424
+PASSWORD_WARNING_DAYS = 15
+MANAGER_GROUP = "l10n_fr_chorus_efacture.group_chorus_manager"
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    chorus_environment = fields.Selection(
+        [("qualification", "Qualification (PISTE sandbox)"), ("production", "Production"), ("custom", "Custom")],
+        string="Chorus Pro Environment", default="qualification", required=True,
+        help="Qualification and production use the PISTE addresses; custom lets you enter them "
+             "(for example a local Chorus Pro sandbox).")
+    chorus_api_url = fields.Char(
+        string="Chorus Pro API URL", compute="_compute_chorus_urls", store=True, readonly=False,
+        help="Base address of the API; operations are called at <URL>/cpro/<api>/v1/<operation>.")
+    chorus_oauth_url = fields.Char(
+        string="PISTE Token URL", compute="_compute_chorus_urls", store=True, readonly=False)
+    chorus_client_id = fields.Char(string="PISTE Client ID", copy=False)
+    # Write-only secrets: the clear value is never read back; only the ciphertext is stored.
+    chorus_client_secret = fields.Char(
+        string="PISTE Client Secret", compute="_compute_chorus_secrets", inverse="_inverse_chorus_client_secret",
+        groups=MANAGER_GROUP, copy=False)
+    chorus_client_secret_encrypted = fields.Char(groups="base.group_system", copy=False, prefetch=False)
+    chorus_client_secret_set = fields.Boolean(compute="_compute_chorus_secret_set", string="Client Secret Set")
+    chorus_login = fields.Char(string="Technical Account Login", copy=False,
+                               help="Login of the Chorus Pro technical account, like TECH_1_...@cpro.fr")
+    chorus_password = fields.Char(
+        string="Technical Account Password", compute="_compute_chorus_secrets",
+        inverse="_inverse_chorus_password", groups=MANAGER_GROUP, copy=False)
+    chorus_password_encrypted = fields.Char(groups="base.group_system", copy=False, prefetch=False)
+    chorus_password_set = fields.Boolean(compute="_compute_chorus_secret_set", string="Password Set")
+    chorus_password_expiry_date = fields.Date(
+        string="Password Expiry Date", copy=False,
+        help="The technical account's password must be changed in Chorus Pro every 14 months. "
+             "Managers are warned 15 days before.")
+    chorus_account_changed_date = fields.Datetime(string="Technical Account Changed On", copy=False)
+    chorus_account_status = fields.Char(compute="_compute_chorus_account_status", string="Technical Account")
+    chorus_password_warning = fields.Selection(
+        [("none", "None"), ("soon", "Expires soon"), ("expired", "Expired")],
+        default="none", copy=False, string="Password Warning Sent")
+    chorus_timeout = fields.Integer(string="Chorus Pro Time-out (s)", default=30,
+                                    help="Seconds allowed for each call to Chorus Pro.")
+
+    # ------------------------------------------------------------- computes
+    @api.depends("chorus_environment")
+    def _compute_chorus_urls(self):
+        for company in self:
+            urls = ENVIRONMENTS.get(company.chorus_environment)
+            if urls:
+                company.chorus_api_url = urls["api_url"]
+                company.chorus_oauth_url = urls["oauth_url"]
+
+    def _compute_chorus_secrets(self):
+        for company in self:
+            company.chorus_client_secret = False
+            company.chorus_password = False
+
+    @api.depends_context("uid")
+    def _compute_chorus_secret_set(self):
+        for company, stored in zip(self, self.sudo()):
+            company.chorus_client_secret_set = bool(stored.chorus_client_secret_encrypted)
+            company.chorus_password_set = bool(stored.chorus_password_encrypted)
+
+    @api.depends("chorus_login", "chorus_account_changed_date")
+    def _compute_chorus_account_status(self):
+        for company in self:
+            if not company.chorus_login and not company.sudo().chorus_password_encrypted:
+                company.chorus_account_status = _("Not configured")
+            elif company.chorus_account_changed_date:
+                changed = fields.Datetime.context_timestamp(company, company.chorus_account_changed_date)
+                company.chorus_account_status = _("Last changed on %(date)s",
+                                                  date=changed.strftime("%Y-%m-%d %H:%M"))
+            else:
+                company.chorus_account_status = _("Configured")
+
+    # -------------------------------------------------------------- secrets
+    @api.model
+    def _chorus_fernet(self):
+        try:
+            return crypto.get_fernet(config.get(crypto.CONFIG_OPTION))
+        except crypto.MissingKeyError:
+            raise UserError(_(
+                "The encryption key of the Chorus Pro secrets is missing. Set the option "
+                "'chorus_encryption_key' in the Odoo configuration file (or the environment variable "
+                "CHORUS_ENCRYPTION_KEY) and restart Odoo.")) from None
+
+    def _chorus_check_manager(self):
+        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(_("Only a Chorus Pro manager may change the Chorus Pro credentials."))
+
+    @api.model
+    def _chorus_encrypt(self, clear):
+        return crypto.encrypt(self._chorus_fernet(), clear)
+
+    def _chorus_decrypt(self, field_name):
+        self.ensure_one()
+        token = self.sudo()[field_name]
+        if not token:
+            return False
+        try:
+            return crypto.decrypt(self._chorus_fernet(), token)
+        except crypto.DecryptionError:
+            raise UserError(_(
+                "The Chorus Pro secrets of %(company)s cannot be decrypted: the encryption key changed. "
+                "Enter the PISTE client secret and the technical account password again.",
+                company=self.name)) from None
+
+    def _inverse_chorus_client_secret(self):
+        for company in self:
+            # An empty value means "unchanged": the field is never read back.
+            if company.chorus_client_secret:
+                company._chorus_check_manager()
+                company.sudo().chorus_client_secret_encrypted = self._chorus_encrypt(company.chorus_client_secret)
+
+    def _inverse_chorus_password(self):
+        for company in self:
+            if company.chorus_password:
+                company._chorus_check_manager()
+                company.sudo().write({
+                    "chorus_password_encrypted": self._chorus_encrypt(company.chorus_password),
+                    "chorus_account_changed_date": fields.Datetime.now(),
+                    "chorus_password_warning": "none",
+                })
+
+    def _chorus_set_technical_account(self, login, password_encrypted, expiry_date):
+        """Store a technical account whose password is already encrypted (by the wizard)."""
+        self.ensure_one()
+        self._chorus_check_manager()
+        self.sudo().write({
+            "chorus_login": login,
+            "chorus_password_encrypted": password_encrypted,
+            "chorus_password_expiry_date": expiry_date,
+            "chorus_account_changed_date": fields.Datetime.now(),
+            "chorus_password_warning": "none",
+        })
+
+    # --------------------------------------------------------------- client
+    def _chorus_missing_settings(self):
+        self.ensure_one()
+        stored = self.sudo()
+        labels = [
+            (stored.chorus_api_url, _("Chorus Pro API URL")),
+            (stored.chorus_oauth_url, _("PISTE Token URL")),
+            (stored.chorus_client_id, _("PISTE Client ID")),
+            (stored.chorus_client_secret_encrypted, _("PISTE Client Secret")),
+            (stored.chorus_login, _("Technical Account Login")),
+            (stored.chorus_password_encrypted, _("Technical Account Password")),
+        ]
+        return [label for value, label in labels if not value]
+
+    def _chorus_get_client(self):
+        """A client of this company's Chorus Pro account; refuses early what cannot work."""
+        self.ensure_one()
+        missing = self._chorus_missing_settings()
+        if missing:
+            raise UserError(_(
+                "Chorus Pro is not configured for %(company)s: %(fields)s missing. "
+                "Complete it in Settings > Invoicing > Chorus Pro.",
+                company=self.name, fields=", ".join(missing)))
+        if self.chorus_password_expiry_date and self.chorus_password_expiry_date < fields.Date.context_today(self):
+            raise UserError(self._chorus_error_message(chorus_exc.ChorusPasswordExpiredError()))
+        stored = self.sudo()
+        return ChorusProClient(
+            stored.chorus_api_url, stored.chorus_oauth_url, stored.chorus_client_id,
+            self._chorus_decrypt("chorus_client_secret_encrypted"), stored.chorus_login,
+            self._chorus_decrypt("chorus_password_encrypted"), timeout=stored.chorus_timeout or 30,
+        )
+
+    @api.model
+    def _chorus_error_message(self, error):
+        """The translated sentence of a client error (the templates are in i18n/fr.po)."""
+        return self.env._(error.message_template, **error.params)
+
+    def action_chorus_check_connection(self):
+        """Check the token, the API and the technical account; say in plain words what is wrong."""
+        self.ensure_one()
+        try:
+            client = self._chorus_get_client()
+            client.get_token(force=True)
+            client.health_check()
+            if self.siret:
+                structures = client.search_structures(self.siret)
+                found = bool(structures)
+            else:
+                client.get_active_recipient_structures()
+                found = True
+        except chorus_exc.ChorusError as error:
+            _logger.info("Chorus Pro connection check failed for company %s: %s", self.id, error.__class__.__name__)
+            return self._chorus_notification(_("Chorus Pro connection failed"), self._chorus_error_message(error),
+                                             "danger")
+        except UserError as error:
+            return self._chorus_notification(_("Chorus Pro connection failed"), error.args[0], "danger")
+        if self.siret and not found:
+            return self._chorus_notification(
+                _("Chorus Pro connection works"),
+                _("The credentials are accepted, but the company's SIRET %(siret)s is not known to Chorus Pro: "
+                  "check it, or create the structure in the Chorus Pro portal.", siret=self.siret), "warning")
+        return self._chorus_notification(
+            _("Chorus Pro connection works"),
+            _("The PISTE application, the technical account %(login)s and the Chorus Pro API all answer.",
+              login=self.chorus_login), "success")
+
+    @api.model
+    def _chorus_notification(self, title, message, kind):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"title": title, "message": message, "type": kind, "sticky": kind != "success"},
+        }
+
+    # ----------------------------------------------------------------- cron
+    @api.model
+    def _cron_chorus_password_expiry(self):
+        """Warn the Chorus Pro managers 15 days before the technical password expires, then once expired."""
+        today = fields.Date.context_today(self)
+        for company in self.sudo().search([("chorus_password_expiry_date", "!=", False)]):
+            days_left = (company.chorus_password_expiry_date - today).days
+            stage = "expired" if days_left < 0 else "soon" if days_left <= PASSWORD_WARNING_DAYS else "none"
+            if stage == company.chorus_password_warning:
+                continue
+            if stage != "none":
+                company._chorus_warn_password_expiry(stage, days_left)
+            company.chorus_password_warning = stage
+
+    def _chorus_warn_password_expiry(self, stage, days_left):
+        self.ensure_one()
+        managers = self.env.ref(MANAGER_GROUP).users.filtered(lambda u: self in u.company_ids and u.active)
+        if stage == "expired":
+            summary = _("Chorus Pro technical password expired")
+            body = _("The password of the Chorus Pro technical account %(login)s of %(company)s expired on "
+                     "%(date)s. Nothing can be sent to or received from Chorus Pro until it is changed: change it "
+                     "in the Chorus Pro portal, then use 'Configure my Chorus Pro account' in Settings.",
+                     login=self.chorus_login, company=self.name, date=self.chorus_password_expiry_date)
+        else:
+            summary = _("Chorus Pro technical password expires in %(days)s days", days=days_left)
+            body = _("The password of the Chorus Pro technical account %(login)s of %(company)s expires on "
+                     "%(date)s. Change it in the Chorus Pro portal before then, and enter the new one with "
+                     "'Configure my Chorus Pro account' in Settings.",
+                     login=self.chorus_login, company=self.name, date=self.chorus_password_expiry_date)
+        deadline = max(self.chorus_password_expiry_date - timedelta(days=1), fields.Date.context_today(self))
+        for user in managers:
+            self.partner_id.activity_schedule(
+                "mail.mail_activity_data_todo", date_deadline=deadline, summary=summary, note=body,
+                user_id=user.id)
+        if managers:
+            self.env["mail.mail"].sudo().create({
+                "subject": summary,
+                "body_html": "<p>%s</p>" % body,
+                "recipient_ids": [(6, 0, managers.partner_id.ids)],
+                "email_from": self.email_formatted or self.env.user.email_formatted,
+                "auto_delete": False,
+            })
+
+    # ----------------------------------------------------------------- demo
+    @api.model
+    def _chorus_demo_configure(self, company, api_url, client_id, client_secret, login, password):
+        """Point a demo company at the local Chorus Pro sandbox (called from demo data only)."""
+        company = self.browse(company)
+        company.write({
+            "chorus_environment": "custom",
+            "chorus_api_url": api_url,
+            "chorus_oauth_url": "%s/api/oauth/token" % api_url.rstrip("/"),
+            "chorus_client_id": client_id,
+            "chorus_client_secret": client_secret,
+        })
+        company._chorus_set_technical_account(
+            login, self._chorus_encrypt(password),
+            fields.Date.context_today(self) + timedelta(days=PASSWORD_LIFETIME_DAYS))

@@ -1,0 +1,1 @@
+from . import chorus_account_wizard

@@ -1,0 +1,235 @@
+"""HTTP front of the sandbox: PISTE token endpoint, Chorus Pro operations and a control API.
+
+Paths follow the real API: ``POST /api/oauth/token`` and ``POST /cpro/{api}/v1/{operation}``.
+The control API under ``/_sandbox/`` (faults, clock, statuses, inbox) is the sandbox's own.
+"""
+
+import json
+import logging
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .state import ApiError, SandboxState
+
+_logger = logging.getLogger("chorus_sandbox")
+
+# operation path -> (method name on SandboxState, needs the account as first argument)
+OPERATIONS = {
+    "structures/v1/rechercher": ("search_structures", False),
+    "structures/v1/consulter": ("get_structure", False),
+    "structures/v1/rechercher/services": ("search_services", False),
+    "structures/v1/consulter/service": ("get_service", False),
+    "engagementsJuridiques/v1/rechercher": ("search_engagements", False),
+    "factures/v1/deposer/flux": ("deposit", True),
+    "transverses/v1/consulterCRDetaille": ("flux_report", True),
+    "factures/v1/rechercher/fournisseur": ("search_supplier", True),
+    "factures/v1/consulter/fournisseur": ("get_supplier_invoice", True),
+    "factures/v1/consulter/historique": ("history", True),
+    "factures/v1/completer": ("complete", True),
+    "factures/v1/recycler": ("recycle", True),
+    "transverses/v1/recuperer/structures/actives/destinataire": ("active_recipient_structures", "only"),
+    "factures/v1/rechercher/recipiendaire": ("search_recipient", True),
+    "factures/v1/consulter/recipiendaire": ("get_received", True),
+    "factures/v1/telecharger/groupe": ("download", True),
+    "factures/v1/traiter/recue": ("process_received", True),
+    "transverses/v1/recuperer/etats/traitement": ("processing_states", False),
+}
+
+
+class _LostReply(Exception):
+    """Close the connection without answering (the server applied the request)."""
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "ChorusProSandbox/0.1"
+    protocol_version = "HTTP/1.1"
+
+    @property
+    def state(self) -> SandboxState:
+        return self.server.state
+
+    def log_message(self, fmt, *args):
+        _logger.debug("%s - %s", self.address_string(), fmt % args)
+
+    # -------------------------------------------------------------- replies
+    def _send(self, status, body=None, headers=None, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        self.send_response(status)
+        if body is not None and raw is None:
+            self.send_header("Content-Type", "application/json;charset=utf-8")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > self.state.config["request_limit"]:
+            # Drain nothing: answer 413 and drop the connection.
+            self.close_connection = True
+            raise ApiError(413, None)
+        return self.rfile.read(length) if length else b""
+
+    def _apply_fault(self, operation):
+        fault = self.state.take_fault(operation)
+        if not fault:
+            return None
+        kind = fault["kind"]
+        if kind in ("500", "503"):
+            raise ApiError(int(kind), None)
+        if kind in ("403", "413"):
+            raise ApiError(int(kind), None)
+        if kind == "slow":
+            time.sleep(float(fault.get("delay") or 3))
+            return None
+        if kind == "token_expired":
+            self.state.revoke_tokens()
+            return None
+        if kind == "password_expired":
+            raise ApiError(401, None, {"WWW-Authenticate": 'cpro-account realm="ChorusPro", error="expired_password", '
+                                                           'error_description="The technical account password expired"'})
+        return kind  # malformed, lost_reply, bad_base64: applied after the operation
+
+    # -------------------------------------------------------------- routing
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def _dispatch(self, method):
+        path = urllib.parse.urlsplit(self.path).path
+        try:
+            if path.startswith("/_sandbox/"):
+                body = self._read_body()
+                return self._send(200, self._control(method, path[len("/_sandbox/"):], body))
+            if path == "/api/oauth/token" and method == "POST":
+                return self._token()
+            if path.startswith("/cpro/"):
+                return self._operation(method, path[len("/cpro/"):])
+            raise ApiError(404, {"codeRetour": 404, "libelle": "Ressource inconnue : %s" % path})
+        except _LostReply:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
+                pass
+        except ApiError as e:
+            self._send(e.status, e.body, e.headers)
+        except Exception:  # a sandbox bug must still answer, as a 500
+            _logger.exception("sandbox error on %s", path)
+            self._send(500, {"codeRetour": 500, "libelle": "Erreur interne du bac à sable"})
+
+    def _token(self):
+        body = self._read_body()
+        fault = self._apply_fault("token")
+        if fault == "malformed":
+            return self._send(200, raw=b"<html>Gateway</html>")
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        if (form.get("grant_type") or [""])[0] != "client_credentials":
+            raise ApiError(400, {"error": "unsupported_grant_type", "error_description": "grant_type must be "
+                                                                                        "client_credentials"})
+        reply = self.state.issue_token((form.get("client_id") or [""])[0], (form.get("client_secret") or [""])[0])
+        self._send(200, reply)
+
+    def _operation(self, method, operation):
+        self.state.count_call(operation)
+        body = self._read_body() if method == "POST" else b""
+        fault = self._apply_fault(operation)
+        self.state.check_token(self.headers.get("Authorization"))
+        if operation == "transverses/v1/health-check" and method == "GET":
+            return self._send(200, {"codeRetour": 0, "libelle": "OK"})
+        if operation not in OPERATIONS or method != "POST":
+            raise ApiError(404, {"codeRetour": 404, "libelle": "Opération inconnue : %s" % operation})
+        account = self.state.check_account(self.headers.get("cpro-account"))
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            raise ApiError(400, {"codeRetour": 400, "libelle": "Corps JSON invalide"}) from None
+        if not isinstance(payload, dict):
+            raise ApiError(400, {"codeRetour": 400, "libelle": "Corps JSON invalide"})
+        with self.state.lock:
+            self.state.received_payloads.append((operation, payload))
+            del self.state.received_payloads[:-50]
+            self.state.tick()
+            name, with_account = OPERATIONS[operation]
+            handler = getattr(self.state, name)
+            if with_account == "only":
+                reply = handler(account)
+            elif with_account:
+                reply = handler(account, payload)
+            else:
+                reply = handler(payload)
+        if fault == "lost_reply":
+            raise _LostReply()
+        if fault == "malformed":
+            return self._send(200, raw=json.dumps(reply).encode()[: max(10, len(json.dumps(reply)) // 2)])
+        if fault == "bad_base64" and "fichierResultat" in reply:
+            reply["fichierResultat"] = "@@not base64@@"
+        self._send(200, reply)
+
+    # -------------------------------------------------------------- control
+    def _control(self, method, action, body):
+        state = self.state
+        data = json.loads(body or b"{}") if body else {}
+        if action == "state":
+            state.tick()
+            return state.summary()
+        if action == "reset":
+            state.reset()
+            return {"ok": True}
+        if action == "config":
+            with state.lock:
+                state.config.update({k: v for k, v in data.items() if k in state.config})
+            return state.config
+        if action == "advance":
+            return {"now": state.advance(data.get("seconds", 0))}
+        if action == "faults":
+            state.add_fault(data["kind"], data.get("operation", "*"), data.get("count", 1), data.get("delay"))
+            return {"faults": state.faults}
+        if action == "faults/clear":
+            with state.lock:
+                state.faults.clear()
+            return {"faults": []}
+        if action == "invoice/status":
+            invoice = state.set_status(data["idFacture"], data["statut"], data.get("commentaire", ""))
+            return {"idFacture": invoice["idFacture"], "statut": invoice["statut"]}
+        if action == "inbox/generate":
+            return {"created": state.generate_inbox(**data)}
+        if action == "accounts/password-expiry":
+            with state.lock:
+                state.accounts[data["login"]]["password_expiry"] = data["date"]
+            return {"ok": True}
+        raise ApiError(404, {"error": "unknown control action %s" % action})
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, state):
+        self.state = state
+        super().__init__(address, Handler)
+
+    @property
+    def url(self):
+        host, port = self.server_address[:2]
+        return "http://%s:%s" % (host, port)
+
+
+def start_in_thread(state=None, host="127.0.0.1", port=0, data=None, **config):
+    """Start a sandbox on a free port in a background thread; returns the server (``server.url``)."""
+    if state is None:
+        state = SandboxState(data if data is not None else load_default_data(), **config)
+    server = SandboxServer((host, port), state)
+    thread = threading.Thread(target=server.serve_forever, name="chorus-sandbox", daemon=True)
+    thread.start()
+    return server
+
+
+def load_default_data():
+    from importlib import resources
+    return json.loads(resources.files("chorus_sandbox").joinpath("data/demo.json").read_text("utf-8"))

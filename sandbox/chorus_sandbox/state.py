@@ -1,0 +1,796 @@
+"""State and rules of the Chorus Pro sandbox.
+
+Everything lives in memory behind one lock. Time is the real clock plus an offset that
+``advance()`` moves, so lifecycles advance by themselves or on command.
+"""
+
+import base64
+import binascii
+import copy
+import json
+import random
+import secrets
+import threading
+import time
+from datetime import date, datetime, timedelta, timezone
+
+from . import documents
+
+SYNTAXES = {
+    "IN_DP_E1_UBL_INVOICE", "IN_DP_E1_CII_16B", "IN_DP_E2_CII_FACTURX", "IN_DP_E2_UBL_INVOICE_MIN",
+    "IN_DP_E2_CPP_FACTURE_MIN", "IN_DP_E2_CII_MIN_16B", "IN_DP_E3_UBL_INVOICE",
+}
+RESERVED_SERVICE = "FACTURES_PUBLIQUES"
+CODE_NO_RESULT = 20000
+LIBELLE_NO_RESULT = "TRA_MSG_00.015"
+# Buyer statuses allowed after each status (traiter/recue). Suspension is allowed once (CCP R2192-27).
+TRANSITIONS = {
+    "MISE_A_DISPOSITION": ["A_RECYCLER", "REJETEE", "SUSPENDUE", "SERVICE_FAIT", "MANDATEE"],
+    "COMPLETEE": ["REJETEE", "SERVICE_FAIT", "MANDATEE"],
+    "SERVICE_FAIT": ["REJETEE", "SUSPENDUE", "MANDATEE"],
+}
+REASON_REQUIRED = {"REJETEE", "SUSPENDUE"}
+REASON_MAX = 255
+# Statuses that the comptable (Helios) pushes after MANDATEE, one per step.
+ACCOUNTING_CHAIN = ["MANDATEE", "MISE_A_DISPOSITION_COMPTABLE", "COMPTABILISEE", "MISE_EN_PAIEMENT"]
+FAULT_KINDS = {"500", "503", "403", "413", "slow", "malformed", "lost_reply", "token_expired",
+               "password_expired", "bad_base64"}
+
+
+class ApiError(Exception):
+    """An error reply: HTTP status, JSON body and headers."""
+
+    def __init__(self, status, body=None, headers=None):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def functional(code, libelle, status=400):
+    return ApiError(status, {"codeRetour": code, "libelle": libelle})
+
+
+def no_result():
+    return ApiError(200, {"codeRetour": CODE_NO_RESULT, "libelle": LIBELLE_NO_RESULT})
+
+
+class SandboxState:
+    def __init__(self, data=None, *, flux_delay=2.0, status_step=5.0, token_ttl=3600,
+                 download_limit=120 * 1024 * 1024, request_limit=130 * 1024 * 1024):
+        self.lock = threading.RLock()
+        self.seed = copy.deepcopy(data or {})
+        self.config = {
+            "flux_delay": flux_delay,        # seconds before a flux is processed
+            "status_step": status_step,      # seconds between automatic status steps
+            "token_ttl": token_ttl,
+            "download_limit": download_limit,
+            "request_limit": request_limit,
+            "auto_accounting": True,          # MANDATEE moves on to MISE_EN_PAIEMENT by itself
+        }
+        self.reset()
+
+    # ----------------------------------------------------------------- setup
+    def reset(self):
+        with self.lock:
+            data = copy.deepcopy(self.seed)
+            self.offset = 0.0
+            self.clients = {c["client_id"]: c["client_secret"] for c in data.get("clients", [])}
+            self.accounts = {a["login"]: a for a in data.get("accounts", [])}
+            self.tokens = {}
+            self.structures = {}
+            self.services = {}
+            self.engagements = []
+            for struct in data.get("structures", []):
+                sid = int(struct["idStructureCPP"])
+                struct["idStructureCPP"] = sid
+                struct.setdefault("statut", "ACTIF")
+                struct.setdefault("parametres", {})
+                for service in struct.pop("services", []):
+                    service["idStructure"] = sid
+                    service.setdefault("estActif", True)
+                    service.setdefault("parametres", {"numeroEngagement": False})
+                    self.services[int(service["idService"])] = service
+                for engagement in struct.pop("engagements", []):
+                    engagement["idStructure"] = sid
+                    engagement.setdefault("etat", "COMMANDE")
+                    self.engagements.append(engagement)
+                self.structures[sid] = struct
+            self.flux = {}
+            self.invoices = {}
+            self.next_invoice_id = 7000001
+            self.next_flux = 1
+            self.faults = []
+            self.calls = {}
+            self.received_payloads = []
+            for item in data.get("inbox", []):
+                self._add_inbox_invoice(item)
+            generate = data.get("inbox_generate")
+            if generate:
+                self.generate_inbox(**generate)
+
+    def now(self):
+        return time.time() + self.offset
+
+    def now_dt(self):
+        return datetime.fromtimestamp(self.now(), timezone.utc)
+
+    def today(self):
+        return self.now_dt().date()
+
+    def advance(self, seconds):
+        with self.lock:
+            self.offset += float(seconds)
+            self.tick()
+            return self.now_dt().isoformat()
+
+    # ---------------------------------------------------------------- faults
+    def add_fault(self, kind, operation="*", count=1, delay=None):
+        if kind not in FAULT_KINDS:
+            raise ValueError("unknown fault kind %r" % kind)
+        with self.lock:
+            self.faults.append({"kind": kind, "operation": operation, "count": int(count), "delay": delay})
+
+    def take_fault(self, operation):
+        with self.lock:
+            for fault in self.faults:
+                if fault["operation"] in ("*", operation) and fault["count"] > 0:
+                    fault["count"] -= 1
+                    if fault["count"] <= 0:
+                        self.faults.remove(fault)
+                    return dict(fault)
+        return None
+
+    def count_call(self, operation):
+        with self.lock:
+            self.calls[operation] = self.calls.get(operation, 0) + 1
+
+    # ------------------------------------------------------------------ auth
+    def issue_token(self, client_id, client_secret):
+        with self.lock:
+            if not client_id or self.clients.get(client_id) is None or \
+                    not secrets.compare_digest(self.clients[client_id], client_secret or ""):
+                raise ApiError(401, {"error": "invalid_client", "error_description": "Bad client credentials"})
+            token = secrets.token_urlsafe(24)
+            ttl = int(self.config["token_ttl"])
+            self.tokens[token] = (client_id, self.now() + ttl)
+            return {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": "openid"}
+
+    def revoke_tokens(self):
+        with self.lock:
+            self.tokens.clear()
+
+    def check_token(self, authorization):
+        token = (authorization or "")[7:] if (authorization or "").startswith("Bearer ") else None
+        with self.lock:
+            entry = self.tokens.get(token) if token else None
+            if not entry:
+                raise ApiError(401, None, {"WWW-Authenticate":
+                                           'Bearer realm="PISTE", error="invalid_token", '
+                                           'error_description="The access token is missing or invalid"'})
+            if entry[1] <= self.now():
+                del self.tokens[token]
+                raise ApiError(401, None, {"WWW-Authenticate":
+                                           'Bearer realm="PISTE", error="invalid_token", '
+                                           'error_description="The access token expired"'})
+
+    def check_account(self, header):
+        """The technical account of the ``cpro-account`` header, or a 401."""
+        def refuse(error, description):
+            return ApiError(401, None, {"WWW-Authenticate": 'cpro-account realm="ChorusPro", error="%s", '
+                                                            'error_description="%s"' % (error, description)})
+        try:
+            login, password = base64.b64decode(header or "", validate=True).decode().split(":", 1)
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise refuse("invalid_account", "The cpro-account header is missing or malformed") from None
+        with self.lock:
+            account = self.accounts.get(login)
+            if not account or not secrets.compare_digest(account["password"], password):
+                raise refuse("invalid_account", "Unknown technical account or wrong password")
+            expiry = account.get("password_expiry")
+            if expiry and date.fromisoformat(expiry) < self.today():
+                raise refuse("expired_password", "The technical account password expired on %s" % expiry)
+            return account
+
+    # ------------------------------------------------------------ structures
+    def structure_by_siret(self, siret):
+        for struct in self.structures.values():
+            if struct.get("identifiantStructure") == siret:
+                return struct
+        return None
+
+    def account_structures(self, account):
+        return [s for s in (self.structure_by_siret(x) for x in account.get("structures", [])) if s]
+
+    def supplier_structure(self, account):
+        structs = self.account_structures(account)
+        if not structs:
+            raise ApiError(403, None)
+        return structs[0]
+
+    def _structure(self, sid):
+        try:
+            struct = self.structures.get(int(sid))
+        except (TypeError, ValueError):
+            struct = None
+        if not struct:
+            raise functional(20001, "GCU_MSG_01_001 Structure inconnue : %s" % sid)
+        return struct
+
+    def search_structures(self, payload):
+        criteria = payload.get("structure") or {}
+        identifier = criteria.get("identifiantStructure")
+        if not identifier:
+            raise functional(20002, "GCU_MSG_01_002 identifiantStructure est obligatoire")
+        found = [s for s in self.structures.values() if s.get("identifiantStructure") == identifier]
+        if payload.get("restreindreStructuresPrivees"):
+            found = [s for s in found if s.get("typeStructure", "PUBLIQUE") == "PUBLIQUE"]
+        if not found:
+            raise no_result()
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "listeStructures": [
+            {"idStructureCPP": s["idStructureCPP"], "identifiantStructure": s["identifiantStructure"],
+             "typeIdentifiantStructure": s.get("typeIdentifiantStructure", "SIRET"),
+             "designationStructure": s["designationStructure"], "statut": s["statut"]} for s in found],
+            "parametresRetour": {"pageCourante": 1, "pages": 1, "nbResultatsParPage": 10, "total": len(found)}}
+
+    def get_structure(self, payload):
+        s = self._structure(payload.get("idStructureCPP"))
+        params = s["parametres"]
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "idStructureCPP": s["idStructureCPP"],
+                "identifiantStructure": s["identifiantStructure"],
+                "typeIdentifiantStructure": s.get("typeIdentifiantStructure", "SIRET"),
+                "designationStructure": s["designationStructure"], "statut": s["statut"],
+                "parametres": {
+                    "codeServiceDoitEtreRenseigne": bool(params.get("codeServiceDoitEtreRenseigne")),
+                    "numeroEJDoitEtreRenseigne": bool(params.get("numeroEJDoitEtreRenseigne")),
+                    "gestionNumeroEJOuCodeService": bool(params.get("gestionNumeroEJOuCodeService")),
+                    "statutMiseEnPaiementNestPasRemonte": bool(params.get("statutMiseEnPaiementNestPasRemonte")),
+                    "connexionEDI": bool(params.get("connexionEDI")),
+                    "recevoirDonneesViaEDI": bool(params.get("recevoirDonneesViaEDI")),
+                },
+                "informationGenerales": {"raisonSociale": s["designationStructure"]}}
+
+    def search_services(self, payload):
+        s = self._structure(payload.get("idStructure"))
+        paging = payload.get("parametresRechercherServicesStructure") or {}
+        services = [sv for sv in self.services.values() if sv["idStructure"] == s["idStructureCPP"]]
+        if not services:
+            raise no_result()
+        page, meta = self._page(services, paging.get("nbResultatsParPage"), paging.get("pageResultatDemandee"))
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "parametresRetour": meta, "listeServices": [
+            {k: sv.get(k) for k in ("idService", "codeService", "libelleService", "estActif",
+                                    "dateDbtService", "dateFinService")} for sv in page]}
+
+    def get_service(self, payload):
+        s = self._structure(payload.get("idStructure"))
+        service = self.services.get(_int(payload.get("idService")))
+        if not service or service["idStructure"] != s["idStructureCPP"]:
+            raise functional(20003, "GCU_MSG_01_003 Service inconnu : %s" % payload.get("idService"))
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "idService": service["idService"],
+                "codeService": service["codeService"], "libelleService": service["libelleService"],
+                "estActif": service["estActif"],
+                "parametres": {"numeroEngagement": bool(service["parametres"].get("numeroEngagement"))}}
+
+    def search_engagements(self, payload):
+        sid = _int(payload.get("structureReceptriceEngagementJuridique"))
+        number = payload.get("numeroEngagementJuridique")
+        state = payload.get("etatCourantEngagementJuridique")
+        found = [e for e in self.engagements if e["idStructure"] == sid
+                 and (not number or e["numeroEngagementJuridique"] == number)
+                 and (not state or e["etat"] == state)]
+        if not found:
+            raise no_result()
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "listeEngagementJuridique": [
+            {"numeroEngagementJuridique": e["numeroEngagementJuridique"],
+             "libelleEngagementJuridique": e.get("libelle", ""), "etatCourantEngagementJuridique": e["etat"],
+             "structureReceptriceEngagementJuridique": sid} for e in found]}
+
+    def active_recipient_structures(self, account):
+        structs = [s for s in self.account_structures(account)
+                   if s.get("typeStructure", "PUBLIQUE") == "PUBLIQUE" and s["statut"] == "ACTIF"]
+        if not structs:
+            raise no_result()
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "listeStructures": [
+            {"idStructureCPP": s["idStructureCPP"], "identifiantStructure": s["identifiantStructure"],
+             "designationStructure": s["designationStructure"]} for s in structs]}
+
+    # ------------------------------------------------------------------ flux
+    def deposit(self, account, payload):
+        supplier = self.supplier_structure(account)
+        for field in ("fichierFlux", "nomFichier", "syntaxeFlux"):
+            if not payload.get(field):
+                raise functional(20010, "DEP_MSG_01_001 Le champ %s est obligatoire" % field)
+        if payload["syntaxeFlux"] not in SYNTAXES:
+            raise functional(20011, "DEP_MSG_01_002 Syntaxe de flux inconnue : %s" % payload["syntaxeFlux"])
+        try:
+            content = base64.b64decode(payload["fichierFlux"], validate=True)
+        except (ValueError, binascii.Error):
+            raise functional(20012, "DEP_MSG_01_003 fichierFlux n'est pas du base64") from None
+        with self.lock:
+            number = "CPP%s%08d" % (self.today().strftime("%Y"), self.next_flux)
+            self.next_flux += 1
+            self.flux[number] = {
+                "numeroFluxDepot": number, "dateDepot": self.today().isoformat(), "created": self.now(),
+                "nomFichier": payload["nomFichier"], "syntaxeFlux": payload["syntaxeFlux"],
+                "content": content, "supplier": supplier["idStructureCPP"], "login": account["login"],
+                "etat": "IN_EN_ATTENTE_TRAITEMENT_CPP", "erreursDP": [], "erreursTechniques": [],
+                "invoices": [],
+            }
+            return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "numeroFluxDepot": number,
+                    "dateDepot": self.today().isoformat(), "syntaxeFlux": payload["syntaxeFlux"]}
+
+    def flux_report(self, account, payload):
+        flux = self.flux.get(payload.get("numeroFluxDepot") or "")
+        if not flux or flux["login"] != account["login"]:
+            raise functional(20013, "TRA_MSG_00.020 Flux inconnu : %s" % payload.get("numeroFluxDepot"))
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "numeroFluxDepot": flux["numeroFluxDepot"],
+                "etatCourantDepotFlux": flux["etat"], "dateDepotFlux": flux["dateDepot"],
+                "syntaxeFlux": flux["syntaxeFlux"], "nomFichier": flux["nomFichier"],
+                "listeErreurDP": flux["erreursDP"], "listeErreurTechnique": flux["erreursTechniques"]}
+
+    def _process_flux(self, flux):
+        try:
+            parsed = documents.invoices_from_flux(flux["content"], flux["syntaxeFlux"])
+        except documents.FluxError as e:
+            flux["etat"] = "IN_REJETE"
+            flux["erreursTechniques"].append({"codeErreur": e.code, "libelleErreur": e.message,
+                                              "natureErreur": "TECHNIQUE"})
+            return
+        supplier = self.structures[flux["supplier"]]
+        accepted = 0
+        for number, item in enumerate(parsed, 1):
+            error = self._routing_error(item, supplier)
+            if error:
+                flux["erreursDP"].append({"numeroDP": item.get("numeroFacture") or str(number),
+                                          "identifiantFournisseur": item.get("siretFournisseur") or "",
+                                          "identifiantDestinataire": item.get("siretDestinataire") or "",
+                                          "libelleErreurDP": error})
+                continue
+            buyer = self.structure_by_siret(item["siretDestinataire"])
+            invoice = self._new_invoice({
+                **item, "fournisseur": supplier["idStructureCPP"], "destinataire": buyer["idStructureCPP"],
+                "numeroFluxDepot": flux["numeroFluxDepot"],
+                "designationFournisseur": supplier["designationStructure"],
+                "statut": "DEPOSEE",
+            })
+            flux["invoices"].append(invoice["idFacture"])
+            accepted += 1
+        flux["etat"] = ("IN_INTEGRE" if accepted == len(parsed) else
+                        "IN_INTEGRE_PARTIEL" if accepted else "IN_REJETE")
+
+    def _routing_error(self, item, supplier):
+        """Why Chorus Pro would refuse this invoice, or None."""
+        if item.get("siretFournisseur") != supplier["identifiantStructure"]:
+            return "Le SIRET du fournisseur (%s) ne correspond pas au compte déposant" % item.get("siretFournisseur")
+        buyer = self.structure_by_siret(item.get("siretDestinataire") or "")
+        if not buyer or buyer["statut"] != "ACTIF":
+            return "Destinataire inconnu ou inactif : %s" % item.get("siretDestinataire")
+        params = buyer["parametres"]
+        code = item.get("codeServiceExecutant")
+        engagement = item.get("numeroEngagement")
+        service = None
+        if code:
+            if code == RESERVED_SERVICE:
+                return "Le service %s est réservé aux échanges entre entités publiques" % RESERVED_SERVICE
+            service = next((s for s in self.services.values()
+                            if s["idStructure"] == buyer["idStructureCPP"] and s["codeService"] == code), None)
+            if not service:
+                return "Service exécutant inconnu pour ce destinataire : %s" % code
+            if not service["estActif"]:
+                return "Le service exécutant %s est inactif" % code
+        if params.get("codeServiceDoitEtreRenseigne") and not code:
+            return "Le code service est obligatoire pour ce destinataire"
+        if params.get("gestionNumeroEJOuCodeService") and not (code or engagement):
+            return "Le code service ou le numéro d'engagement est obligatoire pour ce destinataire"
+        needs_ej = params.get("numeroEJDoitEtreRenseigne") or (service and service["parametres"].get("numeroEngagement"))
+        if needs_ej and not engagement:
+            return "Le numéro d'engagement juridique est obligatoire pour ce destinataire"
+        if engagement and len(engagement) > 50:
+            return "Le numéro d'engagement dépasse 50 caractères"
+        for other in self.invoices.values():
+            if other.get("fournisseur") == supplier["idStructureCPP"] and \
+                    other["numeroFacture"] == item["numeroFacture"] and other["statut"] != "REJETEE" and \
+                    other.get("typeFacture") == item.get("typeFacture"):
+                return "Facture en doublon : le numéro %s a déjà été déposé par ce fournisseur" % item["numeroFacture"]
+        return None
+
+    # -------------------------------------------------------------- invoices
+    def _new_invoice(self, values):
+        invoice_id = self.next_invoice_id
+        self.next_invoice_id += 1
+        now = self.now_dt()
+        invoice = {
+            "idFacture": invoice_id, "typeFacture": "FACTURE", "devise": "EUR", "montantHT": 0.0,
+            "montantTTC": 0.0, "montantAPayer": 0.0, "dateDepot": now.date().isoformat(),
+            "dateFacture": now.date().isoformat(), "commentaire": "", "suspendue_une_fois": False,
+            "pieces": [], "historique": [], "telechargee": False, "numeroDpMandat": None,
+            "coordonneesBancaires": None, "lignesTva": [],
+        }
+        invoice.update(values)
+        invoice["idFacture"] = invoice_id
+        self.invoices[invoice_id] = invoice
+        self._set_status(invoice, invoice["statut"], invoice.get("commentaire") or "")
+        return invoice
+
+    def _set_status(self, invoice, status, comment=""):
+        invoice["statut"] = status
+        invoice["commentaire"] = comment or ""
+        invoice["dateHeureEtatCourant"] = self.now_dt().strftime("%Y-%m-%dT%H:%M:%S")
+        invoice["changed"] = self.now()
+        invoice["historique"].append({"histoStatutCode": status,
+                                      "histoStatutDatePassage": invoice["dateHeureEtatCourant"],
+                                      "histoStatutCommentaire": comment or ""})
+        if status == "MISE_A_DISPOSITION":
+            invoice["dateMiseADisposition"] = invoice["dateHeureEtatCourant"]
+
+    def set_status(self, invoice_id, status, comment=""):
+        with self.lock:
+            invoice = self.invoices.get(_int(invoice_id))
+            if not invoice:
+                raise KeyError(invoice_id)
+            self._set_status(invoice, status, comment)
+            return invoice
+
+    def tick(self):
+        """Move flux and invoices on according to the clock."""
+        with self.lock:
+            now = self.now()
+            for flux in self.flux.values():
+                if flux["etat"] == "IN_EN_ATTENTE_TRAITEMENT_CPP" and now >= flux["created"] + self.config["flux_delay"]:
+                    self._process_flux(flux)
+            step = self.config["status_step"]
+            for invoice in self.invoices.values():
+                if now < invoice["changed"] + step:
+                    continue
+                if invoice["statut"] in ("DEPOSEE", "EN_COURS_ACHEMINEMENT"):
+                    self._set_status(invoice, "MISE_A_DISPOSITION")
+                elif self.config["auto_accounting"] and invoice["statut"] in ACCOUNTING_CHAIN[:-1] and \
+                        not self.structures.get(invoice.get("destinataire"), {}).get("parametres", {}).get(
+                            "statutMiseEnPaiementNestPasRemonte"):
+                    nxt = ACCOUNTING_CHAIN[ACCOUNTING_CHAIN.index(invoice["statut"]) + 1]
+                    self._set_status(invoice, nxt)
+
+    def _supplier_invoice(self, account, invoice_id):
+        supplier = self.supplier_structure(account)
+        invoice = self.invoices.get(_int(invoice_id))
+        if not invoice or invoice.get("fournisseur") != supplier["idStructureCPP"]:
+            raise functional(20020, "FAC_MSG_01_001 Facture inconnue : %s" % invoice_id)
+        return invoice
+
+    def search_supplier(self, account, payload):
+        supplier = self.supplier_structure(account)
+        paging = payload.get("rechercheFactureParFournisseur") or {}
+        found = [i for i in self.invoices.values() if i.get("fournisseur") == supplier["idStructureCPP"]
+                 and (not payload.get("numeroFluxDepot") or i.get("numeroFluxDepot") == payload["numeroFluxDepot"])
+                 and (not payload.get("numeroFacture") or i["numeroFacture"] == payload["numeroFacture"])
+                 and (not payload.get("statut") or i["statut"] == payload["statut"])]
+        if not found:
+            raise no_result()
+        page, meta = self._page(found, paging.get("nbResultatsParPage"), paging.get("pageResultatDemandee"))
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "parametresRetour": meta, "listeFactures": [
+            {"identifiantFactureCPP": i["idFacture"], "numeroFacture": i["numeroFacture"], "statut": i["statut"],
+             "commentaireEtatCourant": i["commentaire"], "dateDepot": i["dateDepot"],
+             "dateHeureEtatCourant": i["dateHeureEtatCourant"], "typeFacture": i["typeFacture"],
+             "montantTTC": i["montantTTC"], "numeroFluxDepot": i.get("numeroFluxDepot"),
+             "identifiantDestinataire": self.structures[i["destinataire"]]["identifiantStructure"]}
+            for i in page]}
+
+    def get_supplier_invoice(self, account, payload):
+        i = self._supplier_invoice(account, payload.get("identifiantFactureCPP"))
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "identifiantFactureCPP": i["idFacture"],
+                "numeroFacture": i["numeroFacture"], "statutFacture": i["statut"],
+                "commentaireEtatCourant": i["commentaire"], "montantTTC": i["montantTTC"]}
+
+    def history(self, account, payload):
+        invoice = self.invoices.get(_int(payload.get("idFacture")))
+        if not invoice or not self._visible(account, invoice):
+            raise functional(20020, "FAC_MSG_01_001 Facture inconnue : %s" % payload.get("idFacture"))
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "idFacture": invoice["idFacture"],
+                "statutCourantCode": invoice["statut"],
+                "historiquesDesStatuts": {"histoStatut": list(reversed(invoice["historique"]))}}
+
+    def _visible(self, account, invoice):
+        ids = {s["idStructureCPP"] for s in self.account_structures(account)}
+        return invoice.get("fournisseur") in ids or invoice.get("destinataire") in ids
+
+    def complete(self, account, payload):
+        invoice = self._supplier_invoice(account, payload.get("idFacture"))
+        if invoice["statut"] != "SUSPENDUE":
+            raise functional(20021, "FAC_MSG_02_001 Seule une facture SUSPENDUE peut être complétée "
+                                    "(statut actuel : %s)" % invoice["statut"])
+        for piece in payload.get("listePiecesJointes") or []:
+            try:
+                content = base64.b64decode(piece.get("pieceJointeContenu") or "", validate=True)
+            except (ValueError, binascii.Error):
+                raise functional(20012, "DEP_MSG_01_003 pieceJointeContenu n'est pas du base64") from None
+            invoice["pieces"].append({"nom": piece.get("pieceJointeNom") or "piece.pdf", "contenu": content})
+        self._set_status(invoice, "COMPLETEE", payload.get("commentaire") or "")
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "idFacture": invoice["idFacture"],
+                "statutFacture": invoice["statut"]}
+
+    def recycle(self, account, payload):
+        invoice = self._supplier_invoice(account, payload.get("idFacture"))
+        if invoice["statut"] != "A_RECYCLER":
+            raise functional(20022, "FAC_MSG_02_002 Seule une facture A_RECYCLER peut être recyclée "
+                                    "(statut actuel : %s)" % invoice["statut"])
+        buyer = self.structures[invoice["destinataire"]]
+        if payload.get("idDestinataire"):
+            buyer = self._structure(payload["idDestinataire"])
+        item = dict(invoice, siretDestinataire=buyer["identifiantStructure"],
+                    codeServiceExecutant=payload.get("codeServiceExecutant") or invoice.get("codeServiceExecutant"),
+                    numeroEngagement=payload.get("numeroEngagement") or invoice.get("numeroEngagement"),
+                    numeroFacture="\0recycle")  # not a duplicate of itself
+        error = self._routing_error(item, self.structures[invoice["fournisseur"]])
+        if error:
+            raise functional(20023, "FAC_MSG_02_003 %s" % error)
+        invoice.update(destinataire=buyer["idStructureCPP"], codeServiceExecutant=item["codeServiceExecutant"],
+                       numeroEngagement=item["numeroEngagement"])
+        self._set_status(invoice, "MISE_A_DISPOSITION", "Facture recyclée")
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "idFacture": invoice["idFacture"],
+                "statutFacture": invoice["statut"]}
+
+    # ------------------------------------------------------------ recipient
+    def _recipient_ids(self, account):
+        return {s["idStructureCPP"] for s in self.account_structures(account)
+                if s.get("typeStructure", "PUBLIQUE") == "PUBLIQUE"}
+
+    def _received_invoice(self, account, invoice_id):
+        invoice = self.invoices.get(_int(invoice_id))
+        if not invoice or invoice.get("destinataire") not in self._recipient_ids(account) or \
+                invoice["statut"] in ("DEPOSEE", "EN_COURS_ACHEMINEMENT"):
+            raise functional(20020, "FAC_MSG_01_001 Facture inconnue : %s" % invoice_id)
+        return invoice
+
+    def search_recipient(self, account, payload):
+        ids = self._recipient_ids(account)
+        if payload.get("idDestinataire"):
+            ids &= {_int(payload["idDestinataire"])}
+        statuses = payload.get("statutCourant")
+        if isinstance(statuses, str):
+            statuses = [statuses]
+        found = []
+        for i in self.invoices.values():
+            if i.get("destinataire") not in ids or i["statut"] in ("DEPOSEE", "EN_COURS_ACHEMINEMENT"):
+                continue
+            if statuses and i["statut"] not in statuses:
+                continue
+            if payload.get("numeroFacture") and i["numeroFacture"] != payload["numeroFacture"]:
+                continue
+            if payload.get("idServiceExecutant") and i.get("codeServiceExecutant") != payload["idServiceExecutant"]:
+                continue
+            if payload.get("periodeDateDepotDu") and i["dateDepot"] < payload["periodeDateDepotDu"]:
+                continue
+            if payload.get("periodeDateDepotAu") and i["dateDepot"] > payload["periodeDateDepotAu"]:
+                continue
+            if payload.get("periodeDateHeureEtatCourantDu") and \
+                    i["dateHeureEtatCourant"] < payload["periodeDateHeureEtatCourantDu"][:19]:
+                continue
+            if payload.get("periodeDateHeureEtatCourantAu") and \
+                    i["dateHeureEtatCourant"] > payload["periodeDateHeureEtatCourantAu"][:19]:
+                continue
+            if "factureTelechargeeParDestinataire" in payload and payload["factureTelechargeeParDestinataire"] \
+                    is not None and bool(payload["factureTelechargeeParDestinataire"]) != i["telechargee"]:
+                continue
+            found.append(i)
+        if not found:
+            raise no_result()
+        paging = payload.get("paramRecherche") or {}
+        found.sort(key=lambda i: (i["dateDepot"], i["idFacture"]),
+                   reverse=paging.get("triSens") == "Descendant")
+        page, meta = self._page(found, paging.get("nbResultatsParPage"), paging.get("pageResultatDemandee"))
+        reply = {"codeRetour": 0, "libelle": "GCU_MSG_01_000", **meta, "listeFactures": []}
+        for i in page:
+            supplier = self.structures.get(i.get("fournisseur")) or {}
+            reply["listeFactures"].append({
+                "idFacture": i["idFacture"], "numeroFacture": i["numeroFacture"],
+                "codeFournisseur": i.get("siretFournisseur") or supplier.get("identifiantStructure"),
+                "designationFournisseur": i.get("designationFournisseur") or supplier.get("designationStructure"),
+                "codeDestinataire": self.structures[i["destinataire"]]["identifiantStructure"],
+                "codeServiceExecutant": i.get("codeServiceExecutant"), "dateFacture": i["dateFacture"],
+                "dateDepot": i["dateDepot"], "dateHeureEtatCourant": i["dateHeureEtatCourant"],
+                "montantHT": i["montantHT"], "montantTTC": i["montantTTC"], "montantAPayer": i["montantAPayer"],
+                "devise": i["devise"], "numeroBonCommande": i.get("numeroEngagement"),
+                "numeroMarche": i.get("numeroMarche"), "statut": i["statut"], "typeFacture": i["typeFacture"],
+                "typeDemandePaiement": "FACTURE",
+            })
+        return reply
+
+    def get_received(self, account, payload):
+        i = self._received_invoice(account, payload.get("identifiantFactureCPP"))
+        supplier = self.structures.get(i.get("fournisseur")) or {}
+        bank = i.get("coordonneesBancaires") or {}
+        buyer = self.structures[i["destinataire"]]
+        lines = i.get("lignesTva") or [{"tauxTva": 20.0, "montantBaseHtParTaux": i["montantHT"],
+                                        "montantTvaParTaux": round(i["montantTTC"] - i["montantHT"], 2)}]
+        return {
+            "codeRetour": 0, "libelle": "GCU_MSG_01_000", "idFacture": i["idFacture"],
+            "numeroFacture": i["numeroFacture"], "dateFacture": i["dateFacture"], "dateDepot": i["dateDepot"],
+            "dateMiseADisposition": i.get("dateMiseADisposition"),
+            "statutFacture": i["statut"], "commentaireEtatCourant": i["commentaire"],
+            "fournisseur": {
+                "idFournisseur": i.get("fournisseur"),
+                "codeFournisseur": i.get("siretFournisseur") or supplier.get("identifiantStructure"),
+                "typeIdentifiantFournisseur": "SIRET",
+                "raisonSociale": i.get("designationFournisseur") or supplier.get("designationStructure"),
+                "coordBancairesFournisseurCompteBancaire": bank.get("iban"),
+                "coordBancairesFournisseurCleIban": bank.get("iban", "")[2:4] if bank.get("iban") else None,
+                "coordBancairesFournisseurBicSwift": bank.get("bic"),
+            },
+            "destinataire": {"idDestinataire": buyer["idStructureCPP"],
+                             "codeDestinataire": buyer["identifiantStructure"],
+                             "codeServiceExecutant": i.get("codeServiceExecutant")},
+            "references": {
+                "numeroBonCommande": i.get("numeroEngagement"), "numeroMarche": i.get("numeroMarche"),
+                "numeroDpMandat": i.get("numeroDpMandat"), "dateEcheancePaiement": i.get("dateEcheance"),
+                "typeFacture": i["typeFacture"], "typeTva": "TVA_SUR_DEBIT",
+                "modePaiement": None if i["typeFacture"] == "AVOIR" else "VIREMENT",
+                "deviseFacture": i["devise"],
+            },
+            "montantTotal": {"montantHtTotal": i["montantHT"],
+                             "montantTVA": round(i["montantTTC"] - i["montantHT"], 2),
+                             "montantTtcTotal": i["montantTTC"], "montantAPayer": i["montantAPayer"]},
+            "lignesDePoste": i.get("lignesDePoste") or [],
+            "recapitulatifDeTva": lines,
+            "listeDesPiecesJointes": [{"pieceJointeId": n, "pieceJointeNom": p["nom"]}
+                                      for n, p in enumerate(i["pieces"], 1)],
+        }
+
+    def invoice_pdf(self, invoice):
+        if invoice.get("pdf"):
+            return invoice["pdf"]
+        supplier = self.structures.get(invoice.get("fournisseur")) or {}
+        return documents.make_pdf([
+            "FACTURE %s" % invoice["numeroFacture"],
+            "Fournisseur : %s (SIRET %s)" % (invoice.get("designationFournisseur") or supplier.get(
+                "designationStructure", ""), invoice.get("siretFournisseur") or supplier.get("identifiantStructure")),
+            "Destinataire : %s" % self.structures[invoice["destinataire"]]["designationStructure"],
+            "Date : %s" % invoice["dateFacture"],
+            "Montant HT : %.2f %s" % (invoice["montantHT"], invoice["devise"]),
+            "Montant TTC : %.2f %s" % (invoice["montantTTC"], invoice["devise"]),
+            "Chorus Pro : %s" % invoice["idFacture"],
+        ])
+
+    def download(self, account, payload):
+        ids = [_int(x.get("idFacture")) for x in payload.get("listeFacture") or []]
+        if not ids:
+            raise functional(20030, "FAC_MSG_03_001 listeFacture est obligatoire")
+        invoices = [self._received_invoice(account, x) for x in ids]
+        with_pieces = payload.get("avecPiecesJointesComplementaires") == "OUI"
+        if payload.get("format", "PDF") not in ("PDF", "PIVOT"):
+            raise functional(20031, "FAC_MSG_03_002 Format inconnu : %s" % payload.get("format"))
+        files = []
+        for i in invoices:
+            folder = "%s_%s" % (i["idFacture"], _safe_name(i["numeroFacture"]))
+            files.append(("%s/%s.pdf" % (folder, _safe_name(i["numeroFacture"])), self.invoice_pdf(i)))
+            if with_pieces:
+                files.extend(("%s/PJ/%s" % (folder, p["nom"]), p["contenu"]) for p in i["pieces"])
+        if sum(len(content) for _n, content in files) > self.config["download_limit"]:
+            raise ApiError(413, None)
+        if len(files) == 1:
+            result = files[0][1]
+        else:
+            result = documents.make_zip(files)
+        for i in invoices:
+            i["telechargee"] = True
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000",
+                "fichierResultat": base64.b64encode(result).decode()}
+
+    def allowed_statuses(self, invoice=None, status=None):
+        status = invoice["statut"] if invoice else status
+        allowed = list(TRANSITIONS.get(status, []))
+        if invoice and invoice["suspendue_une_fois"] and "SUSPENDUE" in allowed:
+            allowed.remove("SUSPENDUE")
+        return allowed
+
+    def process_received(self, account, payload):
+        invoice = self._received_invoice(account, payload.get("idFacture"))
+        new = payload.get("nouveauStatut")
+        reason = payload.get("motif") or ""
+        if new not in self.allowed_statuses(invoice):
+            raise functional(20040, "FAC_MSG_04_001 Transition interdite de %s vers %s" % (invoice["statut"], new))
+        if new in REASON_REQUIRED and not reason.strip():
+            raise functional(20041, "FAC_MSG_04_002 Le motif est obligatoire pour le statut %s" % new)
+        if len(reason) > REASON_MAX:
+            raise functional(20042, "FAC_MSG_04_003 Le motif dépasse %s caractères" % REASON_MAX)
+        if new == "MANDATEE":
+            if not payload.get("numeroDPMandat"):
+                raise functional(20043, "FAC_MSG_04_004 numeroDPMandat est obligatoire pour le statut MANDATEE")
+            invoice["numeroDpMandat"] = payload["numeroDPMandat"]
+        if new == "SUSPENDUE":
+            invoice["suspendue_une_fois"] = True
+        self._set_status(invoice, new, reason)
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "dateTraitement": invoice["dateHeureEtatCourant"],
+                "idFacture": invoice["idFacture"], "nouveauStatut": new, "numeroFacture": invoice["numeroFacture"]}
+
+    def processing_states(self, payload):
+        current = payload.get("statutCourant")
+        if not current:
+            raise functional(20044, "FAC_MSG_04_005 statutCourant est obligatoire")
+        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000",
+                "listeStatutsPossibles": [{"statut": s} for s in self.allowed_statuses(status=current)]}
+
+    # ---------------------------------------------------------------- inbox
+    def _add_inbox_invoice(self, item):
+        buyer = self.structure_by_siret(item["siretDestinataire"]) if "siretDestinataire" in item else \
+            self.structures[int(item["destinataire"])]
+        values = dict(item)
+        values["destinataire"] = buyer["idStructureCPP"]
+        values.setdefault("statut", "MISE_A_DISPOSITION")
+        pieces = values.pop("piecesJointes", [])
+        invoice = self._new_invoice(values)
+        for name in pieces:
+            invoice["pieces"].append({"nom": name, "contenu": documents.make_pdf(
+                ["Piece justificative %s" % name, "Facture %s" % invoice["numeroFacture"]])})
+        return invoice
+
+    def generate_inbox(self, count, buyer_siret=None, suppliers=None, seed=42, **_ignored):
+        """Add ``count`` received invoices from the seeded suppliers (deterministic)."""
+        rng = random.Random(seed + len(self.invoices))
+        suppliers = suppliers or self.seed.get("inbox_suppliers") or []
+        if not suppliers:
+            raise ValueError("no inbox_suppliers in the sandbox data")
+        buyers = [buyer_siret] if buyer_siret else [s["identifiantStructure"] for s in self.structures.values()
+                                                    if s.get("recoitFactures")]
+        created = []
+        with self.lock:
+            for n in range(int(count)):
+                supplier = suppliers[n % len(suppliers)]
+                buyer = self.structure_by_siret(buyers[n % len(buyers)])
+                codes = [s["codeService"] for s in self.services.values()
+                         if s["idStructure"] == buyer["idStructureCPP"] and s["estActif"]
+                         and s["codeService"] != RESERVED_SERVICE]
+                ht = round(rng.uniform(80, 25000), 2)
+                rate = rng.choice([20.0, 20.0, 10.0, 5.5])
+                tva = round(ht * rate / 100, 2)
+                day = self.today() - timedelta(days=rng.randint(0, 20))
+                invoice = self._add_inbox_invoice({
+                    "destinataire": buyer["idStructureCPP"],
+                    "numeroFacture": "%s-%s-%05d" % (supplier.get("prefixe", "FA"), day.year,
+                                                     self.next_invoice_id % 100000),
+                    "siretFournisseur": supplier["siret"], "designationFournisseur": supplier["nom"],
+                    "coordonneesBancaires": {"iban": supplier.get("iban"), "bic": supplier.get("bic")},
+                    "dateFacture": day.isoformat(), "dateDepot": day.isoformat(),
+                    "codeServiceExecutant": rng.choice(codes) if codes else None,
+                    "numeroEngagement": "EJ%s%06d" % (day.year, rng.randint(1, 999999)) if rng.random() < .7 else None,
+                    "montantHT": ht, "montantTTC": round(ht + tva, 2), "montantAPayer": round(ht + tva, 2),
+                    "lignesTva": [{"tauxTva": rate, "montantBaseHtParTaux": ht, "montantTvaParTaux": tva}],
+                    "piecesJointes": ["bon_de_livraison.pdf"] if n % 3 == 0 else
+                                     (["devis_signe.pdf", "pv_reception.pdf"] if n % 3 == 1 else []),
+                })
+                created.append(invoice["idFacture"])
+        return created
+
+    # -------------------------------------------------------------- helpers
+    @staticmethod
+    def _page(items, size, page):
+        size = max(1, min(_int(size) or 10, 1000))
+        page = max(1, _int(page) or 1)
+        pages = max(1, -(-len(items) // size))
+        chunk = items[(page - 1) * size:page * size]
+        return chunk, {"pageCourante": page, "pages": pages, "nbResultatsParPage": size, "total": len(items)}
+
+    def summary(self):
+        with self.lock:
+            return {
+                "now": self.now_dt().isoformat(), "config": self.config, "calls": dict(self.calls),
+                "faults": list(self.faults),
+                "flux": [{k: v for k, v in f.items() if k != "content"} for f in self.flux.values()],
+                "invoices": [{k: v for k, v in i.items() if k not in ("pieces", "pdf", "historique")}
+                             for i in self.invoices.values()],
+            }
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _safe_name(value):
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(value))[:60]
+
+
+def load_data(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)

@@ -1,0 +1,33 @@
+"""Read an Odoo test log and print the closing line "N passed, N failed"; exit 1 on any problem."""
+
+import re
+import sys
+
+log_path, status = sys.argv[1], int(sys.argv[2])
+text = open(log_path, encoding="utf-8", errors="replace").read()
+problems = []
+
+totals = re.findall(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests", text)
+failed = errors = tests = 0
+for f, e, t in totals:
+    failed, errors, tests = failed + int(f), errors + int(e), tests + int(t)
+skipped = re.findall(r"^.*(?:skipped|SKIP).*$", text, re.M)
+# Odoo skips browser tests when Chromium or websocket-client is missing: that must fail here.
+if skipped:
+    problems.append("%d test(s) skipped:\n  %s" % (len(skipped), "\n  ".join(s[:200] for s in skipped[:10])))
+warnings = [line for line in text.splitlines()
+            if " WARNING " in line and "l10n_fr_chorus_efacture" in line]
+if warnings:
+    problems.append("warnings logged for the module:\n  %s" % "\n  ".join(w[:300] for w in warnings[:20]))
+criticals = [line for line in text.splitlines() if " CRITICAL " in line]
+if criticals:
+    problems.append("critical errors:\n  %s" % "\n  ".join(c[:300] for c in criticals[:10]))
+if not tests:
+    problems.append("no test ran")
+if status != 0:
+    problems.append("Odoo exited with status %d" % status)
+
+for problem in problems:
+    print("PROBLEM: " + problem)
+print("%d passed, %d failed" % (tests - failed - errors, failed + errors))
+sys.exit(1 if problems or failed or errors else 0)
