@@ -183,7 +183,7 @@ class ResCompany(models.Model):
 
     @api.model
     def _chorus_error_message(self, error):
-        """The translated sentence of a client error (the templates are in i18n/fr.po)."""
+        """The translated sentence of a client error (its template is listed in tools/messages.py)."""
         return self.env._(error.message_template, **error.params)
 
     def action_chorus_check_connection(self):

@@ -1,0 +1,3 @@
+from . import test_client
+from . import test_company_account
+from . import test_tour

@@ -1,1 +1,2 @@
 from . import crypto
+from . import messages

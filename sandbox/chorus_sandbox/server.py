@@ -101,6 +101,13 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def _dispatch(self, method):
+        try:
+            self._route(method)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (its time-out): nobody is left to answer.
+            self.close_connection = True
+
+    def _route(self, method):
         path = urllib.parse.urlsplit(self.path).path
         try:
             if path.startswith("/_sandbox/"):

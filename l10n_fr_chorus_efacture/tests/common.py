@@ -1,0 +1,114 @@
+"""Test helpers: a Chorus Pro sandbox started in-process on a free port, over real HTTP."""
+
+import base64
+import socket
+
+import requests
+
+from chorus_sandbox import start_in_thread
+
+from ..chorus import ChorusProClient, TokenCache
+
+CLIENT_ID = "sandbox-client-id"
+CLIENT_SECRET = "sandbox-client-secret"
+SUPPLIER_LOGIN = "TECH_1_ANP@cpro.fr"
+SUPPLIER_PASSWORD = "Sandbox-Supplier-2026!"
+BUYER_LOGIN = "TECH_1_SVLP@cpro.fr"
+BUYER_PASSWORD = "Sandbox-Buyer-2026!"
+SUPPLIER_SIRET = "45217896500011"
+COMMUNE_SIRET = "21340012000019"      # service code required
+HOPITAL_SIRET = "26830021700018"      # engagement required
+SYNDICAT_SIRET = "25840901000018"     # service code or engagement
+
+
+class SandboxMixin:
+    """Starts one sandbox per test class; ``reset_sandbox()`` puts its seed state back."""
+
+    @classmethod
+    def start_sandbox(cls, **config):
+        config.setdefault("flux_delay", 0)
+        config.setdefault("status_step", 3600)
+        cls.sandbox = start_in_thread(**config)
+        cls.sandbox_url = cls.sandbox.url
+        cls.addClassCleanup(cls.sandbox.server_close)
+        cls.addClassCleanup(cls.sandbox.shutdown)
+
+    def reset_sandbox(self):
+        self.sandbox.state.reset()
+
+    def control(self, action, **payload):
+        response = requests.post("%s/_sandbox/%s" % (self.sandbox_url, action), json=payload, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def inject(self, kind, operation="*", count=1, delay=None):
+        return self.control("faults", kind=kind, operation=operation, count=count, delay=delay)
+
+    def calls(self, operation):
+        return self.sandbox.state.calls.get(operation, 0)
+
+    def make_client(self, login=SUPPLIER_LOGIN, password=SUPPLIER_PASSWORD, client_secret=CLIENT_SECRET, **kw):
+        kw.setdefault("timeout", 5)
+        kw.setdefault("backoff", 0.01)
+        kw.setdefault("token_cache", TokenCache())
+        return ChorusProClient(self.sandbox_url, "%s/api/oauth/token" % self.sandbox_url, CLIENT_ID,
+                               client_secret, login, password, **kw)
+
+
+def free_port_url():
+    """The address of a local port nobody listens on (Chorus Pro down)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return "http://127.0.0.1:%s" % port
+
+
+def cii_invoice(number, seller=SUPPLIER_SIRET, buyer=COMMUNE_SIRET, service=None, engagement=None,
+                contract=None, type_code="380", untaxed=100.0, tax=20.0):
+    """A small EN 16931 CII invoice carrying the Chorus Pro routing data."""
+    def ref(tag, value):
+        return ("<ram:%s><ram:IssuerAssignedID>%s</ram:IssuerAssignedID></ram:%s>" % (tag, value, tag)
+                if value else "")
+    xml = """<?xml version="1.0" encoding="UTF-8"?>
+<rsm:CrossIndustryInvoice xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
+ xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
+ xmlns:udt="urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100">
+ <rsm:ExchangedDocumentContext><ram:GuidelineSpecifiedDocumentContextParameter>
+  <ram:ID>urn:cen.eu:en16931:2017</ram:ID></ram:GuidelineSpecifiedDocumentContextParameter>
+ </rsm:ExchangedDocumentContext>
+ <rsm:ExchangedDocument><ram:ID>%(number)s</ram:ID><ram:TypeCode>%(type_code)s</ram:TypeCode>
+  <ram:IssueDateTime><udt:DateTimeString format="102">20261120</udt:DateTimeString></ram:IssueDateTime>
+ </rsm:ExchangedDocument>
+ <rsm:SupplyChainTradeTransaction>
+  <ram:ApplicableHeaderTradeAgreement>
+   %(service)s
+   <ram:SellerTradeParty><ram:Name>Seller</ram:Name>
+    <ram:SpecifiedLegalOrganization><ram:ID schemeID="0009">%(seller)s</ram:ID></ram:SpecifiedLegalOrganization>
+   </ram:SellerTradeParty>
+   <ram:BuyerTradeParty><ram:Name>Buyer</ram:Name>
+    <ram:SpecifiedLegalOrganization><ram:ID schemeID="0009">%(buyer)s</ram:ID></ram:SpecifiedLegalOrganization>
+   </ram:BuyerTradeParty>
+   %(engagement)s
+   %(contract)s
+  </ram:ApplicableHeaderTradeAgreement>
+  <ram:ApplicableHeaderTradeSettlement>
+   <ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>
+   <ram:SpecifiedTradeSettlementHeaderMonetarySummation>
+    <ram:TaxBasisTotalAmount>%(untaxed).2f</ram:TaxBasisTotalAmount>
+    <ram:GrandTotalAmount>%(total).2f</ram:GrandTotalAmount>
+    <ram:DuePayableAmount>%(total).2f</ram:DuePayableAmount>
+   </ram:SpecifiedTradeSettlementHeaderMonetarySummation>
+  </ram:ApplicableHeaderTradeSettlement>
+ </rsm:SupplyChainTradeTransaction>
+</rsm:CrossIndustryInvoice>""" % {
+        "number": number, "type_code": type_code, "seller": seller, "buyer": buyer,
+        "service": "<ram:BuyerReference>%s</ram:BuyerReference>" % service if service else "",
+        "engagement": ref("BuyerOrderReferencedDocument", engagement),
+        "contract": ref("ContractReferencedDocument", contract),
+        "untaxed": untaxed, "total": untaxed + tax,
+    }
+    return xml.encode()
+
+
+def b64(data):
+    return base64.b64encode(data).decode()

@@ -1,0 +1,301 @@
+"""The Chorus Pro client against the sandbox, over real HTTP: every operation and error class."""
+
+import io
+import zipfile
+
+from odoo.tests import BaseCase, tagged
+
+from .. import chorus
+from ..chorus import exceptions as exc
+from .common import (BUYER_LOGIN, BUYER_PASSWORD, COMMUNE_SIRET, HOPITAL_SIRET, SUPPLIER_SIRET, SandboxMixin,
+                     cii_invoice, free_port_url)
+
+DEPOSIT = "factures/v1/deposer/flux"
+SYNTAX_CII = "IN_DP_E1_CII_16B"
+
+
+@tagged("post_install", "-at_install", "chorus_client")
+class TestChorusClient(SandboxMixin, BaseCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.start_sandbox()
+
+    def setUp(self):
+        super().setUp()
+        self.reset_sandbox()
+        self.client = self.make_client()
+        self.buyer = self.make_client(login=BUYER_LOGIN, password=BUYER_PASSWORD)
+
+    def deposit(self, number, **kw):
+        kw.setdefault("service", "SERV_TECHNIQUES")
+        reply = self.client.deposit_flux(cii_invoice(number, **kw), "%s.xml" % number, SYNTAX_CII)
+        return reply["numeroFluxDepot"]
+
+    # ------------------------------------------------------------------ token
+    def test_token_is_cached_and_shared(self):
+        self.client.search_structures(COMMUNE_SIRET)
+        self.client.search_structures(COMMUNE_SIRET)
+        self.assertEqual(self.client.stats["token_requests"], 1)
+        other = self.make_client(token_cache=self.client.token_cache)
+        other.search_structures(COMMUNE_SIRET)
+        self.assertEqual(other.stats["token_requests"], 0, "a second client of the process reuses the token")
+
+    def test_token_renewed_before_expiry(self):
+        now = [1_000_000.0]
+        client = self.make_client(clock=lambda: now[0])
+        first = client.get_token()
+        now[0] += 3600 - 200  # less than the renewal margin before expiry
+        second = client.get_token()
+        self.assertNotEqual(first, second)
+        self.assertEqual(client.stats["token_requests"], 2)
+
+    def test_token_renewed_once_on_401(self):
+        self.client.search_structures(COMMUNE_SIRET)
+        self.inject("token_expired", "structures/v1/consulter")
+        reply = self.client.get_structure(25000101)
+        self.assertEqual(reply["designationStructure"], "Commune de Saint-Véran-les-Pins")
+        self.assertEqual(self.client.stats["token_requests"], 2)
+
+    def test_bad_client_secret(self):
+        client = self.make_client(client_secret="wrong")
+        with self.assertRaises(exc.ChorusClientCredentialsError) as caught:
+            client.search_structures(COMMUNE_SIRET)
+        self.assertIn("Client Secret", caught.exception.message)
+        self.assertIn("invalid_client", caught.exception.message)
+
+    def test_bad_technical_account(self):
+        client = self.make_client(password="wrong-password")
+        with self.assertRaises(exc.ChorusTechnicalAccountError) as caught:
+            client.search_structures(COMMUNE_SIRET)
+        self.assertNotIsInstance(caught.exception, exc.ChorusPasswordExpiredError)
+        self.assertIn("technical account", caught.exception.message)
+
+    def test_expired_technical_password(self):
+        self.control("accounts/password-expiry", login=self.client.login, date="2020-01-01")
+        with self.assertRaises(exc.ChorusPasswordExpiredError) as caught:
+            self.client.search_structures(COMMUNE_SIRET)
+        self.assertIn("expired", caught.exception.message)
+
+    def test_secrets_not_in_repr(self):
+        self.assertNotIn("Sandbox-Supplier", repr(self.client))
+        self.assertNotIn("sandbox-client-secret", repr(self.client))
+
+    # ------------------------------------------------------------- structures
+    def test_structures(self):
+        found = self.client.search_structures(HOPITAL_SIRET)
+        self.assertEqual([s["idStructureCPP"] for s in found], [25000202])
+        self.assertEqual(self.client.search_structures("11111111111111"), [], "no result is an empty list")
+        details = self.client.get_structure(25000202)
+        self.assertTrue(details["parametres"]["numeroEJDoitEtreRenseigne"])
+        self.assertFalse(details["parametres"]["codeServiceDoitEtreRenseigne"])
+
+    def test_services_all_pages(self):
+        services = self.client.search_services(25000101, page_size=1)
+        self.assertEqual(len(services), 4)
+        self.assertGreaterEqual(self.calls("structures/v1/rechercher/services"), 4)
+        codes = {s["codeService"]: s["estActif"] for s in services}
+        self.assertEqual(codes["ANCIEN_CCAS"], False)
+        service = self.client.get_service(25000303, 9300001)
+        self.assertTrue(service["parametres"]["numeroEngagement"])
+
+    def test_unknown_structure_is_functional_error(self):
+        with self.assertRaises(exc.ChorusFunctionalError) as caught:
+            self.client.get_structure(999)
+        self.assertEqual(caught.exception.code_retour, 20001)
+        self.assertIn("Structure inconnue", caught.exception.message)
+
+    def test_engagements(self):
+        found = self.client.search_engagements(25000202)
+        self.assertEqual(len(found), 2)
+        self.assertEqual(self.client.search_engagements(25000202, "EJ-NOPE"), [])
+
+    # -------------------------------------------------------------- supplier
+    def test_deposit_and_flux_report(self):
+        flux = self.deposit("FA-001")
+        report = self.client.get_flux_report(flux)
+        self.assertEqual(report["etatCourantDepotFlux"], "IN_INTEGRE")
+        self.assertEqual(report["listeErreurDP"], [])
+
+    def test_flux_rejected_with_errors(self):
+        flux = self.deposit("FA-002", service=None)  # the commune requires a service code
+        report = self.client.get_flux_report(flux)
+        self.assertEqual(report["etatCourantDepotFlux"], "IN_REJETE")
+        self.assertIn("code service", report["listeErreurDP"][0]["libelleErreurDP"])
+        self.assertEqual(report["listeErreurDP"][0]["numeroDP"], "FA-002")
+
+    def test_duplicate_number_rejected(self):
+        self.deposit("FA-003")
+        report = self.client.get_flux_report(self.deposit("FA-003"))
+        self.assertEqual(report["etatCourantDepotFlux"], "IN_REJETE")
+        self.assertIn("doublon", report["listeErreurDP"][0]["libelleErreurDP"])
+
+    def test_flux_with_doctype_rejected(self):
+        xml = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'
+        reply = self.client.deposit_flux(xml, "evil.xml", SYNTAX_CII)
+        report = self.client.get_flux_report(reply["numeroFluxDepot"])
+        self.assertEqual(report["etatCourantDepotFlux"], "IN_REJETE")
+        self.assertTrue(report["listeErreurTechnique"])
+        self.assertNotIn("root:", str(report))
+
+    def test_supplier_invoices_all_pages_history_complete_recycle(self):
+        flux = self.deposit("FA-010")
+        self.deposit("FA-011")
+        self.deposit("FA-012")
+        invoices = self.client.search_supplier_invoices(page_size=1)
+        self.assertEqual(sorted(i["numeroFacture"] for i in invoices), ["FA-010", "FA-011", "FA-012"])
+        by_flux = self.client.search_supplier_invoices(flux_number=flux)
+        self.assertEqual([i["numeroFacture"] for i in by_flux], ["FA-010"])
+        invoice_id = by_flux[0]["identifiantFactureCPP"]
+        self.assertEqual(by_flux[0]["statut"], "DEPOSEE")
+
+        self.control("advance", seconds=3601)
+        history = self.client.get_invoice_history(invoice_id)
+        self.assertEqual(history["statutCourantCode"], "MISE_A_DISPOSITION")
+        codes = [h["histoStatutCode"] for h in history["historiquesDesStatuts"]["histoStatut"]]
+        self.assertEqual(codes, ["MISE_A_DISPOSITION", "DEPOSEE"])
+
+        with self.assertRaises(exc.ChorusFunctionalError):
+            self.client.complete_invoice(invoice_id, "too early")
+        self.control("invoice/status", idFacture=invoice_id, statut="SUSPENDUE", commentaire="PV manquant")
+        reply = self.client.complete_invoice(invoice_id, "PV joint", [("pv.pdf", b"%PDF-1.4 pv")])
+        self.assertEqual(reply["statutFacture"], "COMPLETEE")
+
+        other = self.client.search_supplier_invoices(invoice_number="FA-011")[0]["identifiantFactureCPP"]
+        self.control("invoice/status", idFacture=other, statut="A_RECYCLER", commentaire="Mauvais service")
+        with self.assertRaises(exc.ChorusFunctionalError) as caught:
+            self.client.recycle_invoice(other, service_code="ANCIEN_CCAS")
+        self.assertIn("inactif", caught.exception.message)
+        reply = self.client.recycle_invoice(other, service_code="ECOLES")
+        self.assertEqual(reply["statutFacture"], "MISE_A_DISPOSITION")
+
+    # ------------------------------------------------------------- recipient
+    def test_recipient_structures_and_inbox_pages(self):
+        structures = self.buyer.get_active_recipient_structures()
+        self.assertEqual(sorted(s["identifiantStructure"] for s in structures), [COMMUNE_SIRET, HOPITAL_SIRET])
+        invoices = self.buyer.search_received_invoices(page_size=10)
+        self.assertEqual(len(invoices), 30)
+        self.assertEqual(len({i["idFacture"] for i in invoices}), 30)
+        self.assertEqual(self.calls("factures/v1/rechercher/recipiendaire"), 3)
+        self.assertEqual(self.buyer.search_received_invoices(numeroFacture="nope"), [])
+
+    def test_received_invoice_detail_download_and_processing(self):
+        first = self.buyer.search_received_invoices(page_size=5)[0]
+        detail = self.buyer.get_received_invoice(first["idFacture"])
+        self.assertTrue(detail["fournisseur"]["coordBancairesFournisseurCompteBancaire"].startswith("FR"))
+        self.assertEqual(detail["montantTotal"]["montantTtcTotal"], first["montantTTC"])
+
+        ids = [i["idFacture"] for i in self.buyer.search_received_invoices()[:3]]
+        content = self.buyer.download_invoices(ids)
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            folders = {name.split("/")[0] for name in archive.namelist()}
+            self.assertEqual(len(folders), 3, "one folder per invoice")
+            pdfs = [n for n in archive.namelist() if n.endswith(".pdf")]
+            self.assertTrue(all(archive.read(n).startswith(b"%PDF") for n in pdfs))
+
+        self.assertEqual(self.buyer.get_allowed_statuses("COMPLETEE"), ["REJETEE", "SERVICE_FAIT", "MANDATEE"])
+        with self.assertRaises(exc.ChorusFunctionalError) as caught:
+            self.buyer.process_received_invoice(first["idFacture"], "REJETEE")
+        self.assertIn("motif", caught.exception.message)
+        reply = self.buyer.process_received_invoice(first["idFacture"], "SERVICE_FAIT", "Livraison conforme")
+        self.assertEqual(reply["nouveauStatut"], "SERVICE_FAIT")
+        with self.assertRaises(exc.ChorusFunctionalError):
+            self.buyer.process_received_invoice(first["idFacture"], "MANDATEE")  # numeroDPMandat missing
+        reply = self.buyer.process_received_invoice(first["idFacture"], "MANDATEE", mandate_number="BILL/2026/0001")
+        self.assertEqual(self.buyer.get_received_invoice(first["idFacture"])["references"]["numeroDpMandat"],
+                         "BILL/2026/0001")
+
+    def test_health_check(self):
+        self.assertTrue(self.client.health_check())
+
+    # ----------------------------------------------------------------- faults
+    def test_read_retried_after_503(self):
+        self.inject("503", "structures/v1/consulter", count=2)
+        reply = self.client.get_structure(25000101)
+        self.assertEqual(reply["idStructureCPP"], 25000101)
+        self.assertEqual(self.calls("structures/v1/consulter"), 3)
+
+    def test_read_gives_up_when_down(self):
+        self.inject("500", "structures/v1/consulter", count=10)
+        with self.assertRaises(exc.ChorusUnavailableError) as caught:
+            self.client.get_structure(25000101)
+        self.assertEqual(caught.exception.http_status, 500)
+        self.assertEqual(self.calls("structures/v1/consulter"), 3)
+
+    def test_unreachable(self):
+        client = chorus.ChorusProClient(free_port_url(), free_port_url() + "/api/oauth/token", "id", "secret",
+                                        "login", "password", timeout=2, backoff=0.01)
+        with self.assertRaises(exc.ChorusUnavailableError) as caught:
+            client.search_structures(COMMUNE_SIRET)
+        self.assertIn("unavailable", caught.exception.message)
+
+    def test_read_timeout(self):
+        client = self.make_client(timeout=0.5, read_attempts=1)
+        client.get_token()
+        self.inject("slow", "structures/v1/consulter", delay=1.5)
+        with self.assertRaises(exc.ChorusTimeoutError) as caught:
+            client.get_structure(25000101)
+        self.assertIn("0.5 seconds", caught.exception.message)
+
+    def test_deposit_never_retried_on_503(self):
+        self.inject("503", DEPOSIT)
+        with self.assertRaises(exc.ChorusUnavailableError) as caught:
+            self.deposit("FA-020")
+        self.assertNotIsInstance(caught.exception, exc.ChorusOutcomeUnknownError)
+        self.assertEqual(self.calls(DEPOSIT), 1)
+        self.assertEqual(self.sandbox.state.flux, {})
+
+    def test_deposit_lost_reply_is_outcome_unknown(self):
+        self.inject("lost_reply", DEPOSIT)
+        with self.assertRaises(exc.ChorusOutcomeUnknownError):
+            self.deposit("FA-021")
+        self.assertEqual(self.calls(DEPOSIT), 1, "a deposit is never retried blindly")
+        self.assertEqual(len(self.sandbox.state.flux), 1, "the sandbox applied the deposit")
+
+    def test_deposit_timeout_is_outcome_unknown(self):
+        client = self.make_client(timeout=0.5)
+        client.get_token()
+        self.inject("slow", DEPOSIT, delay=1.5)
+        with self.assertRaises(exc.ChorusOutcomeUnknownError):
+            client.deposit_flux(cii_invoice("FA-022", service="SERV_TECHNIQUES"), "FA-022.xml", SYNTAX_CII)
+        self.assertEqual(self.calls(DEPOSIT), 1)
+
+    def test_too_large(self):
+        self.sandbox.state.config["download_limit"] = 100
+        first = self.buyer.search_received_invoices()[0]
+        with self.assertRaises(exc.ChorusTooLargeError):
+            self.buyer.download_invoices([first["idFacture"]])
+
+    def test_malformed_reply(self):
+        self.inject("malformed", "structures/v1/consulter")
+        with self.assertRaises(exc.ChorusMalformedReplyError):
+            self.client.get_structure(25000101)
+        self.inject("bad_base64", "factures/v1/telecharger/groupe")
+        first = self.buyer.search_received_invoices()[0]
+        with self.assertRaises(exc.ChorusMalformedReplyError):
+            self.buyer.download_invoices([first["idFacture"]])
+
+    def test_forbidden(self):
+        self.inject("403", "structures/v1/consulter")
+        with self.assertRaises(exc.ChorusAuthenticationError) as caught:
+            self.client.get_structure(25000101)
+        self.assertIn("403", caught.exception.message)
+
+    def test_supplier_siret_must_match_account(self):
+        flux = self.deposit("FA-030", seller="39214567800018")
+        report = self.client.get_flux_report(flux)
+        self.assertEqual(report["etatCourantDepotFlux"], "IN_REJETE")
+        self.assertIn(SUPPLIER_SIRET, str(self.sandbox.state.structures[26000001]))
+
+
+@tagged("post_install", "-at_install", "chorus_client")
+class TestClientMessages(BaseCase):
+
+    def test_every_client_error_is_translatable(self):
+        from ..tools.messages import CLIENT_ERROR_TEMPLATES
+        listed = {term._source for term in CLIENT_ERROR_TEMPLATES}
+        classes = [cls for cls in vars(exc).values() if isinstance(cls, type) and issubclass(cls, exc.ChorusError)]
+        self.assertGreaterEqual(len(classes), 12)
+        for cls in classes:
+            self.assertIn(cls.message_template, listed, "%s's message is missing from tools/messages.py" % cls)
