@@ -14,6 +14,8 @@ ODOO_CONF="$CHORUS_HOME/odoo.conf"
 SANDBOX_PORT="${SANDBOX_PORT:-8787}"
 ODOO_PORT="${ODOO_PORT:-8069}"
 PY="$VENV/bin/python"
+# The sandbox package is used from this checkout, never installed into the shared virtualenv.
+export PYTHONPATH="$REPO_DIR/sandbox${PYTHONPATH:+:$PYTHONPATH}"
 
 log() { printf '\033[1m[chorus]\033[0m %s\n' "$*" >&2; }
 die() { printf '[chorus] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -110,8 +112,6 @@ install_python() {
         site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
         echo "$src" > "$site/odoo-src.pth"
     fi
-    "$PY" -m pip install -q -e "$REPO_DIR/sandbox" >/dev/null 2>&1 || \
-        "$PY" -m pip install -q -e "$REPO_DIR/sandbox"
     "$PY" -c 'import odoo.release as r, sys; sys.exit(r.version_info[:2] != (18, 0))' 2>/dev/null || \
         die "Odoo 18 cannot be imported from $VENV: set ODOO_SRC to an Odoo 18.0 source directory or a pip requirement"
 }
