@@ -82,7 +82,11 @@ install_python() {
     local src
     src=$(odoo_source_dir)
     if [ -z "$src" ]; then
+        case "$ODOO_SRC" in
+            /*|./*|../*|~*) die "ODOO_SRC=$ODOO_SRC does not exist: give an Odoo 18.0 source directory or a pip requirement" ;;
+        esac
         # ODOO_SRC is a pip requirement (a version, an archive or a VCS address).
+        rm -f "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/odoo-src.pth"
         if ! "$PY" -c 'import odoo.release as r, sys; sys.exit(r.version_info[:2] != (18, 0))' 2>/dev/null; then
             log "installing Odoo from pip requirement: $ODOO_SRC"
             "$PY" -m pip install -q "$ODOO_SRC" || die "could not install Odoo 18 from ODOO_SRC=$ODOO_SRC"
