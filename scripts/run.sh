@@ -22,7 +22,7 @@ installed=$(PGPASSWORD=$PG_PASSWORD psql -h localhost -U "$PG_USER" -d "$DB" -tA
 if [ "$installed" != "installed" ]; then
     log "creating the demo database $DB with the module and its demo data (a few minutes the first time)"
     PGPASSWORD=$PG_PASSWORD dropdb -h localhost -U "$PG_USER" --if-exists "$DB"
-    odoo_bin -c "$ODOO_CONF" -d "$DB" -i l10n_fr_chorus_efacture --stop-after-init \
+    odoo_bin -c "$ODOO_CONF" -d "$DB" -i l10n_fr_chorus_efacture --load-language=fr_FR --stop-after-init \
         --log-level=warn || die "the module could not be installed in $DB"
 else
     odoo_bin -c "$ODOO_CONF" -d "$DB" -u l10n_fr_chorus_efacture --stop-after-init --log-level=warn

@@ -395,6 +395,10 @@ class ChorusProClient:
             invoices.extend(reply.get("listeFactures") or [])
         return invoices
 
+    def get_supplier_invoice(self, id_invoice):
+        """factures/v1/consulter/fournisseur: one of the supplier's invoices."""
+        return self._call("factures/v1/consulter/fournisseur", {"identifiantFactureCPP": id_invoice})
+
     def get_invoice_history(self, id_invoice):
         """factures/v1/consulter/historique: current status and the history of statuses."""
         return self._call("factures/v1/consulter/historique", {"idFacture": id_invoice})

@@ -149,6 +149,7 @@ class TestChorusClient(SandboxMixin, BaseCase):
         self.assertEqual([i["numeroFacture"] for i in by_flux], ["FA-010"])
         invoice_id = by_flux[0]["identifiantFactureCPP"]
         self.assertEqual(by_flux[0]["statut"], "DEPOSEE")
+        self.assertEqual(self.client.get_supplier_invoice(invoice_id)["numeroFacture"], "FA-010")
 
         self.control("advance", seconds=3601)
         history = self.client.get_invoice_history(invoice_id)
