@@ -22,7 +22,9 @@
         "security/ir.model.access.csv",
         "data/ir_cron.xml",
         "wizards/chorus_account_wizard_views.xml",
+        "wizards/chorus_partner_sending_wizard_views.xml",
         "views/res_config_settings_views.xml",
+        "views/res_partner_views.xml",
     ],
     "demo": [
         "demo/chorus_demo.xml",

@@ -1,1 +1,2 @@
 from . import chorus_account_wizard
+from . import chorus_partner_sending_wizard

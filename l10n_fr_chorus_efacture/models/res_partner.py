@@ -1,0 +1,129 @@
+import logging
+
+from stdnum.fr import siret as stdnum_siret
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..chorus import exceptions as chorus_exc
+from .chorus_partner_service import RESERVED_SERVICE_CODE
+
+_logger = logging.getLogger(__name__)
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    invoice_sending_method = fields.Selection(
+        selection_add=[("chorus_pro", "Chorus Pro")], ondelete={"chorus_pro": "set null"})
+    chorus_structure_id = fields.Integer(string="Chorus Structure ID", copy=False,
+                                         help="idStructureCPP of the public buyer in Chorus Pro")
+    chorus_structure_name = fields.Char(string="Chorus Structure", copy=False)
+    chorus_service_required = fields.Boolean(string="Service Code Required", copy=False)
+    chorus_engagement_required = fields.Boolean(string="Engagement Required", copy=False)
+    chorus_service_or_engagement = fields.Boolean(string="Service Code or Engagement Required", copy=False)
+    chorus_structure_checked = fields.Datetime(string="Chorus Structure Checked On", copy=False)
+    chorus_service_ids = fields.One2many("chorus.partner.service", "partner_id", string="Chorus Services",
+                                         copy=False)
+
+    @api.constrains("invoice_sending_method", "is_company")
+    def _check_chorus_pro_company(self):
+        for partner in self:
+            if partner.invoice_sending_method == "chorus_pro" and not partner.is_company:
+                raise ValidationError(_(
+                    "%(partner)s is an individual: Chorus Pro is for invoices to public bodies, which are "
+                    "companies. Choose another invoice sending method, or mark the contact as a company.",
+                    partner=partner.display_name))
+
+    @api.model
+    def _chorus_siret_error(self, siret):
+        """Why this SIRET cannot be used with Chorus Pro, or False."""
+        if not siret:
+            return _("The SIRET is missing: enter the customer's 14-digit SIRET.")
+        compact = stdnum_siret.compact(siret)
+        if not compact.isdigit() or len(compact) != 14:
+            return _("The SIRET %(siret)s must have 14 digits.", siret=siret)
+        if not stdnum_siret.is_valid(compact):
+            return _("The SIRET %(siret)s is not valid (its check digit is wrong): check it against the "
+                     "customer's Kbis or the public directory.", siret=siret)
+        return False
+
+    def write(self, vals):
+        res = super().write(vals)
+        if vals.get("invoice_sending_method") == "chorus_pro" or (
+                "siret" in vals and any(p.invoice_sending_method == "chorus_pro" for p in self)):
+            self.filtered(lambda p: p.invoice_sending_method == "chorus_pro")._chorus_on_method_set()
+        return res
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        partners = super().create(vals_list)
+        partners.filtered(lambda p: p.invoice_sending_method == "chorus_pro")._chorus_on_method_set()
+        return partners
+
+    def _chorus_on_method_set(self):
+        """Check the SIRET and look the structure up; a Chorus Pro outage does not block the change."""
+        for partner in self:
+            error = self._chorus_siret_error(partner.siret)
+            if error:
+                raise ValidationError(_("%(partner)s cannot use Chorus Pro: %(error)s",
+                                        partner=partner.display_name, error=error))
+            company = self.env.company
+            if company._chorus_missing_settings():
+                continue
+            try:
+                partner._chorus_refresh_structure(company)
+            except (chorus_exc.ChorusError, UserError) as error:
+                message = error.args[0] if isinstance(error, UserError) else \
+                    self.env["res.company"]._chorus_error_message(error)
+                partner.message_post(body=_("The Chorus Pro structure could not be looked up: %(error)s "
+                                            "Use 'Refresh from Chorus Pro' later.", error=message))
+
+    def _chorus_refresh_structure(self, company=None):
+        """Read the partner's structure, its flags and its services from Chorus Pro."""
+        self.ensure_one()
+        company = company or self.env.company
+        client = company._chorus_get_client()
+        siret = stdnum_siret.compact(self.siret or "")
+        structures = client.search_structures(siret)
+        if not structures:
+            raise UserError(_(
+                "No Chorus Pro structure has the SIRET %(siret)s: check the SIRET of %(partner)s, or ask the "
+                "customer for the SIRET it uses in Chorus Pro.", siret=siret, partner=self.display_name))
+        structure = structures[0]
+        details = client.get_structure(structure["idStructureCPP"])
+        params = details.get("parametres") or {}
+        services = client.search_services(structure["idStructureCPP"])
+        service_commands = [(5, 0, 0)]
+        for service in services:
+            engagement_required = False
+            if service.get("estActif") and service.get("codeService") != RESERVED_SERVICE_CODE:
+                detail = client.get_service(structure["idStructureCPP"], service["idService"])
+                engagement_required = bool((detail.get("parametres") or {}).get("numeroEngagement"))
+            service_commands.append((0, 0, {
+                "chorus_service_id": service["idService"],
+                "code": service.get("codeService"),
+                "name": service.get("libelleService"),
+                "is_active": bool(service.get("estActif")),
+                "engagement_required": engagement_required,
+            }))
+        self.sudo().write({
+            "chorus_structure_id": structure["idStructureCPP"],
+            "chorus_structure_name": details.get("designationStructure") or structure.get("designationStructure"),
+            "chorus_service_required": bool(params.get("codeServiceDoitEtreRenseigne")),
+            "chorus_engagement_required": bool(params.get("numeroEJDoitEtreRenseigne")),
+            "chorus_service_or_engagement": bool(params.get("gestionNumeroEJOuCodeService")),
+            "chorus_structure_checked": fields.Datetime.now(),
+            "chorus_service_ids": service_commands,
+        })
+
+    def action_chorus_refresh_structure(self):
+        for partner in self:
+            error = self._chorus_siret_error(partner.siret)
+            if error:
+                raise UserError(error)
+            try:
+                partner._chorus_refresh_structure()
+            except chorus_exc.ChorusError as error:
+                raise UserError(self.env["res.company"]._chorus_error_message(error)) from None
+        return True
