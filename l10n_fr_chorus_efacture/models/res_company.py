@@ -53,6 +53,11 @@ class ResCompany(models.Model):
     chorus_password_warning = fields.Selection(
         [("none", "None"), ("soon", "Expires soon"), ("expired", "Expired")],
         default="none", copy=False, string="Password Warning Sent")
+    chorus_flux_format = fields.Selection(
+        [("facturx", "Factur-X (PDF/A-3 with CII XML)"), ("ubl", "UBL 2.1 XML")], string="Chorus Pro Flux Format",
+        default="facturx", required=True,
+        help="Factur-X (IN_DP_E2_CII_FACTURX) carries the PDF the customer reads; UBL (IN_DP_E1_UBL_INVOICE) "
+             "sends the structured data only.")
     chorus_timeout = fields.Integer(string="Chorus Pro Time-out (s)", default=30,
                                     help="Seconds allowed for each call to Chorus Pro.")
 
@@ -87,6 +92,10 @@ class ResCompany(models.Model):
                                                   date=changed.strftime("%Y-%m-%d %H:%M"))
             else:
                 company.chorus_account_status = _("Configured")
+
+    def _chorus_unknown_grace(self):
+        """How long a deposit whose reply was lost may stay unlisted before it counts as not received."""
+        return timedelta(hours=2)
 
     # -------------------------------------------------------------- secrets
     @api.model

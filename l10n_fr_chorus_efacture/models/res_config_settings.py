@@ -18,6 +18,8 @@ class ResConfigSettings(models.TransientModel):
     chorus_password_expiry_date = fields.Date(related="company_id.chorus_password_expiry_date",
                                               groups=MANAGER_GROUP)
     chorus_account_status = fields.Char(related="company_id.chorus_account_status", groups=MANAGER_GROUP)
+    chorus_flux_format = fields.Selection(related="company_id.chorus_flux_format", readonly=False,
+                                          groups=MANAGER_GROUP)
     chorus_timeout = fields.Integer(related="company_id.chorus_timeout", readonly=False, groups=MANAGER_GROUP)
 
     def action_chorus_configure_account(self):

@@ -73,25 +73,40 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(413, None)
         return self.rfile.read(length) if length else b""
 
-    def _apply_fault(self, operation):
-        fault = self.state.take_fault(operation)
-        if not fault:
-            return None
-        kind = fault["kind"]
-        if kind in ("500", "503"):
-            raise ApiError(int(kind), None)
-        if kind in ("403", "413"):
+    def _apply_fault(self, fault):
+        """Apply a fault taken for an authenticated call; returns the kinds applied after the operation."""
+        kind = fault["kind"] if fault else None
+        if kind in ("500", "503", "403", "413"):
             raise ApiError(int(kind), None)
         if kind == "slow":
             time.sleep(float(fault.get("delay") or 3))
             return None
+        return kind  # malformed, lost_reply, bad_base64: applied after the operation
+
+    def _authenticate(self, operation, check_account=True):
+        """Check the token (and the technical account) like the PISTE gateway, before any fault.
+
+        A fault is only used up by a call that passed authentication; the auth faults themselves
+        (token_expired, password_expired) act here.
+        """
+        fault = self.state.take_fault(operation)
+        kind = fault["kind"] if fault else None
         if kind == "token_expired":
             self.state.revoke_tokens()
-            return None
-        if kind == "password_expired":
-            raise ApiError(401, None, {"WWW-Authenticate": 'cpro-account realm="ChorusPro", error="expired_password", '
-                                                           'error_description="The technical account password expired"'})
-        return kind  # malformed, lost_reply, bad_base64: applied after the operation
+        try:
+            self.state.check_token(self.headers.get("Authorization"))
+            if kind == "password_expired":
+                raise ApiError(401, None, {"WWW-Authenticate": 'cpro-account realm="ChorusPro", '
+                                                               'error="expired_password", error_description='
+                                                               '"The technical account password expired"'})
+            account = self.state.check_account(self.headers.get("cpro-account")) if check_account else None
+        except ApiError:
+            if fault and kind not in ("token_expired", "password_expired"):
+                self.state.give_back_fault(fault)
+            raise
+        if kind in ("token_expired", "password_expired"):
+            fault = None
+        return account, fault
 
     # -------------------------------------------------------------- routing
     def do_GET(self):
@@ -132,8 +147,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _token(self):
         body = self._read_body()
-        fault = self._apply_fault("token")
-        if fault == "malformed":
+        fault = self.state.take_fault("token")
+        after = self._apply_fault(fault) if fault else None
+        if after == "malformed":
             return self._send(200, raw=b"<html>Gateway</html>")
         form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         if (form.get("grant_type") or [""])[0] != "client_credentials":
@@ -143,15 +159,18 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, reply)
 
     def _operation(self, method, operation):
-        self.state.count_call(operation)
         body = self._read_body() if method == "POST" else b""
-        fault = self._apply_fault(operation)
-        self.state.check_token(self.headers.get("Authorization"))
         if operation == "transverses/v1/health-check" and method == "GET":
+            _account, fault = self._authenticate(operation, check_account=False)
+            self.state.count_call(operation)
+            self._apply_fault(fault)
             return self._send(200, {"codeRetour": 0, "libelle": "OK"})
         if operation not in OPERATIONS or method != "POST":
             raise ApiError(404, {"codeRetour": 404, "libelle": "Opération inconnue : %s" % operation})
-        account = self.state.check_account(self.headers.get("cpro-account"))
+        account, fault = self._authenticate(operation)
+        # Calls are counted once they pass the gateway (a call refused for its token never reached Chorus Pro).
+        self.state.count_call(operation)
+        fault = self._apply_fault(fault)
         try:
             payload = json.loads(body or b"{}")
         except ValueError:

@@ -68,11 +68,14 @@ class SandboxState:
             "request_limit": request_limit,
             "auto_accounting": True,          # MANDATEE moves on to MISE_EN_PAIEMENT by itself
         }
+        self.initial_config = dict(self.config)
         self.reset()
 
     # ----------------------------------------------------------------- setup
     def reset(self):
+        """Back to the seed data and the configuration the sandbox started with."""
         with self.lock:
+            self.config.update(self.initial_config)
             data = copy.deepcopy(self.seed)
             self.offset = 0.0
             self.clients = {c["client_id"]: c["client_secret"] for c in data.get("clients", [])}
@@ -140,6 +143,11 @@ class SandboxState:
                         self.faults.remove(fault)
                     return dict(fault)
         return None
+
+    def give_back_fault(self, fault):
+        """Put back a fault taken by a call that was refused before reaching the operation."""
+        with self.lock:
+            self.faults.insert(0, dict(fault, count=1))
 
     def count_call(self, operation):
         with self.lock:

@@ -1,0 +1,457 @@
+import base64
+import logging
+
+import psycopg2
+from facturx import generate_from_binary, xml_check_xsd
+from lxml import etree
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..chorus import exceptions as chorus_exc
+from .chorus_partner_service import RESERVED_SERVICE_CODE
+
+_logger = logging.getLogger(__name__)
+
+CHORUS_INVOICE_STATUSES = [
+    ("DEPOSEE", "Deposited"),
+    ("EN_COURS_ACHEMINEMENT", "Being routed"),
+    ("MISE_A_DISPOSITION", "Made available"),
+    ("A_RECYCLER", "To recycle"),
+    ("SUSPENDUE", "Suspended"),
+    ("COMPLETEE", "Completed"),
+    ("REJETEE", "Rejected"),
+    ("SERVICE_FAIT", "Service done"),
+    ("MANDATEE", "Mandated"),
+    ("MISE_A_DISPOSITION_COMPTABLE", "Made available to the accountant"),
+    ("COMPTABILISEE", "Booked"),
+    ("MISE_EN_PAIEMENT", "Payment issued"),
+]
+# Statuses after which Chorus Pro says nothing more about the invoice.
+FINAL_STATUSES = {"MISE_EN_PAIEMENT", "REJETEE"}
+# Statuses the salesperson must act on.
+ACTION_STATUSES = {"REJETEE", "SUSPENDUE", "A_RECYCLER"}
+# States in which the invoice is (or may be) in Chorus Pro: it is definitive.
+DEFINITIVE_STATES = {"sending", "unknown", "deposited", "integrated"}
+FLUX_SYNTAX_FACTURX = "IN_DP_E2_CII_FACTURX"
+FLUX_SYNTAX_UBL = "IN_DP_E1_UBL_INVOICE"
+ENGAGEMENT_MAX = 50
+ATTACHMENT_EXTENSIONS = {"pdf", "csv", "xml"}
+ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
+ATTACHMENT_NAME_MAX = 50
+# Fields that make up the invoice sent to Chorus Pro: frozen once it is deposited.
+LOCKED_FIELDS = {
+    "partner_id", "commercial_partner_id", "invoice_date", "date", "invoice_date_due", "currency_id",
+    "journal_id", "name", "ref", "payment_reference", "invoice_line_ids", "line_ids", "amount_total",
+    "amount_untaxed", "amount_tax", "buyer_reference", "purchase_order_reference", "contract_reference",
+    "invoice_payment_term_id", "fiscal_position_id", "partner_bank_id", "move_type", "company_id",
+    "chorus_attachment_ids",
+}
+_SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    chorus_state = fields.Selection([
+        ("sending", "Sending"),
+        ("unknown", "Outcome unknown"),
+        ("deposited", "Deposited"),
+        ("integrated", "Integrated"),
+        ("rejected", "Flux rejected"),
+        ("error", "Not sent"),
+    ], string="Chorus Pro", copy=False, readonly=True, tracking=True, index=True,
+        help="Sending: being deposited. Outcome unknown: the reply was lost; Chorus Pro is looked up before "
+             "anything is sent again. Deposited: Chorus Pro received the flux. Integrated: the invoice is in "
+             "Chorus Pro. Flux rejected: Chorus Pro refused the flux; correct the invoice and send it again.")
+    chorus_flux_number = fields.Char(string="Chorus Flux Number", copy=False, readonly=True, index=True)
+    chorus_sent_date = fields.Datetime(string="Sent to Chorus Pro On", copy=False, readonly=True)
+    chorus_flux_syntax = fields.Char(string="Chorus Flux Syntax", copy=False, readonly=True)
+    chorus_flux_attachment_id = fields.Many2one("ir.attachment", string="Chorus Flux", copy=False, readonly=True)
+    chorus_invoice_id = fields.Char(string="Chorus Invoice ID", copy=False, readonly=True, index=True,
+                                    help="identifiantFactureCPP")
+    chorus_invoice_status = fields.Selection(CHORUS_INVOICE_STATUSES, string="Chorus Status", copy=False,
+                                             readonly=True, tracking=True)
+    chorus_status_date = fields.Datetime(string="Chorus Status Date", copy=False, readonly=True)
+    chorus_status_comment = fields.Char(string="Chorus Comment", copy=False, readonly=True)
+    chorus_error = fields.Text(string="Chorus Pro Error", copy=False, readonly=True)
+    chorus_attachment_ids = fields.Many2many(
+        "ir.attachment", "account_move_chorus_attachment_rel", "move_id", "attachment_id",
+        string="Chorus Pro Attachments", copy=False,
+        help="Supporting documents sent with the invoice: PDF, CSV or XML, 5 MB each at most, names of 50 "
+             "characters at most.")
+    chorus_is_definitive = fields.Boolean(compute="_compute_chorus_is_definitive")
+
+    @api.depends("chorus_state", "chorus_invoice_status")
+    def _compute_chorus_is_definitive(self):
+        for move in self:
+            move.chorus_is_definitive = move._chorus_locked()
+
+    def _chorus_locked(self):
+        self.ensure_one()
+        return self.chorus_state in DEFINITIVE_STATES and self.chorus_invoice_status != "REJETEE"
+
+    def _chorus_is_chorus_move(self):
+        self.ensure_one()
+        partner = self.commercial_partner_id.with_company(self.company_id)
+        return self.is_sale_document(include_receipts=False) and partner.invoice_sending_method == "chorus_pro"
+
+    # ---------------------------------------------------------------- lock
+    def _chorus_already_sent_message(self):
+        self.ensure_one()
+        date = fields.Datetime.context_timestamp(self, self.chorus_sent_date).strftime("%Y-%m-%d %H:%M") \
+            if self.chorus_sent_date else "?"
+        return _("%(move)s was already sent to Chorus Pro on %(date)s, flux %(flux)s. It is definitive: "
+                 "to correct it, issue a credit note.", move=self.display_name, date=date,
+                 flux=self.chorus_flux_number or _("(being deposited)"))
+
+    def _chorus_check_not_definitive(self):
+        for move in self:
+            if move._chorus_locked():
+                raise UserError(move._chorus_already_sent_message())
+
+    def button_draft(self):
+        self._chorus_check_not_definitive()
+        return super().button_draft()
+
+    def button_cancel(self):
+        self._chorus_check_not_definitive()
+        return super().button_cancel()
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_chorus_sent(self):
+        self._chorus_check_not_definitive()
+
+    def write(self, vals):
+        if LOCKED_FIELDS.intersection(vals) and not self.env.context.get("chorus_allow_write"):
+            self._chorus_check_not_definitive()
+        return super().write(vals)
+
+    # --------------------------------------------------------------- checks
+    def _chorus_check_attachment(self, attachment):
+        """Why Chorus Pro would refuse this supporting document, or False."""
+        name = attachment.name or ""
+        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        if len(name) > ATTACHMENT_NAME_MAX:
+            return _("%(name)s: the name has more than %(max)s characters; rename the file.",
+                     name=name, max=ATTACHMENT_NAME_MAX)
+        if extension not in ATTACHMENT_EXTENSIONS:
+            return _("%(name)s: only PDF, CSV and XML files can be sent to Chorus Pro.", name=name)
+        raw = attachment.raw or b""
+        if len(raw) > ATTACHMENT_MAX_BYTES:
+            return _("%(name)s: the file is larger than 5 MB; compress or split it.", name=name)
+        if not raw:
+            return _("%(name)s: the file is empty.", name=name)
+        if extension == "pdf" and not raw.startswith(b"%PDF"):
+            return _("%(name)s: the content is not a PDF.", name=name)
+        if extension == "xml":
+            try:
+                root = etree.fromstring(raw, _SAFE_XML)
+                if root.getroottree().docinfo.doctype:
+                    raise ValueError("DTD")
+            except (etree.XMLSyntaxError, ValueError):
+                return _("%(name)s: the content is not well-formed XML (or declares a DTD).", name=name)
+        if extension == "csv":
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+            if "\x00" in text or raw.startswith(b"%PDF") or raw[:2] == b"PK":
+                return _("%(name)s: the content is not a text CSV file.", name=name)
+        return False
+
+    def _chorus_send_errors(self):
+        """Every reason why this invoice cannot be deposited, each naming the fix."""
+        self.ensure_one()
+        errors = []
+        partner = self.commercial_partner_id
+        if not self.is_sale_document(include_receipts=False):
+            return [_("%(move)s is not a customer invoice or credit note.", move=self.display_name)]
+        if self.state != "posted":
+            return [_("%(move)s is %(state)s: only posted invoices and credit notes can be sent to Chorus Pro.",
+                      move=self.display_name,
+                      state=dict(self._fields["state"]._description_selection(self.env))[self.state])]
+        siret_error = partner._chorus_siret_error(partner.siret)
+        if siret_error:
+            errors.append(_("Customer SIRET: %(error)s", error=siret_error))
+        if not self.company_id.siret:
+            errors.append(_("Your company has no SIRET: enter it on the company (Settings > Companies)."))
+        code = (self.buyer_reference or "").strip()
+        engagement = (self.purchase_order_reference or "").strip()
+        service = partner.chorus_service_ids.filtered(lambda s: s.code == code)[:1] if code else False
+        if code == RESERVED_SERVICE_CODE:
+            errors.append(_("Service code: %(code)s is reserved for invoices between public bodies; choose the "
+                            "service exécutant given by the customer.", code=code))
+        elif code and partner.chorus_structure_id and not service:
+            errors.append(_("Service code: %(code)s is not a service of %(partner)s in Chorus Pro; choose one of "
+                            "its active services (refresh the customer from Chorus Pro if it is new).",
+                            code=code, partner=partner.display_name))
+        elif service and not service.is_active:
+            errors.append(_("Service code: the service %(code)s of %(partner)s is inactive in Chorus Pro; choose an "
+                            "active service.", code=code, partner=partner.display_name))
+        if partner.chorus_service_required and not code:
+            errors.append(_("Service code: %(partner)s requires a service exécutant (buyer reference); ask the "
+                            "customer for it.", partner=partner.display_name))
+        engagement_required = partner.chorus_engagement_required or (service and service.engagement_required)
+        if engagement_required and not engagement:
+            errors.append(_("Engagement: %(partner)s requires the engagement juridique number (order reference) "
+                            "of its purchase order.", partner=partner.display_name))
+        if partner.chorus_service_or_engagement and not (code or engagement):
+            errors.append(_("Service code or engagement: %(partner)s requires at least one of them.",
+                            partner=partner.display_name))
+        if len(engagement) > ENGAGEMENT_MAX:
+            errors.append(_("Engagement: %(number)s has more than %(max)s characters.",
+                            number=engagement, max=ENGAGEMENT_MAX))
+        for attachment in self.chorus_attachment_ids:
+            error = self._chorus_check_attachment(attachment)
+            if error:
+                errors.append(_("Attachment %(error)s", error=error))
+        return errors
+
+    # ----------------------------------------------------------------- flux
+    def _chorus_invoice_pdf(self, pdf_content=None):
+        """The invoice's PDF: the one the send flow rendered, or a new rendering."""
+        self.ensure_one()
+        if pdf_content and pdf_content.startswith(b"%PDF"):
+            return pdf_content
+        if self.invoice_pdf_report_id and (self.invoice_pdf_report_id.raw or b"").startswith(b"%PDF"):
+            return self.invoice_pdf_report_id.raw
+        report = self.env["ir.actions.report"].with_context(force_report_rendering=True)
+        content, _format = report._render_qweb_pdf("account.account_invoices", self.ids)
+        return content
+
+    def _chorus_build_flux(self, pdf_content=None):
+        """(file content, file name, syntaxeFlux) of this invoice, checked against the XSD."""
+        self.ensure_one()
+        if self.company_id.chorus_flux_format == "ubl":
+            xml, _errors = self.env["account.edi.xml.ubl_bis3"]._export_invoice(self)
+            self._chorus_check_xsd(xml, "ubl")
+            return xml, self._chorus_flux_filename("xml"), FLUX_SYNTAX_UBL
+        xml, _errors = self.env["account.edi.xml.cii"]._export_invoice(self)
+        self._chorus_check_xsd(xml, "factur-x")
+        attachments = {att.name: {"filedata": att.raw, "filename": att.name} for att in self.chorus_attachment_ids}
+        pdf = generate_from_binary(
+            self._chorus_invoice_pdf(pdf_content), xml, flavor="factur-x", level="en16931", check_xsd=True,
+            attachments=attachments or None,
+            pdf_metadata={"author": self.company_id.name, "keywords": "Factur-X, Chorus Pro",
+                          "title": self.name, "subject": self.name})
+        return pdf, self._chorus_flux_filename("pdf"), FLUX_SYNTAX_FACTURX
+
+    def _chorus_flux_filename(self, extension):
+        return "%s.%s" % ("".join(c if c.isalnum() or c in "-_" else "_" for c in self.name)[:40], extension)
+
+    def _chorus_check_xsd(self, xml, flavor):
+        if flavor == "ubl":
+            return  # UBL is checked by Chorus Pro itself; factur-x only ships CII schemas
+        try:
+            xml_check_xsd(xml, flavor=flavor, level="en16931")
+        except Exception as error:  # the library raises a plain Exception with the XSD messages
+            raise UserError(_("The Factur-X XML of %(move)s does not pass the EN 16931 schema: %(error)s",
+                              move=self.display_name, error=str(error)[:500])) from None
+
+    # -------------------------------------------------------------- deposit
+    def _chorus_lock_row(self):
+        """Take the move's row lock, or tell the user someone else is sending it."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute("SELECT id FROM account_move WHERE id = %s FOR UPDATE NOWAIT", [self.id])
+        except psycopg2.errors.LockNotAvailable:
+            raise UserError(_("%(move)s is being sent to Chorus Pro by another user right now.",
+                              move=self.display_name)) from None
+
+    def _chorus_commit(self):
+        if self.env["account.move.send"]._can_commit():
+            self.env.cr.commit()
+
+    def _chorus_send(self, pdf_content=None):
+        """Deposit this invoice in Chorus Pro, at most once. Raises UserError with the reason when not sent."""
+        self.ensure_one()
+        self._chorus_lock_row()
+        self.invalidate_recordset(["chorus_state", "chorus_flux_number", "chorus_sent_date"])
+        if self.chorus_state == "unknown":
+            self._chorus_resolve_unknown()
+        if self._chorus_locked():
+            raise UserError(self._chorus_already_sent_message())
+        errors = self._chorus_send_errors()
+        if errors:
+            raise UserError(_("%(move)s cannot be sent to Chorus Pro:\n%(errors)s", move=self.display_name,
+                              errors="\n".join("- %s" % e for e in errors)))
+        client = self.company_id._chorus_get_client()
+        content, filename, syntax = self._chorus_build_flux(pdf_content)
+        # Mark and commit before the call: a double click, a second user or a retry sees "sending".
+        self.with_context(chorus_allow_write=True).write({
+            "chorus_state": "sending", "chorus_sent_date": fields.Datetime.now(), "chorus_error": False,
+            "chorus_flux_number": False, "chorus_invoice_id": False, "chorus_invoice_status": False,
+            "chorus_flux_syntax": syntax,
+        })
+        self._chorus_commit()
+        try:
+            reply = client.deposit_flux(content, filename, syntax)
+        except chorus_exc.ChorusOutcomeUnknownError as error:
+            self.write({"chorus_state": "unknown", "chorus_error": self.env["res.company"]._chorus_error_message(error)})
+            self.message_post(body=_("The reply of Chorus Pro to the deposit was lost: the invoice will be looked "
+                                     "up in Chorus Pro before anything is sent again."))
+            self._chorus_commit()
+            raise UserError(self.env["res.company"]._chorus_error_message(error)) from None
+        except chorus_exc.ChorusError as error:
+            # Nothing reached Chorus Pro: the invoice can be sent again.
+            message = self.env["res.company"]._chorus_error_message(error)
+            self.write({"chorus_state": "error", "chorus_error": message, "chorus_sent_date": False})
+            self._chorus_commit()
+            raise UserError(message) from None
+        attachment = self.env["ir.attachment"].create({
+            "name": filename, "raw": content, "res_model": "account.move", "res_id": self.id,
+            "mimetype": "application/pdf" if filename.endswith(".pdf") else "application/xml",
+        })
+        self.write({
+            "chorus_state": "deposited",
+            "chorus_flux_number": reply["numeroFluxDepot"],
+            "chorus_flux_attachment_id": attachment.id,
+        })
+        # The flux is linked to the invoice, not to the message: Odoo would try to import it again.
+        self.message_post(body=_("Sent to Chorus Pro: flux %(flux)s (%(syntax)s, file %(file)s).",
+                                 flux=reply["numeroFluxDepot"], syntax=syntax, file=filename))
+        self._chorus_commit()
+        return reply
+
+    def _chorus_resolve_unknown(self):
+        """After a lost reply, look the invoice up in Chorus Pro before any new deposit."""
+        self.ensure_one()
+        client = self.company_id._chorus_get_client()
+        try:
+            found = client.search_supplier_invoices(invoice_number=self.name)
+        except chorus_exc.ChorusError as error:
+            raise UserError(_("%(move)s may already be in Chorus Pro (its last deposit got no reply), and Chorus "
+                              "Pro cannot be asked right now: %(error)s", move=self.display_name,
+                              error=self.env["res.company"]._chorus_error_message(error))) from None
+        found = [i for i in found if i.get("statut") != "REJETEE"]
+        if found:
+            invoice = found[0]
+            self.write({
+                "chorus_state": "integrated", "chorus_invoice_id": str(invoice["identifiantFactureCPP"]),
+                "chorus_flux_number": invoice.get("numeroFluxDepot") or self.chorus_flux_number,
+                "chorus_invoice_status": invoice.get("statut"), "chorus_error": False,
+            })
+            self.message_post(body=_("Found in Chorus Pro after a lost reply: it was deposited (flux %(flux)s); "
+                                     "it is not sent again.", flux=self.chorus_flux_number))
+        elif fields.Datetime.now() - (self.chorus_sent_date or fields.Datetime.now()) < \
+                self.company_id._chorus_unknown_grace():
+            raise UserError(_("%(move)s may already be in Chorus Pro: its last deposit got no reply and Chorus Pro "
+                              "has not listed it yet. Try again in a few minutes.", move=self.display_name))
+        else:
+            self.write({"chorus_state": "error", "chorus_error": _("Not found in Chorus Pro after a lost reply.")})
+
+    def action_chorus_send(self):
+        """"Send to Chorus Pro": the send wizard, on the Chorus Pro method."""
+        for move in self:
+            if move._chorus_locked():
+                raise UserError(move._chorus_already_sent_message())
+            if not move.commercial_partner_id.is_company:
+                raise UserError(_("%(partner)s is an individual: Chorus Pro only accepts invoices to companies.",
+                                  partner=move.commercial_partner_id.display_name))
+        action = self.action_send_and_print()
+        action["context"] = dict(action.get("context") or {}, chorus_send=True)
+        return action
+
+    # ------------------------------------------------------------ follow-up
+    @api.model
+    def _cron_chorus_follow_up(self):
+        """Follow deposited flux until integrated or rejected, then invoice statuses until final."""
+        domain = ["|", ("chorus_state", "in", ("deposited", "unknown")),
+                  "&", ("chorus_state", "=", "integrated"), ("chorus_invoice_status", "not in", list(FINAL_STATUSES))]
+        for company, moves in self.sudo().search(domain).grouped("company_id").items():
+            try:
+                client = company._chorus_get_client()
+            except UserError as error:
+                _logger.info("Chorus Pro follow-up skipped for company %s: %s", company.id, error.args[0])
+                continue
+            try:
+                for move in moves.filtered(lambda m: m.chorus_state == "unknown"):
+                    try:
+                        move._chorus_resolve_unknown()
+                    except UserError:
+                        continue  # still too early to tell: next run
+                for flux_number, flux_moves in moves.filtered(
+                        lambda m: m.chorus_state == "deposited").grouped("chorus_flux_number").items():
+                    flux_moves._chorus_follow_flux(client, flux_number)
+                moves.filtered(lambda m: m.chorus_state == "integrated")._chorus_follow_statuses(client)
+            except chorus_exc.ChorusError as error:
+                # Chorus Pro down, slow or confused: nothing changes, the next run tries again.
+                _logger.warning("Chorus Pro follow-up interrupted for company %s: %s", company.id,
+                                error.__class__.__name__)
+            self._chorus_commit()
+
+    def _chorus_follow_flux(self, client, flux_number):
+        report = client.get_flux_report(flux_number)
+        state = report.get("etatCourantDepotFlux")
+        if state not in ("IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE"):
+            return
+        errors_by_number = {}
+        for error in report.get("listeErreurDP") or []:
+            errors_by_number.setdefault(error.get("numeroDP"), []).append(error.get("libelleErreurDP") or "")
+        technical = ["%s: %s" % (e.get("codeErreur"), e.get("libelleErreur"))
+                     for e in report.get("listeErreurTechnique") or []]
+        found = {}
+        if state != "IN_REJETE":
+            found = {i["numeroFacture"]: i for i in client.search_supplier_invoices(flux_number=flux_number)}
+        for move in self:
+            invoice = found.get(move.name)
+            if invoice:
+                move.write({
+                    "chorus_state": "integrated", "chorus_invoice_id": str(invoice["identifiantFactureCPP"]),
+                    "chorus_invoice_status": invoice.get("statut"), "chorus_status_date": fields.Datetime.now(),
+                    "chorus_status_comment": invoice.get("commentaireEtatCourant") or False, "chorus_error": False,
+                })
+                move.message_post(body=_("Chorus Pro integrated the invoice (flux %(flux)s): status %(status)s.",
+                                         flux=flux_number, status=move._chorus_status_label()))
+                continue
+            reasons = errors_by_number.get(move.name) or technical or \
+                [reason for reasons in errors_by_number.values() for reason in reasons] or [_("no reason given")]
+            message = _("Chorus Pro rejected the flux %(flux)s: %(reasons)s. Correct the invoice (reset it to "
+                        "draft if needed) and send it again.", flux=flux_number, reasons="; ".join(reasons))
+            move.write({"chorus_state": "rejected", "chorus_error": message})
+            move.message_post(body=message)
+            move._chorus_schedule_activity(_("Chorus Pro rejected the invoice"), message)
+
+    def _chorus_status_label(self):
+        return dict(CHORUS_INVOICE_STATUSES).get(self.chorus_invoice_status, self.chorus_invoice_status or "")
+
+    def _chorus_follow_statuses(self, client):
+        if not self:
+            return
+        current = {str(i["identifiantFactureCPP"]): i for i in client.search_supplier_invoices()}
+        for move in self:
+            invoice = current.get(move.chorus_invoice_id)
+            if not invoice or invoice.get("statut") == move.chorus_invoice_status:
+                continue
+            history = client.get_invoice_history(invoice["identifiantFactureCPP"])
+            entries = (history.get("historiquesDesStatuts") or {}).get("histoStatut") or []
+            latest = entries[0] if entries else {}
+            status = history.get("statutCourantCode") or invoice.get("statut")
+            comment = latest.get("histoStatutCommentaire") or invoice.get("commentaireEtatCourant") or False
+            move.write({
+                "chorus_invoice_status": status, "chorus_status_comment": comment,
+                "chorus_status_date": _parse_chorus_datetime(latest.get("histoStatutDatePassage")),
+            })
+            body = _("Chorus Pro status: %(status)s.", status=move._chorus_status_label())
+            if comment:
+                body = _("Chorus Pro status: %(status)s (%(comment)s).", status=move._chorus_status_label(),
+                         comment=comment)
+            move.message_post(body=body)
+            if status in ACTION_STATUSES:
+                move._chorus_schedule_activity(_("Chorus Pro: invoice %(status)s", status=move._chorus_status_label()),
+                                               body)
+
+    def _chorus_schedule_activity(self, summary, note):
+        self.ensure_one()
+        user = self.invoice_user_id or self.create_uid
+        self.activity_schedule("mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id)
+
+
+def _parse_chorus_datetime(value):
+    if not value:
+        return fields.Datetime.now()
+    try:
+        return fields.Datetime.to_datetime(value.replace("T", " ")[:19])
+    except ValueError:
+        return fields.Datetime.now()

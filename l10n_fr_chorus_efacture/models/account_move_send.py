@@ -1,0 +1,68 @@
+from odoo import _, api, models
+from odoo.exceptions import UserError
+
+
+class AccountMoveSend(models.AbstractModel):
+    _inherit = "account.move.send"
+
+    @api.model
+    def _get_default_sending_method(self, move) -> set:
+        # "Send to Chorus Pro" opens the usual flow on the Chorus Pro method.
+        if self.env.context.get("chorus_send") and self._is_applicable_to_move("chorus_pro", move):
+            return "chorus_pro"
+        return super()._get_default_sending_method(move)
+
+    @api.model
+    def _is_applicable_to_company(self, method, company):
+        if method == "chorus_pro":
+            return company.country_code == "FR" or bool(company.chorus_client_id)
+        return super()._is_applicable_to_company(method, company)
+
+    @api.model
+    def _is_applicable_to_move(self, method, move):
+        if method == "chorus_pro":
+            return (move.is_sale_document(include_receipts=False) and move.state == "posted"
+                    and move.commercial_partner_id.is_company and not move._chorus_locked())
+        return super()._is_applicable_to_move(method, move)
+
+    def _get_alerts(self, moves, moves_data):
+        alerts = super()._get_alerts(moves, moves_data)
+        chorus_moves = moves.filtered(lambda m: "chorus_pro" in moves_data[m]["sending_methods"])
+        if not chorus_moves:
+            return alerts
+        problems = {move: move._chorus_send_errors() for move in chorus_moves}
+        problems = {move: errors for move, errors in problems.items() if errors}
+        if len(moves) == 1 and problems:
+            # Single send: refuse before anything is generated or deposited.
+            alerts["l10n_fr_chorus_efacture_errors"] = {
+                "level": "danger",
+                "message": _("Cannot be sent to Chorus Pro:\n%(errors)s",
+                             errors="\n".join("- %s" % e for e in problems[moves])),
+            }
+        elif problems:
+            alerts["l10n_fr_chorus_efacture_errors"] = {
+                "level": "warning",
+                "message": _("These invoices will not be sent to Chorus Pro, the others will:\n%(errors)s",
+                             errors="\n".join("- %s: %s" % (m.display_name, "; ".join(e))
+                                              for m, e in problems.items())),
+                "action_text": _("View invoices"),
+                "action": self.env["account.move"].concat(*problems)._get_records_action(
+                    name=_("Invoices to correct")),
+            }
+        alerts["l10n_fr_chorus_efacture_definitive"] = {
+            "level": "info",
+            "message": _("Once deposited in Chorus Pro, an invoice is definitive: it can no longer be reset to "
+                         "draft, cancelled or changed; a credit note is the way to correct it."),
+        }
+        return alerts
+
+    def _call_web_service_after_invoice_pdf_render(self, invoices_data):
+        super()._call_web_service_after_invoice_pdf_render(invoices_data)
+        for invoice, invoice_data in invoices_data.items():
+            if "chorus_pro" not in invoice_data["sending_methods"] or invoice_data.get("error"):
+                continue
+            pdf_values = invoice_data.get("pdf_attachment_values") or {}
+            try:
+                invoice._chorus_send(pdf_values.get("raw"))
+            except UserError as error:
+                invoice_data["error"] = {"error_title": _("Not sent to Chorus Pro"), "errors": [error.args[0]]}

@@ -1,0 +1,330 @@
+"""Sending invoices and credit notes to Chorus Pro (supplier side), against the sandbox."""
+
+import base64
+import io
+
+from facturx import get_xml_from_pdf
+from lxml import etree
+from pypdf import PdfReader
+
+import odoo
+from odoo import Command, fields
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+
+from chorus_sandbox.documents import make_pdf
+
+from .common import COMMUNE_SIRET, HOPITAL_SIRET, SUPPLIER_SIRET
+from .test_partner import ChorusCompanyMixin
+
+DEPOSIT = "factures/v1/deposer/flux"
+NS = {"rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+      "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
+
+
+@tagged("post_install", "-at_install", "chorus_send")
+class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
+
+    @classmethod
+    @AccountTestInvoicingCommon.setup_country("fr")
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.setup_chorus_company()
+        cls.company.write({"vat": "FR91746948785", "street": "12 avenue des Belges", "zip": "13100",
+                           "city": "Aix-en-Provence", "email": "compta@anp.example.fr", "phone": "+33 4 42 00 00 00"})
+        cls.commune = cls.env["res.partner"].create({
+            "name": "Commune de Saint-Véran-les-Pins", "is_company": True, "siret": COMMUNE_SIRET,
+            "street": "Place de la Mairie", "zip": "84240", "city": "Saint-Véran-les-Pins",
+            "country_id": cls.env.ref("base.fr").id, "invoice_sending_method": "chorus_pro"})
+        cls.hopital = cls.env["res.partner"].create({
+            "name": "Centre Hospitalier de Valbonne", "is_company": True, "siret": HOPITAL_SIRET,
+            "street": "1 route de l'Hôpital", "zip": "06560", "city": "Valbonne",
+            "country_id": cls.env.ref("base.fr").id, "invoice_sending_method": "chorus_pro"})
+        cls.tax = cls.company_data["default_tax_sale"]
+        cls.env["res.partner.bank"].create({
+            "acc_number": "FR7630004008230001234567842", "partner_id": cls.company.partner_id.id,
+            "allow_out_payment": True})
+
+    def setUp(self):
+        super().setUp()
+        self.reset_sandbox()
+
+    def make_invoice(self, partner=None, post=True, move_type="out_invoice", **values):
+        move = self.env["account.move"].create({
+            "move_type": move_type,
+            "partner_id": (partner or self.commune).id,
+            "invoice_date": fields.Date.today(),
+            "invoice_line_ids": [
+                Command.create({"name": "Maintenance", "quantity": 3, "price_unit": 850.0,
+                                "tax_ids": [Command.set(self.tax.ids)]}),
+                Command.create({"name": "Poste de travail", "quantity": 2, "price_unit": 420.0,
+                                "tax_ids": [Command.set(self.tax.ids)]}),
+            ],
+            **values,
+        })
+        if post:
+            move.action_post()
+            # The invoice's printed PDF, as the send flow keeps it (wkhtmltopdf cannot run inside a
+            # TransactionCase: it would call back into the test server and wait on this transaction).
+            move.invoice_pdf_report_file = base64.b64encode(make_pdf(["Facture %s" % move.name]))
+        return move
+
+    def deposits(self):
+        return self.calls(DEPOSIT)
+
+    def assertRefused(self, move, pattern):
+        with self.assertRaisesRegex(UserError, pattern):
+            move._chorus_send()
+        self.assertEqual(self.deposits(), 0, "nothing may be deposited")
+        self.assertNotIn(move.chorus_state, ("sending", "deposited", "integrated"))
+
+    # ---------------------------------------------------------------- refusals
+    def test_refused_without_siret(self):
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        self.env.cr.execute("UPDATE res_partner SET siret = NULL WHERE id = %s", [self.commune.id])
+        self.commune.invalidate_recordset(["siret"])
+        self.assertRefused(move, "Customer SIRET: The SIRET is missing")
+
+    def test_refused_invalid_siret(self):
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        self.env.cr.execute("UPDATE res_partner SET siret = '21340012000018' WHERE id = %s", [self.commune.id])
+        self.commune.invalidate_recordset(["siret"])
+        self.assertRefused(move, "check digit is wrong")
+
+    def test_refused_missing_service_code(self):
+        self.assertRefused(self.make_invoice(), "requires a service exécutant")
+
+    def test_refused_missing_engagement(self):
+        self.assertRefused(self.make_invoice(self.hopital), "requires the engagement juridique number")
+
+    def test_refused_reserved_and_inactive_services(self):
+        self.assertRefused(self.make_invoice(buyer_reference="FACTURES_PUBLIQUES"), "reserved for invoices between")
+        self.assertRefused(self.make_invoice(buyer_reference="ANCIEN_CCAS"), "ANCIEN_CCAS .* is inactive")
+        self.assertRefused(self.make_invoice(buyer_reference="NOPE"), "NOPE is not a service")
+
+    def test_refused_long_engagement(self):
+        self.assertRefused(self.make_invoice(self.hopital, purchase_order_reference="E" * 51),
+                           "more than 50 characters")
+
+    def test_refused_attachments(self):
+        def attachment(name, raw):
+            return self.env["ir.attachment"].create({"name": name, "raw": raw})
+        cases = [
+            (attachment("virus.exe", b"MZ\x90\x00"), "only PDF, CSV and XML"),
+            (attachment("faux.pdf", b"not a pdf at all"), "not a PDF"),
+            (attachment("gros.pdf", b"%PDF-1.4" + b"0" * (5 * 1024 * 1024)), "larger than 5 MB"),
+            (attachment("n" * 47 + ".pdf", b"%PDF-1.4 x"), "more than 50 characters"),
+            (attachment("xxe.xml", b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'),
+             "not well-formed XML"),
+            (attachment("table.csv", b"PK\x03\x04zip"), "not a text CSV"),
+        ]
+        for att, pattern in cases:
+            move = self.make_invoice(buyer_reference="SERV_TECHNIQUES", chorus_attachment_ids=[Command.set(att.ids)])
+            self.assertRefused(move, pattern)
+
+    def test_refused_draft_and_cancelled(self):
+        self.assertRefused(self.make_invoice(post=False, buyer_reference="SERV_TECHNIQUES"), "only posted")
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        move.button_cancel()
+        self.assertRefused(move, "only posted")
+
+    # ------------------------------------------------------------- the flux
+    def test_send_factur_x_content(self):
+        pv = self.env["ir.attachment"].create({"name": "pv_reception.pdf", "raw": b"%PDF-1.4 PV de reception"})
+        move = self.make_invoice(self.hopital, purchase_order_reference="EJ-CHV-2026-000123",
+                                 contract_reference="MARCHE-2026-07", chorus_attachment_ids=[Command.set(pv.ids)])
+        reply = move._chorus_send()
+        self.assertEqual(move.chorus_state, "deposited")
+        self.assertEqual(move.chorus_flux_number, reply["numeroFluxDepot"])
+        self.assertTrue(move.chorus_sent_date)
+        self.assertEqual(move.chorus_flux_syntax, "IN_DP_E2_CII_FACTURX")
+        self.assertIn(move.chorus_flux_number, move.message_ids[0].body)
+        pdf = move.chorus_flux_attachment_id.raw
+        self.assertTrue(pdf.startswith(b"%PDF"))
+        _name, xml = get_xml_from_pdf(pdf, check_xsd=True)
+        root = etree.fromstring(xml)
+        self.assertEqual(root.xpath("//ram:BuyerOrderReferencedDocument/ram:IssuerAssignedID/text()",
+                                    namespaces=NS), ["EJ-CHV-2026-000123"])
+        self.assertEqual(root.xpath("//ram:ContractReferencedDocument/ram:IssuerAssignedID/text()",
+                                    namespaces=NS), ["MARCHE-2026-07"])
+        self.assertEqual(root.xpath("//ram:BuyerReference", namespaces=NS), [],
+                         "no invented service code when the invoice has none")
+        seller = root.xpath("//ram:SellerTradeParty/ram:SpecifiedLegalOrganization/ram:ID", namespaces=NS)[0]
+        buyer = root.xpath("//ram:BuyerTradeParty/ram:SpecifiedLegalOrganization/ram:ID", namespaces=NS)[0]
+        self.assertEqual((seller.text, seller.get("schemeID")), (SUPPLIER_SIRET, "0009"))
+        self.assertEqual((buyer.text, buyer.get("schemeID")), (HOPITAL_SIRET, "0009"))
+        total = root.xpath("//ram:SpecifiedTradeSettlementHeaderMonetarySummation", namespaces=NS)[0]
+        self.assertAlmostEqual(float(total.findtext("ram:TaxBasisTotalAmount", namespaces=NS)), 3390.0)
+        self.assertAlmostEqual(float(total.findtext("ram:GrandTotalAmount", namespaces=NS)), move.amount_total)
+        self.assertEqual(root.findtext(".//ram:IssuerAssignedID", namespaces=NS) or "", "EJ-CHV-2026-000123")
+        # What Chorus Pro received: the same file, and it integrates it.
+        flux = self.sandbox.state.flux[move.chorus_flux_number]
+        self.assertEqual(flux["content"], pdf)
+        embedded = PdfReader(io.BytesIO(pdf)).attachments
+        self.assertEqual(set(embedded), {"factur-x.xml", "pv_reception.pdf"},
+                         "supporting documents travel inside the Factur-X PDF")
+        self.assertEqual(embedded["pv_reception.pdf"][0], b"%PDF-1.4 PV de reception")
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_state, "integrated")
+        self.assertEqual(move.chorus_invoice_status, "DEPOSEE")
+        self.assertTrue(move.chorus_invoice_id)
+
+    def test_send_service_code_and_credit_note(self):
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        move._chorus_send()
+        _name, xml = get_xml_from_pdf(move.chorus_flux_attachment_id.raw, check_xsd=False)
+        root = etree.fromstring(xml)
+        self.assertEqual(root.xpath("//ram:BuyerReference/text()", namespaces=NS), ["SERV_TECHNIQUES"])
+        self.assertEqual(root.xpath("//ram:BuyerOrderReferencedDocument", namespaces=NS), [],
+                         "Odoo's fallback (the invoice number as engagement) must not reach Chorus Pro")
+        refund = self.make_invoice(move_type="out_refund", buyer_reference="SERV_TECHNIQUES")
+        refund._chorus_send()
+        _name, xml = get_xml_from_pdf(refund.chorus_flux_attachment_id.raw, check_xsd=False)
+        self.assertEqual(etree.fromstring(xml).findtext(".//ram:TypeCode", namespaces=NS), "381")
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual((move | refund).mapped("chorus_state"), ["integrated", "integrated"])
+
+    # ---------------------------------------------------------- definitive
+    def test_definitive_once_sent(self):
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        move._chorus_send()
+        with self.assertRaises(UserError):
+            move.unlink()
+        for action in (move.button_draft, move.button_cancel,
+                       lambda: move.write({"invoice_date": fields.Date.today().replace(day=1)}),
+                       lambda: move.write({"buyer_reference": "ECOLES"})):
+            with self.assertRaisesRegex(UserError, "already sent to Chorus Pro on .*, flux CPP"):
+                action()
+        self.assertEqual(move.state, "posted")
+        move.write({"narration": "Notes stay editable"})
+        with self.assertRaisesRegex(UserError, "already sent to Chorus Pro"):
+            move._chorus_send()
+        with self.assertRaisesRegex(UserError, "already sent to Chorus Pro"):
+            move.action_chorus_send()
+        self.assertEqual(self.deposits(), 1, "a second send deposits nothing")
+
+    def test_rejected_flux_can_be_corrected_and_sent_again(self):
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        # The structure starts requiring an engagement after the customer was read.
+        self.sandbox.state.structures[25000101]["parametres"]["numeroEJDoitEtreRenseigne"] = True
+        move._chorus_send()
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_state, "rejected")
+        self.assertIn("engagement juridique est obligatoire", move.chorus_error)
+        self.assertTrue(move.activity_ids.filtered(lambda a: "rejected" in a.summary))
+        move.button_draft()
+        move.purchase_order_reference = "EJ-2026-1"
+        move.action_post()
+        move._chorus_send()
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_state, "integrated")
+        self.assertEqual(self.deposits(), 2)
+
+    # ------------------------------------------------------ never twice
+    def test_lost_reply_never_deposits_twice(self):
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        self.inject("lost_reply", DEPOSIT)
+        with self.assertRaisesRegex(UserError, "reply of Chorus Pro .* was lost"):
+            move._chorus_send()
+        self.assertEqual(move.chorus_state, "unknown")
+        self.assertEqual(self.deposits(), 1)
+        # Sending again first asks Chorus Pro, which has the invoice: no second deposit.
+        with self.assertRaisesRegex(UserError, "already sent to Chorus Pro"):
+            move._chorus_send()
+        self.assertEqual(move.chorus_state, "integrated")
+        self.assertTrue(move.chorus_invoice_id)
+        self.assertEqual(self.deposits(), 1)
+
+    def test_lost_reply_before_chorus_lists_it(self):
+        self.sandbox.state.config["flux_delay"] = 3600
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        self.inject("lost_reply", DEPOSIT)
+        with self.assertRaisesRegex(UserError, "reply of Chorus Pro .* was lost"):
+            move._chorus_send()
+        self.assertEqual(move.chorus_state, "unknown")
+        with self.assertRaisesRegex(UserError, "has not listed it yet"):
+            move._chorus_send()
+        self.assertEqual(self.deposits(), 1)
+        self.control("advance", seconds=3601)
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_state, "integrated")
+        self.assertEqual(self.deposits(), 1)
+
+    def test_chorus_down_nothing_lost(self):
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        self.inject("503", DEPOSIT)
+        with self.assertRaisesRegex(UserError, "unavailable"):
+            move._chorus_send()
+        self.assertEqual(move.chorus_state, "error")
+        self.assertIn("unavailable", move.chorus_error)
+        move._chorus_send()  # nothing reached Chorus Pro: sending again is safe
+        self.assertEqual(move.chorus_state, "deposited")
+
+    def test_two_users_at_once(self):
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        other = self.env["account.move"].sudo().search([("state", "=", "posted"), ("move_type", "=", "out_invoice"),
+                                                        ("id", "!=", move.id)], limit=1)
+        self.assertTrue(other, "a committed invoice (demo data) is needed to hold a real row lock")
+        # A second user, in its own transaction, is sending the committed invoice right now.
+        with odoo.sql_db.db_connect(self.env.cr.dbname).cursor() as other_cursor:
+            other_cursor.execute("SELECT id FROM account_move WHERE id = %s FOR UPDATE", [other.id])
+            with self.assertRaisesRegex(UserError, "being sent to Chorus Pro by another user"):
+                other._chorus_send()
+            other_cursor.rollback()
+        self.assertEqual(self.deposits(), 0)
+
+    # ------------------------------------------------------- send flow
+    def test_send_wizard(self):
+        move = self.make_invoice()
+        action = move.action_chorus_send()
+        wizard = self.env["account.move.send.wizard"].with_context(action["context"]).create({})
+        self.assertEqual(wizard.sending_methods, ["chorus_pro"])
+        self.assertTrue(wizard.chorus_display)
+        self.assertEqual(wizard.chorus_siret, COMMUNE_SIRET)
+        self.assertIn("requires a service exécutant", wizard.alerts["l10n_fr_chorus_efacture_errors"]["message"])
+        self.assertEqual(wizard.alerts["l10n_fr_chorus_efacture_errors"]["level"], "danger")
+        with self.assertRaisesRegex(UserError, "requires a service exécutant"):
+            wizard.action_send_and_print()
+        self.assertEqual(self.deposits(), 0)
+        wizard.chorus_service_id = self.commune.chorus_service_ids.filtered(lambda s: s.code == "ECOLES")
+        self.assertEqual(move.buyer_reference, "ECOLES")
+        self.assertNotIn("l10n_fr_chorus_efacture_errors", wizard.alerts)
+        self.assertIn("definitive", wizard.alerts["l10n_fr_chorus_efacture_definitive"]["message"])
+        wizard.action_send_and_print()
+        self.assertEqual(move.chorus_state, "deposited")
+        self.assertEqual(self.deposits(), 1)
+
+    def test_status_lifecycle(self):
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES", invoice_user_id=self.env.user.id)
+        move._chorus_send()
+        Move = self.env["account.move"]
+        Move._cron_chorus_follow_up()
+        invoice_id = int(move.chorus_invoice_id)
+        self.control("advance", seconds=3601)  # DEPOSEE -> MISE_A_DISPOSITION
+        Move._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_invoice_status, "MISE_A_DISPOSITION")
+        self.control("invoice/status", idFacture=invoice_id, statut="SUSPENDUE", commentaire="PV de réception manquant")
+        Move._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_invoice_status, "SUSPENDUE")
+        self.assertEqual(move.chorus_status_comment, "PV de réception manquant")
+        activity = move.activity_ids.filtered(lambda a: "Suspended" in a.summary)
+        self.assertEqual(activity.user_id, self.env.user)
+        self.assertIn("PV de réception manquant", move.message_ids[0].body)
+        self.control("invoice/status", idFacture=invoice_id, statut="MISE_EN_PAIEMENT")
+        Move._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_invoice_status, "MISE_EN_PAIEMENT")
+        calls = self.calls("factures/v1/rechercher/fournisseur")
+        Move._cron_chorus_follow_up()
+        self.assertEqual(self.calls("factures/v1/rechercher/fournisseur"), calls, "polling stops at final statuses")
+        self.assertIn(move, Move.search([("chorus_invoice_status", "=", "MISE_EN_PAIEMENT")]))
+
+    def test_follow_up_survives_outage(self):
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        move._chorus_send()
+        self.inject("500", "transverses/v1/consulterCRDetaille", count=10)
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_state, "deposited", "nothing changes while Chorus Pro is down")
+        self.control("faults/clear")
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_state, "integrated")
