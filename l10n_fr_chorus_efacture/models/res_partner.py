@@ -117,6 +117,11 @@ class ResPartner(models.Model):
             "chorus_service_ids": service_commands,
         })
 
+    @api.model
+    def _chorus_demo_use_chorus_pro(self, partner_ids, company_id):
+        """Demo data: these customers receive their invoices through Chorus Pro in that company."""
+        self.browse(partner_ids).with_company(company_id).invoice_sending_method = "chorus_pro"
+
     def action_chorus_refresh_structure(self):
         for partner in self:
             error = self._chorus_siret_error(partner.siret)

@@ -3,3 +3,4 @@ from . import test_company_account
 from . import test_tour
 from . import test_partner
 from . import test_send
+from . import test_translations
