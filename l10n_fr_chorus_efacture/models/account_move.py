@@ -7,6 +7,7 @@ from lxml import etree
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import mute_logger
 
 from ..chorus import exceptions as chorus_exc
 from .chorus_partner_service import RESERVED_SERVICE_CODE
@@ -160,9 +161,14 @@ class AccountMove(models.Model):
                 return _("%(name)s: the content is not a text CSV file.", name=name)
         return False
 
-    def _chorus_send_errors(self):
-        """Every reason why this invoice cannot be deposited, each naming the fix."""
+    def _chorus_send_errors(self, pending=None):
+        """Every reason why this invoice cannot be deposited, each naming the fix.
+
+        ``pending``: values not written yet (the send wizard's, while the user edits them):
+        buyer_reference, purchase_order_reference, siret.
+        """
         self.ensure_one()
+        pending = pending or {}
         errors = []
         partner = self.commercial_partner_id
         if not self.is_sale_document(include_receipts=False):
@@ -171,13 +177,13 @@ class AccountMove(models.Model):
             return [_("%(move)s is %(state)s: only posted invoices and credit notes can be sent to Chorus Pro.",
                       move=self.display_name,
                       state=dict(self._fields["state"]._description_selection(self.env))[self.state])]
-        siret_error = partner._chorus_siret_error(partner.siret)
+        siret_error = partner._chorus_siret_error(pending.get("siret", partner.siret))
         if siret_error:
             errors.append(_("Customer SIRET: %(error)s", error=siret_error))
         if not self.company_id.siret:
             errors.append(_("Your company has no SIRET: enter it on the company (Settings > Companies)."))
-        code = (self.buyer_reference or "").strip()
-        engagement = (self.purchase_order_reference or "").strip()
+        code = (pending.get("buyer_reference", self.buyer_reference) or "").strip()
+        engagement = (pending.get("purchase_order_reference", self.purchase_order_reference) or "").strip()
         service = partner.chorus_service_ids.filtered(lambda s: s.code == code)[:1] if code else False
         if code == RESERVED_SERVICE_CODE:
             errors.append(_("Service code: %(code)s is reserved for invoices between public bodies; choose the "
@@ -253,7 +259,8 @@ class AccountMove(models.Model):
     def _chorus_lock_row(self):
         """Take the move's row lock, or tell the user someone else is sending it."""
         try:
-            with self.env.cr.savepoint(flush=False):
+            # The refusal is expected when someone else is sending: not an SQL error worth logging.
+            with self.env.cr.savepoint(flush=False), mute_logger("odoo.sql_db"):
                 self.env.cr.execute("SELECT id FROM account_move WHERE id = %s FOR UPDATE NOWAIT", [self.id])
         except psycopg2.errors.LockNotAvailable:
             raise UserError(_("%(move)s is being sent to Chorus Pro by another user right now.",

@@ -30,7 +30,8 @@ class AccountMoveSend(models.AbstractModel):
         chorus_moves = moves.filtered(lambda m: "chorus_pro" in moves_data[m]["sending_methods"])
         if not chorus_moves:
             return alerts
-        problems = {move: move._chorus_send_errors() for move in chorus_moves}
+        problems = {move: move._chorus_send_errors(moves_data[move].get("chorus_pending"))
+                    for move in chorus_moves}
         problems = {move: errors for move, errors in problems.items() if errors}
         if len(moves) == 1 and problems:
             # Single send: refuse before anything is generated or deposited.

@@ -49,10 +49,14 @@ class ResPartner(models.Model):
         return False
 
     def write(self, vals):
+        # Only a real change (Chorus Pro newly chosen, or another SIRET) triggers a new check and lookup.
+        changed = self.browse()
+        if "invoice_sending_method" in vals or "siret" in vals:
+            changed = self.filtered(lambda p: (
+                (vals.get("invoice_sending_method", p.invoice_sending_method) == "chorus_pro")
+                and (p.invoice_sending_method != "chorus_pro" or ("siret" in vals and vals["siret"] != p.siret))))
         res = super().write(vals)
-        if vals.get("invoice_sending_method") == "chorus_pro" or (
-                "siret" in vals and any(p.invoice_sending_method == "chorus_pro" for p in self)):
-            self.filtered(lambda p: p.invoice_sending_method == "chorus_pro")._chorus_on_method_set()
+        changed._chorus_on_method_set()
         return res
 
     @api.model_create_multi
@@ -94,19 +98,28 @@ class ResPartner(models.Model):
         details = client.get_structure(structure["idStructureCPP"])
         params = details.get("parametres") or {}
         services = client.search_services(structure["idStructureCPP"])
-        service_commands = [(5, 0, 0)]
+        # Update in place: a service chosen on an invoice or in a wizard keeps its record.
+        known = {s.chorus_service_id: s for s in self.chorus_service_ids}
+        seen = set()
+        service_commands = []
         for service in services:
             engagement_required = False
             if service.get("estActif") and service.get("codeService") != RESERVED_SERVICE_CODE:
                 detail = client.get_service(structure["idStructureCPP"], service["idService"])
                 engagement_required = bool((detail.get("parametres") or {}).get("numeroEngagement"))
-            service_commands.append((0, 0, {
+            values = {
                 "chorus_service_id": service["idService"],
                 "code": service.get("codeService"),
                 "name": service.get("libelleService"),
                 "is_active": bool(service.get("estActif")),
                 "engagement_required": engagement_required,
-            }))
+            }
+            seen.add(service["idService"])
+            if service["idService"] in known:
+                service_commands.append((1, known[service["idService"]].id, values))
+            else:
+                service_commands.append((0, 0, values))
+        service_commands += [(2, record.id) for sid, record in known.items() if sid not in seen]
         self.sudo().write({
             "chorus_structure_id": structure["idStructureCPP"],
             "chorus_structure_name": details.get("designationStructure") or structure.get("designationStructure"),

@@ -78,13 +78,20 @@ class TestChorusPartner(ChorusCompanyMixin, TransactionCase):
     def test_refresh_button(self):
         partner = self.Partner.create({"name": "Commune", "is_company": True, "siret": COMMUNE_SIRET,
                                        "invoice_sending_method": "chorus_pro"})
+        ecoles = partner.chorus_service_ids.filtered(lambda s: s.code == "ECOLES")
         self.sandbox.state.services[9100002]["estActif"] = False
         try:
             partner.action_chorus_refresh_structure()
         finally:
             self.reset_sandbox()
         self.assertFalse(partner.chorus_service_ids.filtered(lambda s: s.code == "ECOLES").is_active)
-        self.assertEqual(len(partner.chorus_service_ids), 4, "refresh replaces the list, never duplicates it")
+        self.assertEqual(len(partner.chorus_service_ids), 4, "refresh updates the list, never duplicates it")
+        self.assertTrue(ecoles.exists(), "a service keeps its record (a wizard or invoice may point at it)")
+        self.assertFalse(ecoles.is_active)
+        # Writing the same SIRET again is no change: no new lookup.
+        calls = self.calls("structures/v1/rechercher")
+        partner.write({"siret": partner.siret, "invoice_sending_method": "chorus_pro"})
+        self.assertEqual(self.calls("structures/v1/rechercher"), calls)
 
     def test_unknown_siret_and_outage(self):
         partner = self.Partner.create({"name": "Inconnue", "is_company": True, "siret": "39214567800018"})

@@ -1,10 +1,15 @@
 """Browser tour: a manager configures the Chorus Pro account from Settings (needs Chromium)."""
 
+import base64
 import shutil
+
+from chorus_sandbox.documents import make_pdf
+
+from odoo import Command, fields
 
 from odoo.tests import HttpCase, tagged
 
-from .common import CLIENT_ID, CLIENT_SECRET, SandboxMixin
+from .common import CLIENT_ID, CLIENT_SECRET, COMMUNE_SIRET, SUPPLIER_LOGIN, SUPPLIER_PASSWORD, SandboxMixin
 
 
 @tagged("post_install", "-at_install", "chorus_tour")
@@ -40,3 +45,34 @@ class TestChorusTour(SandboxMixin, HttpCase):
         company.invalidate_recordset()
         self.assertEqual(company.chorus_login, "TECH_1_ANP@cpro.fr")
         self.assertEqual(company._chorus_decrypt("chorus_password_encrypted"), "Sandbox-Supplier-2026!")
+
+    def test_send_invoice_from_its_form(self):
+        company = self.env.ref("base.demo_company_fr")
+        admin = self.env.ref("base.user_admin")
+        admin.write({"company_ids": [(4, company.id)], "company_id": company.id})
+        company.write({
+            "chorus_environment": "custom",
+            "chorus_api_url": self.sandbox_url,
+            "chorus_oauth_url": self.sandbox_url + "/api/oauth/token",
+            "chorus_client_id": CLIENT_ID,
+            "chorus_client_secret": CLIENT_SECRET,
+        })
+        company._chorus_set_technical_account(SUPPLIER_LOGIN, company._chorus_encrypt(SUPPLIER_PASSWORD), "2099-12-31")
+        commune = self.env.ref("l10n_fr_chorus_efacture.partner_commune_saint_veran").with_company(company)
+        commune.invoice_sending_method = "chorus_pro"
+        commune.action_chorus_refresh_structure()
+        self.assertEqual(commune.siret, COMMUNE_SIRET)
+        invoice = self.env["account.move"].with_company(company).create({
+            "move_type": "out_invoice", "partner_id": commune.id, "invoice_date": fields.Date.today(),
+            "invoice_line_ids": [Command.create({
+                "name": "Maintenance", "quantity": 1, "price_unit": 850.0,
+                "tax_ids": [Command.set(self.env.ref("account.%s_tva_normale" % company.id).ids)]})],
+        })
+        invoice.action_post()
+        # The printed PDF (wkhtmltopdf is not used inside tests).
+        invoice.invoice_pdf_report_file = base64.b64encode(make_pdf(["Facture %s" % invoice.name]))
+        self.start_tour("/odoo/account.move/%s" % invoice.id, "l10n_fr_chorus_efacture_send_tour", login="admin")
+        invoice.invalidate_recordset()
+        self.assertEqual(invoice.chorus_state, "deposited")
+        self.assertEqual(invoice.buyer_reference, "ECOLES")
+        self.assertEqual(self.sandbox.state.calls.get("factures/v1/deposer/flux"), 1)

@@ -44,4 +44,18 @@ class AccountMoveSendWizard(models.TransientModel):
     @api.depends("sending_methods", "extra_edis", "chorus_siret", "chorus_service_id", "chorus_engagement",
                  "chorus_contract", "chorus_attachment_ids")
     def _compute_alerts(self):
-        return super()._compute_alerts()
+        # As account's own compute, plus the Chorus values being edited (not yet written on the move).
+        for wizard in self:
+            move_data = {
+                wizard.move_id: {
+                    "sending_methods": wizard.sending_methods or {},
+                    "invoice_edi_format": wizard.invoice_edi_format,
+                    "extra_edis": wizard.extra_edis or {},
+                    "chorus_pending": {
+                        "buyer_reference": wizard.chorus_service_id.code or False,
+                        "purchase_order_reference": wizard.chorus_engagement,
+                        "siret": wizard.chorus_siret,
+                    },
+                }
+            }
+            wizard.alerts = self._get_alerts(wizard.move_id, move_data)
