@@ -33,6 +33,22 @@ class SandboxMixin:
         cls.addClassCleanup(cls.sandbox.server_close)
         cls.addClassCleanup(cls.sandbox.shutdown)
 
+    @classmethod
+    def point_company_at_sandbox(cls, company, technical_account=True):
+        """Configure ``company``'s Chorus Pro account against this sandbox (the supplier's account)."""
+        company = company.sudo()
+        company.write({
+            "chorus_environment": "custom",
+            "chorus_api_url": cls.sandbox_url,
+            "chorus_oauth_url": cls.sandbox_url + "/api/oauth/token",
+            "chorus_client_id": CLIENT_ID,
+            "chorus_client_secret": CLIENT_SECRET,
+        })
+        if technical_account:
+            company._chorus_set_technical_account(
+                SUPPLIER_LOGIN, company._chorus_encrypt(SUPPLIER_PASSWORD), "2099-12-31")
+        return company
+
     def reset_sandbox(self):
         self.sandbox.state.reset()
 

@@ -3,8 +3,7 @@
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import TransactionCase, tagged
 
-from .common import (CLIENT_ID, CLIENT_SECRET, COMMUNE_SIRET, HOPITAL_SIRET, SUPPLIER_LOGIN, SUPPLIER_PASSWORD,
-                     SYNDICAT_SIRET, SandboxMixin)
+from .common import COMMUNE_SIRET, HOPITAL_SIRET, SYNDICAT_SIRET, SandboxMixin
 
 
 class ChorusCompanyMixin(SandboxMixin):
@@ -13,17 +12,8 @@ class ChorusCompanyMixin(SandboxMixin):
     @classmethod
     def setup_chorus_company(cls):
         cls.start_sandbox()
-        company = cls.env.company
-        company.sudo().write({
-            "siret": "45217896500011",
-            "chorus_environment": "custom",
-            "chorus_api_url": cls.sandbox_url,
-            "chorus_oauth_url": cls.sandbox_url + "/api/oauth/token",
-            "chorus_client_id": CLIENT_ID,
-            "chorus_client_secret": CLIENT_SECRET,
-        })
-        company.sudo()._chorus_set_technical_account(
-            SUPPLIER_LOGIN, company._chorus_encrypt(SUPPLIER_PASSWORD), "2099-12-31")
+        company = cls.point_company_at_sandbox(cls.env.company)
+        company.siret = "45217896500011"
         return company
 
 

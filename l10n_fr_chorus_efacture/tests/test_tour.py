@@ -9,7 +9,7 @@ from odoo import Command, fields
 
 from odoo.tests import HttpCase, tagged
 
-from .common import CLIENT_ID, CLIENT_SECRET, COMMUNE_SIRET, SUPPLIER_LOGIN, SUPPLIER_PASSWORD, SandboxMixin
+from .common import COMMUNE_SIRET, SandboxMixin
 
 
 @tagged("post_install", "-at_install", "chorus_tour")
@@ -34,13 +34,7 @@ class TestChorusTour(SandboxMixin, HttpCase):
         admin = self.env.ref("base.user_admin")
         company = self.env["res.company"].create({"name": "Tour Fournisseur", "siret": "45217896500011"})
         admin.write({"company_ids": [(4, company.id)], "company_id": company.id})
-        company.write({
-            "chorus_environment": "custom",
-            "chorus_api_url": self.sandbox_url,
-            "chorus_oauth_url": self.sandbox_url + "/api/oauth/token",
-            "chorus_client_id": CLIENT_ID,
-            "chorus_client_secret": CLIENT_SECRET,
-        })
+        self.point_company_at_sandbox(company, technical_account=False)
         self.start_tour("/odoo/settings", "l10n_fr_chorus_efacture_account_tour", login="admin")
         company.invalidate_recordset()
         self.assertEqual(company.chorus_login, "TECH_1_ANP@cpro.fr")
@@ -50,14 +44,7 @@ class TestChorusTour(SandboxMixin, HttpCase):
         company = self.env.ref("base.demo_company_fr")
         admin = self.env.ref("base.user_admin")
         admin.write({"company_ids": [(4, company.id)], "company_id": company.id})
-        company.write({
-            "chorus_environment": "custom",
-            "chorus_api_url": self.sandbox_url,
-            "chorus_oauth_url": self.sandbox_url + "/api/oauth/token",
-            "chorus_client_id": CLIENT_ID,
-            "chorus_client_secret": CLIENT_SECRET,
-        })
-        company._chorus_set_technical_account(SUPPLIER_LOGIN, company._chorus_encrypt(SUPPLIER_PASSWORD), "2099-12-31")
+        self.point_company_at_sandbox(company)
         commune = self.env.ref("l10n_fr_chorus_efacture.partner_commune_saint_veran").with_company(company)
         commune.invoice_sending_method = "chorus_pro"
         commune.action_chorus_refresh_structure()
