@@ -277,8 +277,7 @@ class AccountMove(models.Model):
         self.invalidate_recordset(["chorus_state", "chorus_flux_number", "chorus_sent_date"])
         if self.chorus_state == "unknown":
             self._chorus_resolve_unknown()
-        if self._chorus_locked():
-            raise UserError(self._chorus_already_sent_message())
+        self._chorus_check_not_definitive()
         errors = self._chorus_send_errors()
         if errors:
             raise UserError(_("%(move)s cannot be sent to Chorus Pro:\n%(errors)s", move=self.display_name,
@@ -295,11 +294,12 @@ class AccountMove(models.Model):
         try:
             reply = client.deposit_flux(content, filename, syntax)
         except chorus_exc.ChorusOutcomeUnknownError as error:
-            self.write({"chorus_state": "unknown", "chorus_error": self.env["res.company"]._chorus_error_message(error)})
+            message = self.env["res.company"]._chorus_error_message(error)
+            self.write({"chorus_state": "unknown", "chorus_error": message})
             self.message_post(body=_("The reply of Chorus Pro to the deposit was lost: the invoice will be looked "
                                      "up in Chorus Pro before anything is sent again."))
             self._chorus_commit()
-            raise UserError(self.env["res.company"]._chorus_error_message(error)) from None
+            raise UserError(message) from None
         except chorus_exc.ChorusError as error:
             # Nothing reached Chorus Pro: the invoice can be sent again.
             message = self.env["res.company"]._chorus_error_message(error)
@@ -350,9 +350,8 @@ class AccountMove(models.Model):
 
     def action_chorus_send(self):
         """"Send to Chorus Pro": the send wizard, on the Chorus Pro method."""
+        self._chorus_check_not_definitive()
         for move in self:
-            if move._chorus_locked():
-                raise UserError(move._chorus_already_sent_message())
             if not move.commercial_partner_id.is_company:
                 raise UserError(_("%(partner)s is an individual: Chorus Pro only accepts invoices to companies.",
                                   partner=move.commercial_partner_id.display_name))

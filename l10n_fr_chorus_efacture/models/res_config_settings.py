@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-MANAGER_GROUP = "l10n_fr_chorus_efacture.group_chorus_manager"
+from .res_company import MANAGER_GROUP
 
 
 class ResConfigSettings(models.TransientModel):
