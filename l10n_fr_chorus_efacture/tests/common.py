@@ -25,6 +25,11 @@ class SandboxMixin:
     """Starts one sandbox per test class; ``reset_sandbox()`` puts its seed state back."""
 
     @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.start_sandbox()
+
+    @classmethod
     def start_sandbox(cls, **config):
         config.setdefault("flux_delay", 0)
         config.setdefault("status_step", 3600)

@@ -17,11 +17,6 @@ SYNTAX_CII = "IN_DP_E1_CII_16B"
 @tagged("post_install", "-at_install", "chorus_client")
 class TestChorusClient(SandboxMixin, BaseCase):
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.start_sandbox()
-
     def setUp(self):
         super().setUp()
         self.reset_sandbox()

@@ -21,7 +21,6 @@ class TestCompanyAccount(SandboxMixin, TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.start_sandbox()
         cls.company = cls.env["res.company"].create({"name": "Fournisseur Test SAS", "siret": "45217896500011"})
         cls.manager = new_test_user(
             cls.env, "chorus_manager",

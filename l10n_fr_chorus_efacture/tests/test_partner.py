@@ -11,7 +11,6 @@ class ChorusCompanyMixin(SandboxMixin):
 
     @classmethod
     def setup_chorus_company(cls):
-        cls.start_sandbox()
         company = cls.point_company_at_sandbox(cls.env.company)
         company.siret = "45217896500011"
         return company

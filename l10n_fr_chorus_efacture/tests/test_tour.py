@@ -15,11 +15,6 @@ from .common import COMMUNE_SIRET, SandboxMixin
 @tagged("post_install", "-at_install", "chorus_tour")
 class TestChorusTour(SandboxMixin, HttpCase):
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.start_sandbox()
-
     def setUp(self):
         super().setUp()
         # Odoo skips browser tests silently without these: here that is a failure.
