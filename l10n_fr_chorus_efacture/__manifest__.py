@@ -24,6 +24,7 @@
         "wizards/chorus_account_wizard_views.xml",
         "wizards/chorus_partner_sending_wizard_views.xml",
         "wizards/account_move_send_wizard_views.xml",
+        "wizards/chorus_invoice_update_wizard_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_partner_views.xml",
         "views/account_move_views.xml",

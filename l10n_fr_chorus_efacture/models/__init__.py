@@ -5,3 +5,4 @@ from . import res_partner
 from . import account_move
 from . import account_move_send
 from . import account_edi_xml_cii
+from . import account_edi_xml_ubl_bis3

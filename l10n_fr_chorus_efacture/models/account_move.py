@@ -1,4 +1,3 @@
-import base64
 import logging
 
 import psycopg2
@@ -270,8 +269,11 @@ class AccountMove(models.Model):
         if self.env["account.move.send"]._can_commit():
             self.env.cr.commit()
 
-    def _chorus_send(self, pdf_content=None):
-        """Deposit this invoice in Chorus Pro, at most once. Raises UserError with the reason when not sent."""
+    def _chorus_prepare_flux(self, pdf_content=None):
+        """Lock, check and build this invoice's flux: (content, file name, syntaxeFlux).
+
+        Raises UserError with the reason when the invoice cannot be deposited.
+        """
         self.ensure_one()
         self._chorus_lock_row()
         self.invalidate_recordset(["chorus_state", "chorus_flux_number", "chorus_sent_date"])
@@ -282,44 +284,93 @@ class AccountMove(models.Model):
         if errors:
             raise UserError(_("%(move)s cannot be sent to Chorus Pro:\n%(errors)s", move=self.display_name,
                               errors="\n".join("- %s" % e for e in errors)))
-        client = self.company_id._chorus_get_client()
-        content, filename, syntax = self._chorus_build_flux(pdf_content)
-        # Mark and commit before the call: a double click, a second user or a retry sees "sending".
-        self.with_context(chorus_allow_write=True).write({
-            "chorus_state": "sending", "chorus_sent_date": fields.Datetime.now(), "chorus_error": False,
-            "chorus_flux_number": False, "chorus_invoice_id": False, "chorus_invoice_status": False,
-            "chorus_flux_syntax": syntax,
-        })
-        self._chorus_commit()
-        try:
-            reply = client.deposit_flux(content, filename, syntax)
-        except chorus_exc.ChorusOutcomeUnknownError as error:
-            message = self.env["res.company"]._chorus_error_message(error)
-            self.write({"chorus_state": "unknown", "chorus_error": message})
-            self.message_post(body=_("The reply of Chorus Pro to the deposit was lost: the invoice will be looked "
-                                     "up in Chorus Pro before anything is sent again."))
-            self._chorus_commit()
-            raise UserError(message) from None
-        except chorus_exc.ChorusError as error:
-            # Nothing reached Chorus Pro: the invoice can be sent again.
-            message = self.env["res.company"]._chorus_error_message(error)
-            self.write({"chorus_state": "error", "chorus_error": message, "chorus_sent_date": False})
-            self._chorus_commit()
-            raise UserError(message) from None
-        attachment = self.env["ir.attachment"].create({
-            "name": filename, "raw": content, "res_model": "account.move", "res_id": self.id,
-            "mimetype": "application/pdf" if filename.endswith(".pdf") else "application/xml",
-        })
-        self.write({
-            "chorus_state": "deposited",
-            "chorus_flux_number": reply["numeroFluxDepot"],
-            "chorus_flux_attachment_id": attachment.id,
-        })
-        # The flux is linked to the invoice, not to the message: Odoo would try to import it again.
-        self.message_post(body=_("Sent to Chorus Pro: flux %(flux)s (%(syntax)s, file %(file)s).",
-                                 flux=reply["numeroFluxDepot"], syntax=syntax, file=filename))
-        self._chorus_commit()
+        return self._chorus_build_flux(pdf_content)
+
+    def _chorus_send(self, pdf_content=None):
+        """Deposit this invoice in Chorus Pro, at most once. Raises UserError with the reason when not sent."""
+        self.ensure_one()
+        failures, reply = self._chorus_send_many({self: pdf_content})
+        if failures:
+            raise UserError(failures[self])
         return reply
+
+    @api.model
+    def _chorus_send_many(self, pdf_by_move):
+        """Deposit invoices in Chorus Pro, at most once each: one invoice as its own flux, several of a
+        company as one archive flux. Each invoice is checked first; one that fails is left out.
+
+        :param pdf_by_move: {move: its rendered PDF or None}
+        :return: ({move: why it was not sent}, the reply of the last deposit)
+        """
+        failures = {}
+        reply = None
+        moves = self.env["account.move"].concat(*pdf_by_move)
+        for company, company_moves in moves.grouped("company_id").items():
+            try:
+                client = company._chorus_get_client()
+            except UserError as error:
+                failures.update(dict.fromkeys(company_moves, error.args[0]))
+                continue
+            files = {}
+            for move in company_moves:
+                try:
+                    files[move] = move._chorus_prepare_flux(pdf_by_move[move])
+                except UserError as error:
+                    failures[move] = error.args[0]
+            if not files:
+                continue
+            ready = self.env["account.move"].concat(*files)
+            if len(ready) == 1:
+                content, filename, syntax = files[ready]
+            else:
+                content, filename = company._chorus_make_archive([files[move][:2] for move in ready])
+                syntax = files[ready[0]][2]
+            # Mark and commit before the call: a double click, a second user or a retry sees "sending".
+            ready.with_context(chorus_allow_write=True).write({
+                "chorus_state": "sending", "chorus_sent_date": fields.Datetime.now(), "chorus_error": False,
+                "chorus_flux_number": False, "chorus_invoice_id": False, "chorus_invoice_status": False,
+                "chorus_flux_syntax": syntax,
+            })
+            self._chorus_commit()
+            try:
+                reply = client.deposit_flux(content, filename, syntax)
+            except chorus_exc.ChorusOutcomeUnknownError as error:
+                message = self.env["res.company"]._chorus_error_message(error)
+                ready.write({"chorus_state": "unknown", "chorus_error": message})
+                for move in ready:
+                    move.message_post(body=_("The reply of Chorus Pro to the deposit was lost: the invoice will be "
+                                             "looked up in Chorus Pro before anything is sent again."))
+                failures.update(dict.fromkeys(ready, message))
+                self._chorus_commit()
+                continue
+            except chorus_exc.ChorusError as error:
+                # Nothing reached Chorus Pro: the invoices can be sent again.
+                message = self.env["res.company"]._chorus_error_message(error)
+                ready.write({"chorus_state": "error", "chorus_error": message, "chorus_sent_date": False})
+                failures.update(dict.fromkeys(ready, message))
+                self._chorus_commit()
+                continue
+            flux_number = reply["numeroFluxDepot"]
+            for move in ready:
+                move_content, move_filename, _syntax = files[move]
+                # Each invoice keeps its own file, even when it travelled in an archive.
+                attachment = self.env["ir.attachment"].create({
+                    "name": move_filename, "raw": move_content, "res_model": "account.move", "res_id": move.id,
+                    "mimetype": "application/pdf" if move_filename.endswith(".pdf") else "application/xml",
+                })
+                move.write({"chorus_state": "deposited", "chorus_flux_number": flux_number,
+                            "chorus_flux_attachment_id": attachment.id})
+                # The flux is linked to the invoice, not to the message: Odoo would try to import it again.
+                if len(ready) == 1:
+                    body = _("Sent to Chorus Pro: flux %(flux)s (%(syntax)s, file %(file)s).",
+                             flux=flux_number, syntax=syntax, file=filename)
+                else:
+                    body = _("Sent to Chorus Pro with %(count)s other invoices in the archive flux %(flux)s "
+                             "(%(syntax)s, file %(file)s).",
+                             count=len(ready) - 1, flux=flux_number, syntax=syntax, file=filename)
+                move.message_post(body=body)
+            self._chorus_commit()
+        return failures, reply
 
     def _chorus_resolve_unknown(self):
         """After a lost reply, look the invoice up in Chorus Pro before any new deposit."""
@@ -358,6 +409,16 @@ class AccountMove(models.Model):
         action = self.action_send_and_print()
         action["context"] = dict(action.get("context") or {}, chorus_send=True)
         return action
+
+    def action_chorus_complete(self):
+        """"Complete": add the supporting documents Chorus Pro's customer asked for (SUSPENDUE)."""
+        self.ensure_one()
+        return self.env["chorus.invoice.update.wizard"]._open(self, "complete")
+
+    def action_chorus_recycle(self):
+        """"Recycle": correct the routing data of an invoice Chorus Pro could not deliver (A_RECYCLER)."""
+        self.ensure_one()
+        return self.env["chorus.invoice.update.wizard"]._open(self, "recycle")
 
     # ------------------------------------------------------------ follow-up
     @api.model

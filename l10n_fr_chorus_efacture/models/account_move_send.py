@@ -1,5 +1,4 @@
 from odoo import _, api, models
-from odoo.exceptions import UserError
 
 
 class AccountMoveSend(models.AbstractModel):
@@ -59,11 +58,14 @@ class AccountMoveSend(models.AbstractModel):
 
     def _call_web_service_after_invoice_pdf_render(self, invoices_data):
         super()._call_web_service_after_invoice_pdf_render(invoices_data)
-        for invoice, invoice_data in invoices_data.items():
-            if "chorus_pro" not in invoice_data["sending_methods"] or invoice_data.get("error"):
-                continue
-            pdf_values = invoice_data.get("pdf_attachment_values") or {}
-            try:
-                invoice._chorus_send(pdf_values.get("raw"))
-            except UserError as error:
-                invoice_data["error"] = {"error_title": _("Not sent to Chorus Pro"), "errors": [error.args[0]]}
+        # Invoices sent together go as one archive flux per company.
+        to_send = {
+            invoice: (invoice_data.get("pdf_attachment_values") or {}).get("raw")
+            for invoice, invoice_data in invoices_data.items()
+            if "chorus_pro" in invoice_data["sending_methods"] and not invoice_data.get("error")
+        }
+        if not to_send:
+            return
+        failures, _reply = self.env["account.move"]._chorus_send_many(to_send)
+        for invoice, message in failures.items():
+            invoices_data[invoice]["error"] = {"error_title": _("Not sent to Chorus Pro"), "errors": [message]}

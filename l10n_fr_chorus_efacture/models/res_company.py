@@ -1,4 +1,8 @@
+import io
 import logging
+import tarfile
+import time
+import zipfile
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -58,6 +62,9 @@ class ResCompany(models.Model):
         default="facturx", required=True,
         help="Factur-X (IN_DP_E2_CII_FACTURX) carries the PDF the customer reads; UBL (IN_DP_E1_UBL_INVOICE) "
              "sends the structured data only.")
+    chorus_archive_format = fields.Selection(
+        [("tar.gz", "tar.gz"), ("zip", "zip")], string="Chorus Pro Batch Archive", default="tar.gz", required=True,
+        help="Invoices sent together go to Chorus Pro as one flux: an archive of their files in this format.")
     chorus_timeout = fields.Integer(string="Chorus Pro Time-out (s)", default=30,
                                     help="Seconds allowed for each call to Chorus Pro.")
 
@@ -92,6 +99,24 @@ class ResCompany(models.Model):
                                                   date=changed.strftime("%Y-%m-%d %H:%M"))
             else:
                 company.chorus_account_status = _("Configured")
+
+    def _chorus_make_archive(self, files):
+        """One archive flux of several invoice files: (content, file name). ``files``: [(content, name)]."""
+        self.ensure_one()
+        buffer = io.BytesIO()
+        stamp = fields.Datetime.now().strftime("%Y%m%d%H%M%S")
+        if self.chorus_archive_format == "zip":
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for content, name in files:
+                    archive.writestr(name, content)
+            return buffer.getvalue(), "LOT_%s.zip" % stamp
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for content, name in files:
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                info.mtime = int(time.time())
+                archive.addfile(info, io.BytesIO(content))
+        return buffer.getvalue(), "LOT_%s.tar.gz" % stamp
 
     def _chorus_unknown_grace(self):
         """How long a deposit whose reply was lost may stay unlisted before it counts as not received."""

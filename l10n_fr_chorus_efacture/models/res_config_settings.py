@@ -20,6 +20,8 @@ class ResConfigSettings(models.TransientModel):
     chorus_account_status = fields.Char(related="company_id.chorus_account_status", groups=MANAGER_GROUP)
     chorus_flux_format = fields.Selection(related="company_id.chorus_flux_format", readonly=False,
                                           groups=MANAGER_GROUP)
+    chorus_archive_format = fields.Selection(related="company_id.chorus_archive_format", readonly=False,
+                                             groups=MANAGER_GROUP)
     chorus_timeout = fields.Integer(related="company_id.chorus_timeout", readonly=False, groups=MANAGER_GROUP)
 
     def action_chorus_configure_account(self):

@@ -2,6 +2,8 @@
 
 import base64
 import io
+import tarfile
+import zipfile
 
 from facturx import get_xml_from_pdf
 from lxml import etree
@@ -21,6 +23,8 @@ from .test_partner import ChorusCompanyMixin
 DEPOSIT = "factures/v1/deposer/flux"
 NS = {"rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
       "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
+UBL = {"cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+       "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"}
 
 
 @tagged("post_install", "-at_install", "chorus_send")
@@ -328,3 +332,159 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         self.control("faults/clear")
         self.env["account.move"]._cron_chorus_follow_up()
         self.assertEqual(move.chorus_state, "integrated")
+
+    # ------------------------------------------------------------- batch
+    def test_batch_one_archive_flux(self):
+        good_commune = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        good_hopital = self.make_invoice(self.hopital, purchase_order_reference="EJ-CHV-2026-000456")
+        missing_service = self.make_invoice()
+        moves = good_commune | good_hopital | missing_service
+        wizard = self.env["account.move.send.batch.wizard"].with_context(
+            active_model="account.move", active_ids=moves.ids).create({})
+        self.assertIn("will not be sent to Chorus Pro", wizard.alerts["l10n_fr_chorus_efacture_errors"]["message"])
+        self.assertIn(missing_service.name, wizard.alerts["l10n_fr_chorus_efacture_errors"]["message"])
+        wizard.action_send_and_print()
+        self.env["account.move"]._cron_account_move_send()
+        self.assertEqual(self.deposits(), 1, "the invoices sent together go as one flux")
+        flux_number = good_commune.chorus_flux_number
+        self.assertTrue(flux_number)
+        self.assertEqual(good_hopital.chorus_flux_number, flux_number)
+        self.assertEqual((good_commune | good_hopital).mapped("chorus_state"), ["deposited", "deposited"])
+        flux = self.sandbox.state.flux[flux_number]
+        self.assertTrue(flux["nomFichier"].endswith(".tar.gz"))
+        with tarfile.open(fileobj=io.BytesIO(flux["content"]), mode="r:gz") as archive:
+            names = sorted(archive.getnames())
+            self.assertEqual(names, sorted([good_commune.chorus_flux_attachment_id.name,
+                                            good_hopital.chorus_flux_attachment_id.name]))
+            member = archive.extractfile(good_hopital.chorus_flux_attachment_id.name).read()
+        self.assertEqual(member, good_hopital.chorus_flux_attachment_id.raw, "each invoice keeps its own file")
+        # The invalid one is left out, reported, and can be corrected and sent on its own.
+        self.assertFalse(missing_service.chorus_state)
+        self.assertTrue(any("requires a service exécutant" in (m.body or "") for m in missing_service.message_ids))
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual((good_commune | good_hopital).mapped("chorus_state"), ["integrated", "integrated"])
+        self.assertNotEqual(good_commune.chorus_invoice_id, good_hopital.chorus_invoice_id)
+        missing_service.buyer_reference = "ECOLES"
+        missing_service._chorus_send()
+        self.assertEqual(self.deposits(), 2)
+
+    def test_batch_zip_and_partial_integration(self):
+        self.company.chorus_archive_format = "zip"
+        good = self.make_invoice(buyer_reference="SERV_TECHNIQUES", purchase_order_reference="EJ-2026-1")
+        refused_later = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        failures, reply = self.env["account.move"]._chorus_send_many({good: None, refused_later: None})
+        self.assertEqual(failures, {})
+        flux = self.sandbox.state.flux[reply["numeroFluxDepot"]]
+        self.assertTrue(flux["content"].startswith(b"PK"))
+        with zipfile.ZipFile(io.BytesIO(flux["content"])) as archive:
+            self.assertEqual(len(archive.namelist()), 2)
+        # Chorus Pro refuses one invoice of the flux: only that one is rejected.
+        self.sandbox.state.structures[25000101]["parametres"]["numeroEJDoitEtreRenseigne"] = True
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(flux["etat"], "IN_INTEGRE_PARTIEL")
+        self.assertEqual(good.chorus_state, "integrated")
+        self.assertEqual(refused_later.chorus_state, "rejected")
+        self.assertIn("engagement juridique est obligatoire", refused_later.chorus_error)
+
+    # ------------------------------------------------- complete, recycle
+    def _sent_and_made_available(self, partner=None, **values):
+        move = self.make_invoice(partner, invoice_user_id=self.env.user.id, **values)
+        move._chorus_send()
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.control("advance", seconds=3601)
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_invoice_status, "MISE_A_DISPOSITION")
+        return move
+
+    def _update_wizard(self, action):
+        return self.env[action["res_model"]].with_context(action["context"]).create({})
+
+    def test_complete_suspended_invoice(self):
+        move = self._sent_and_made_available(buyer_reference="SERV_TECHNIQUES")
+        with self.assertRaisesRegex(UserError, "is not Suspended in Chorus Pro"):
+            self._update_wizard(move.action_chorus_complete()).action_confirm()
+        self.control("invoice/status", idFacture=int(move.chorus_invoice_id), statut="SUSPENDUE",
+                     commentaire="Joindre le PV de réception")
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertTrue(move.activity_ids)
+        wizard = self._update_wizard(move.action_chorus_complete())
+        self.assertEqual(wizard.status_comment, "Joindre le PV de réception")
+        with self.assertRaisesRegex(UserError, "add at least one document"):
+            wizard.action_confirm()
+        wizard.attachment_ids = self.env["ir.attachment"].create({"name": "pv.exe", "raw": b"MZ\x90\x00"})
+        with self.assertRaisesRegex(UserError, "pv.exe: only PDF, CSV and XML"):
+            wizard.action_confirm()
+        self.assertEqual(self.sandbox.state.invoices[int(move.chorus_invoice_id)]["statut"], "SUSPENDUE")
+        pv = self.env["ir.attachment"].create({"name": "pv_reception.pdf", "raw": make_pdf(["PV de reception"])})
+        wizard.write({"attachment_ids": [Command.set(pv.ids)], "comment": "PV signé"})
+        wizard.action_confirm()
+        self.assertEqual(move.chorus_invoice_status, "COMPLETEE")
+        self.assertIn(pv, move.chorus_attachment_ids)
+        self.assertFalse(move.activity_ids, "the activity of the suspension is done")
+        invoice = self.sandbox.state.invoices[int(move.chorus_invoice_id)]
+        self.assertEqual([p["nom"] for p in invoice["pieces"]][-1], "pv_reception.pdf")
+        self.assertEqual(invoice["pieces"][-1]["contenu"], pv.raw)
+        self.assertIn("pv_reception.pdf", move.message_ids[0].body)
+
+    def test_recycle_invoice(self):
+        move = self._sent_and_made_available(self.hopital, purchase_order_reference="EJ-CHV-2026-000123")
+        self.control("invoice/status", idFacture=int(move.chorus_invoice_id), statut="A_RECYCLER",
+                     commentaire="Engagement soldé")
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_invoice_status, "A_RECYCLER")
+        wizard = self._update_wizard(move.action_chorus_recycle())
+        self.assertEqual(wizard.engagement, "EJ-CHV-2026-000123")
+        wizard.engagement = False
+        with self.assertRaisesRegex(UserError, "requires the engagement juridique"):
+            wizard.action_confirm()
+        wizard.engagement = "EJ-CHV-2026-000456"
+        self.inject("503", "factures/v1/recycler")
+        with self.assertRaisesRegex(UserError, "unavailable"):
+            wizard.action_confirm()
+        self.assertEqual((move.chorus_invoice_status, move.purchase_order_reference),
+                         ("A_RECYCLER", "EJ-CHV-2026-000123"), "nothing changes when Chorus Pro is down")
+        wizard.action_confirm()
+        self.assertEqual(move.chorus_invoice_status, "MISE_A_DISPOSITION")
+        self.assertEqual(move.purchase_order_reference, "EJ-CHV-2026-000456")
+        invoice = self.sandbox.state.invoices[int(move.chorus_invoice_id)]
+        self.assertEqual(invoice["numeroEngagement"], "EJ-CHV-2026-000456")
+        self.assertEqual(self.deposits(), 1, "recycling deposits nothing new")
+
+    # --------------------------------------------------------------- UBL
+    def test_send_ubl(self):
+        self.company.chorus_flux_format = "ubl"
+        note = self.env["ir.attachment"].create({"name": "detail.csv", "raw": b"ligne;montant\n1;2550\n"})
+        move = self.make_invoice(self.hopital, purchase_order_reference="EJ-CHV-2026-000123",
+                                 contract_reference="MARCHE-2026-07", chorus_attachment_ids=[Command.set(note.ids)])
+        move._chorus_send()
+        self.assertEqual(move.chorus_flux_syntax, "IN_DP_E1_UBL_INVOICE")
+        root = etree.fromstring(move.chorus_flux_attachment_id.raw)
+        self.assertEqual(root.xpath("/*/cbc:BuyerReference", namespaces=UBL), [],
+                         "no invented service code (Odoo would put the partner's reference)")
+        self.assertEqual(root.xpath("/*/cac:OrderReference/cbc:ID/text()", namespaces=UBL), ["EJ-CHV-2026-000123"])
+        self.assertEqual(root.xpath("/*/cac:ContractDocumentReference/cbc:ID/text()", namespaces=UBL),
+                         ["MARCHE-2026-07"])
+        for role, siret in (("AccountingSupplierParty", SUPPLIER_SIRET), ("AccountingCustomerParty", HOPITAL_SIRET)):
+            company_id = root.xpath("/*/cac:%s/cac:Party/cac:PartyLegalEntity/cbc:CompanyID" % role, namespaces=UBL)
+            self.assertEqual([(c.text, c.get("schemeID")) for c in company_id], [(siret, "0009")])
+        embedded = root.xpath("/*/cac:AdditionalDocumentReference/cac:Attachment/cbc:EmbeddedDocumentBinaryObject",
+                              namespaces=UBL)
+        self.assertEqual([(e.get("filename"), base64.b64decode(e.text)) for e in embedded],
+                         [("detail.csv", note.raw)])
+        # UBL element order matters to Chorus Pro's schema: references before the parties.
+        names = [etree.QName(child).localname for child in root]
+        self.assertLess(names.index("OrderReference"), names.index("ContractDocumentReference"))
+        self.assertLess(names.index("AdditionalDocumentReference"), names.index("AccountingSupplierParty"))
+        self.assertAlmostEqual(float(root.findtext("cac:LegalMonetaryTotal/cbc:PayableAmount", namespaces=UBL)),
+                               move.amount_total)
+        service = self.make_invoice(buyer_reference="ECOLES")
+        service._chorus_send()
+        root = etree.fromstring(service.chorus_flux_attachment_id.raw)
+        self.assertEqual(root.xpath("/*/cbc:BuyerReference/text()", namespaces=UBL), ["ECOLES"])
+        self.assertEqual(root.xpath("/*/cac:OrderReference", namespaces=UBL), [],
+                         "Odoo's fallback (the invoice number as engagement) must not reach Chorus Pro")
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual((move | service).mapped("chorus_state"), ["integrated", "integrated"])
+        chorus_invoice = self.sandbox.state.invoices[int(move.chorus_invoice_id)]
+        self.assertEqual((chorus_invoice["numeroEngagement"], chorus_invoice["montantTTC"]),
+                         ("EJ-CHV-2026-000123", move.amount_total))

@@ -1,3 +1,4 @@
 from . import chorus_account_wizard
 from . import chorus_partner_sending_wizard
 from . import account_move_send_wizard
+from . import chorus_invoice_update_wizard
