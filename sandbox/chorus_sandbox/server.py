@@ -214,7 +214,8 @@ class Handler(BaseHTTPRequestHandler):
         if action == "advance":
             return {"now": state.advance(data.get("seconds", 0))}
         if action == "faults":
-            state.add_fault(data["kind"], data.get("operation", "*"), data.get("count", 1), data.get("delay"))
+            state.add_fault(data["kind"], data.get("operation", "*"), data.get("count", 1), data.get("delay"),
+                            data.get("after", 0))
             return {"faults": state.faults}
         if action == "faults/clear":
             with state.lock:

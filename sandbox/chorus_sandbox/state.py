@@ -128,15 +128,20 @@ class SandboxState:
             return self.now_dt().isoformat()
 
     # ---------------------------------------------------------------- faults
-    def add_fault(self, kind, operation="*", count=1, delay=None):
+    def add_fault(self, kind, operation="*", count=1, delay=None, after=0):
+        """Fail the next ``count`` calls of ``operation``, once ``after`` of them have gone through."""
         if kind not in FAULT_KINDS:
             raise ValueError("unknown fault kind %r" % kind)
         with self.lock:
-            self.faults.append({"kind": kind, "operation": operation, "count": int(count), "delay": delay})
+            self.faults.append({"kind": kind, "operation": operation, "count": int(count), "delay": delay,
+                                "after": int(after or 0)})
 
     def take_fault(self, operation):
         with self.lock:
             for fault in self.faults:
+                if fault["operation"] in ("*", operation) and fault.get("after", 0) > 0:
+                    fault["after"] -= 1
+                    continue
                 if fault["operation"] in ("*", operation) and fault["count"] > 0:
                     fault["count"] -= 1
                     if fault["count"] <= 0:
@@ -147,7 +152,7 @@ class SandboxState:
     def give_back_fault(self, fault):
         """Put back a fault taken by a call that was refused before reaching the operation."""
         with self.lock:
-            self.faults.insert(0, dict(fault, count=1))
+            self.faults.insert(0, dict(fault, count=1, after=0))
 
     def count_call(self, operation):
         with self.lock:
