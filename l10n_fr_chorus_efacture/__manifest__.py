@@ -25,9 +25,11 @@
         "wizards/chorus_partner_sending_wizard_views.xml",
         "wizards/account_move_send_wizard_views.xml",
         "wizards/chorus_invoice_update_wizard_views.xml",
+        "wizards/chorus_inbound_wizard_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
+        "views/chorus_inbound_invoice_views.xml",
     ],
     "demo": [
         "demo/chorus_demo.xml",

@@ -6,3 +6,6 @@ from . import account_move
 from . import account_move_send
 from . import account_edi_xml_cii
 from . import account_edi_xml_ubl_bis3
+from . import chorus_inbound_invoice
+from . import chorus_inbound_invoice_status
+from . import chorus_inbound_import_log

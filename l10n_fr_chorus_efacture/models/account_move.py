@@ -81,6 +81,14 @@ class AccountMove(models.Model):
         help="Supporting documents sent with the invoice: PDF, CSV or XML, 5 MB each at most, names of 50 "
              "characters at most.")
     chorus_is_definitive = fields.Boolean(compute="_compute_chorus_is_definitive")
+    chorus_inbound_id = fields.Many2one("chorus.inbound.invoice", string="Received through Chorus Pro",
+                                        copy=False, readonly=True, index="btree_not_null",
+                                        help="The invoice received through Chorus Pro this bill mandates.")
+
+    _sql_constraints = [
+        ("chorus_inbound_unique", "unique(chorus_inbound_id)",
+         "An invoice received through Chorus Pro is mandated by one bill only."),
+    ]
 
     @api.depends("chorus_state", "chorus_invoice_status")
     def _compute_chorus_is_definitive(self):

@@ -19,6 +19,8 @@ _logger = logging.getLogger(__name__)
 PASSWORD_LIFETIME_DAYS = 424
 PASSWORD_WARNING_DAYS = 15
 MANAGER_GROUP = "l10n_fr_chorus_efacture.group_chorus_manager"
+# Legal payment delays of public buyers (CCP R2192-10, R2192-11).
+PAYMENT_DELAYS = {"state": 30, "hospital": 50, "company": 60}
 
 
 class ResCompany(models.Model):
@@ -65,6 +67,24 @@ class ResCompany(models.Model):
     chorus_archive_format = fields.Selection(
         [("tar.gz", "tar.gz"), ("zip", "zip")], string="Chorus Pro Batch Archive", default="tar.gz", required=True,
         help="Invoices sent together go to Chorus Pro as one flux: an archive of their files in this format.")
+    # Public-buyer side: invoices received through Chorus Pro.
+    chorus_receive = fields.Boolean(
+        string="Receive invoices through Chorus Pro",
+        help="Import the invoices suppliers deposit in Chorus Pro for this public body, every hour.")
+    chorus_public_body_type = fields.Selection(
+        [("state", "State or local authority"), ("hospital", "Public hospital"), ("company", "Public company")],
+        string="Kind of Public Body", default="state",
+        help="Sets the legal payment delay: 30 days, 50 days for public hospitals, 60 days for public companies "
+             "(Code de la commande publique, R2192-10 and R2192-11).")
+    chorus_payment_delay_days = fields.Integer(
+        string="Payment Delay (days)", default=30,
+        help="Counted from the day Chorus Pro makes the invoice available.")
+    chorus_inbound_validation = fields.Boolean(
+        string="Internal validation before mandating",
+        help="A Chorus Pro inbound validator must validate a received invoice before its mandate is created.")
+    chorus_inbound_watermark = fields.Char(
+        copy=False, groups="base.group_system",
+        help="Latest status time Chorus Pro listed at the last complete import; the next one starts there.")
     chorus_timeout = fields.Integer(string="Chorus Pro Time-out (s)", default=30,
                                     help="Seconds allowed for each call to Chorus Pro.")
 
@@ -99,6 +119,10 @@ class ResCompany(models.Model):
                                                   date=changed.strftime("%Y-%m-%d %H:%M"))
             else:
                 company.chorus_account_status = _("Configured")
+
+    @api.onchange("chorus_public_body_type")
+    def _onchange_chorus_public_body_type(self):
+        self.chorus_payment_delay_days = PAYMENT_DELAYS.get(self.chorus_public_body_type, 30)
 
     def _chorus_make_archive(self, files):
         """One archive flux of several invoice files: (content, file name). ``files``: [(content, name)]."""
@@ -301,6 +325,19 @@ class ResCompany(models.Model):
             })
 
     # ----------------------------------------------------------------- demo
+    @api.model
+    def _chorus_demo_configure_buyer(self, company, api_url, client_id, client_secret, login, password):
+        """A demo public buyer with the French chart, receiving through the local sandbox (demo data only)."""
+        company = self.browse(company)
+        # chart_template is guessed from the country; the accounts tell whether the chart is loaded.
+        # _load, as try_loading does it: try_loading warns when called during a module's installation.
+        if not self.env["account.account"].search_count([("company_ids", "in", company.id)], limit=1):
+            self.env["account.chart.template"]._load("fr", company, install_demo=False)
+        self._chorus_demo_configure(company.id, api_url, client_id, client_secret, login, password)
+        company.write({"chorus_receive": True, "chorus_public_body_type": "state", "chorus_payment_delay_days": 30,
+                       "chorus_inbound_validation": True})
+        self.env.ref("base.user_admin").company_ids |= company
+
     @api.model
     def _chorus_demo_configure(self, company, api_url, client_id, client_secret, login, password):
         """Point a demo company at the local Chorus Pro sandbox (called from demo data only)."""

@@ -1,6 +1,6 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
-from .res_company import MANAGER_GROUP
+from .res_company import MANAGER_GROUP, PAYMENT_DELAYS
 
 
 class ResConfigSettings(models.TransientModel):
@@ -22,7 +22,15 @@ class ResConfigSettings(models.TransientModel):
                                           groups=MANAGER_GROUP)
     chorus_archive_format = fields.Selection(related="company_id.chorus_archive_format", readonly=False,
                                              groups=MANAGER_GROUP)
+    chorus_receive = fields.Boolean(related="company_id.chorus_receive", readonly=False)
+    chorus_public_body_type = fields.Selection(related="company_id.chorus_public_body_type", readonly=False)
+    chorus_payment_delay_days = fields.Integer(related="company_id.chorus_payment_delay_days", readonly=False)
+    chorus_inbound_validation = fields.Boolean(related="company_id.chorus_inbound_validation", readonly=False)
     chorus_timeout = fields.Integer(related="company_id.chorus_timeout", readonly=False, groups=MANAGER_GROUP)
+
+    @api.onchange("chorus_public_body_type")
+    def _onchange_chorus_public_body_type(self):
+        self.chorus_payment_delay_days = PAYMENT_DELAYS.get(self.chorus_public_body_type, 30)
 
     def action_chorus_configure_account(self):
         self.ensure_one()

@@ -4,3 +4,4 @@ from . import test_tour
 from . import test_partner
 from . import test_send
 from . import test_translations
+from . import test_inbound

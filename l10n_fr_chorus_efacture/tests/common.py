@@ -54,6 +54,14 @@ class SandboxMixin:
                 SUPPLIER_LOGIN, company._chorus_encrypt(SUPPLIER_PASSWORD), "2099-12-31")
         return company
 
+    @classmethod
+    def point_buyer_at_sandbox(cls, company):
+        """Configure ``company`` as the public buyer (commune and hospital account) of this sandbox."""
+        company = cls.point_company_at_sandbox(company, technical_account=False)
+        company._chorus_set_technical_account(BUYER_LOGIN, company._chorus_encrypt(BUYER_PASSWORD), "2099-12-31")
+        company.write({"chorus_receive": True, "siret": COMMUNE_SIRET})
+        return company
+
     def reset_sandbox(self):
         self.sandbox.state.reset()
 
@@ -62,8 +70,8 @@ class SandboxMixin:
         response.raise_for_status()
         return response.json()
 
-    def inject(self, kind, operation="*", count=1, delay=None):
-        return self.control("faults", kind=kind, operation=operation, count=count, delay=delay)
+    def inject(self, kind, operation="*", count=1, delay=None, after=0):
+        return self.control("faults", kind=kind, operation=operation, count=count, delay=delay, after=after)
 
     def calls(self, operation):
         return self.sandbox.state.calls.get(operation, 0)

@@ -58,3 +58,23 @@ class TestChorusTour(SandboxMixin, HttpCase):
         self.assertEqual(invoice.chorus_state, "deposited")
         self.assertEqual(invoice.buyer_reference, "ECOLES")
         self.assertEqual(self.sandbox.state.calls.get("factures/v1/deposer/flux"), 1)
+
+    def test_received_invoice_to_mandate(self):
+        company = self.env.ref("l10n_fr_chorus_efacture.demo_company_buyer")
+        admin = self.env.ref("base.user_admin")
+        admin.write({"company_ids": [(4, company.id)], "company_id": company.id})
+        self.point_buyer_at_sandbox(company)
+        company.chorus_inbound_validation = True
+        log = self.env["chorus.inbound.invoice"]._chorus_import_company(company)
+        self.assertEqual(log.state, "done", log.message)
+        invoice = self.env["chorus.inbound.invoice"].search([("company_id", "=", company.id)], limit=1)
+        invoice.action_create_supplier()
+        self.start_tour("/odoo/action-l10n_fr_chorus_efacture.action_chorus_inbound_invoice/%s" % invoice.id,
+                        "l10n_fr_chorus_efacture_inbound_tour", login="admin")
+        invoice.invalidate_recordset()
+        self.assertEqual(invoice.stage, "mandated")
+        self.assertTrue(invoice.internal_validated)
+        self.assertEqual(invoice.move_id.state, "posted")
+        chorus = self.sandbox.state.invoices[int(invoice.chorus_invoice_id)]
+        self.assertEqual((chorus["statut"], chorus["numeroDpMandat"]), ("MANDATEE", invoice.move_id.name))
+        self.assertEqual(chorus["historique"][-2]["histoStatutCommentaire"], "Prestation réalisée et contrôlée")

@@ -2,3 +2,5 @@ from . import chorus_account_wizard
 from . import chorus_partner_sending_wizard
 from . import account_move_send_wizard
 from . import chorus_invoice_update_wizard
+from . import chorus_inbound_process_wizard
+from . import chorus_inbound_mandate_wizard

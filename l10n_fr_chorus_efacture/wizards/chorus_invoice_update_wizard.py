@@ -56,7 +56,7 @@ class ChorusInvoiceUpdateWizard(models.TransientModel):
         if self.mode == "complete":
             if not self.attachment_ids:
                 errors.append(_("Supporting documents: add at least one document asked for by the customer."))
-            errors += [_("Attachment %(error)s", error=error) for error in
+            errors += [self.env._("Attachment %(error)s", error=error) for error in
                        (move._chorus_check_attachment(a) for a in self.attachment_ids) if error]
         else:
             engagement = (self.engagement or "").strip()

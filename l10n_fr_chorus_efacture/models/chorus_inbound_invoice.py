@@ -1,0 +1,734 @@
+import io
+import logging
+import re
+import zipfile
+from datetime import timedelta
+
+import psycopg2
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import mute_logger
+
+from ..chorus import exceptions as chorus_exc
+from .account_move import CHORUS_INVOICE_STATUSES, _parse_chorus_datetime
+
+_logger = logging.getLogger(__name__)
+
+# Statuses a buyer may set after each status (traiter recue); MANDATEE comes from the mandate wizard.
+BUYER_TRANSITIONS = {
+    "MISE_A_DISPOSITION": ["SERVICE_FAIT", "REJETEE", "SUSPENDUE", "A_RECYCLER"],
+    "COMPLETEE": ["SERVICE_FAIT", "REJETEE"],
+    "SERVICE_FAIT": ["REJETEE", "SUSPENDUE"],
+}
+# A reason is required for these (Chorus Pro demands it for REJETEE and SUSPENDUE; the accountant's
+# file wants the service fait justified too).
+REASON_REQUIRED = {"REJETEE", "SUSPENDUE", "SERVICE_FAIT"}
+REASON_MAX = 255
+MANDATED = "MANDATEE"
+# Invoices downloaded together (telecharger groupe); halved when Chorus Pro says it is too large.
+DOWNLOAD_BATCH = 25
+PAGE_SIZE = 100
+_IBAN_CLEAN = re.compile(r"[^0-9A-Za-z]")
+
+
+def normalize_iban(value):
+    return _IBAN_CLEAN.sub("", value or "").upper()
+
+
+class ChorusInboundInvoice(models.Model):
+    _name = "chorus.inbound.invoice"
+    _description = "Invoice received through Chorus Pro"
+    _inherit = ["mail.thread.main.attachment", "mail.activity.mixin"]
+    _order = "deposit_date desc, id desc"
+    _check_company_auto = True
+
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True,
+                                 default=lambda self: self.env.company)
+    chorus_invoice_id = fields.Char(string="Chorus Invoice ID", required=True, readonly=True,
+                                    help="idFacture in Chorus Pro")
+    name = fields.Char(string="Invoice Number", readonly=True, required=True)
+    invoice_type = fields.Selection([("FACTURE", "Invoice"), ("AVOIR", "Credit note")], default="FACTURE",
+                                    readonly=True, string="Type")
+    supplier_name = fields.Char(readonly=True)
+    supplier_siret = fields.Char(string="Supplier SIRET", readonly=True)
+    supplier_iban = fields.Char(string="Supplier IBAN", readonly=True)
+    supplier_bic = fields.Char(string="Supplier BIC", readonly=True)
+    recipient_siret = fields.Char(string="Recipient SIRET", readonly=True)
+    recipient_structure_id = fields.Char(string="Recipient Structure", readonly=True, help="idStructureCPP")
+    service_code = fields.Char(readonly=True, string="Service Code")
+    engagement = fields.Char(readonly=True, string="Engagement")
+    contract = fields.Char(readonly=True, string="Contract")
+    invoice_date = fields.Date(readonly=True)
+    deposit_date = fields.Date(readonly=True)
+    availability_date = fields.Date(
+        readonly=True, help="The day Chorus Pro made the invoice available: the payment delay starts then.")
+    currency_id = fields.Many2one("res.currency", readonly=True, required=True,
+                                  default=lambda self: self.env.ref("base.EUR"))
+    amount_untaxed = fields.Monetary(readonly=True, string="Untaxed Amount")
+    amount_tax = fields.Monetary(readonly=True, string="Taxes")
+    amount_total = fields.Monetary(readonly=True, string="Total")
+    amount_to_pay = fields.Monetary(readonly=True, string="Amount to Pay")
+    tax_line_ids = fields.One2many("chorus.inbound.invoice.tax", "inbound_id", readonly=True, string="VAT")
+    chorus_status = fields.Selection(CHORUS_INVOICE_STATUSES, readonly=True, tracking=True, index=True,
+                                     string="Chorus Status")
+    chorus_status_date = fields.Datetime(readonly=True, string="Status Date")
+    chorus_status_comment = fields.Char(readonly=True, string="Status Comment")
+    status_history_ids = fields.One2many("chorus.inbound.invoice.status", "inbound_id", readonly=True,
+                                         string="Status History")
+    was_suspended = fields.Boolean(readonly=True, help="Chorus Pro allows one suspension only.")
+    pdf_attachment_id = fields.Many2one("ir.attachment", readonly=True, string="Invoice PDF")
+    document_count = fields.Integer(compute="_compute_document_count", string="Documents")
+    documents_state = fields.Selection([("missing", "To download"), ("done", "Downloaded")], default="missing",
+                                       readonly=True, string="Documents Status")
+    partner_id = fields.Many2one("res.partner", string="Supplier", tracking=True, check_company=True,
+                                 domain="[('is_company', '=', True)]")
+    match_method = fields.Selection([("iban", "IBAN"), ("siret", "SIRET"), ("siren", "SIREN"),
+                                     ("manual", "Chosen by hand"), ("created", "Created from Chorus Pro")],
+                                    readonly=True, string="Matched By")
+    partner_candidate_ids = fields.Many2many("res.partner", compute="_compute_partner_candidates",
+                                             string="Candidates")
+    iban_warning = fields.Char(compute="_compute_iban_warning")
+    partner_inbound_count = fields.Integer(compute="_compute_partner_history")
+    partner_bill_count = fields.Integer(compute="_compute_partner_history")
+    internal_validated = fields.Boolean(readonly=True, tracking=True, copy=False)
+    validated_by_id = fields.Many2one("res.users", readonly=True, string="Validated By")
+    validated_date = fields.Datetime(readonly=True, string="Validated On")
+    date_due = fields.Date(compute="_compute_date_due", store=True, string="Due Date",
+                           help="Availability date + the company's payment delay.")
+    days_left = fields.Integer(compute="_compute_days_left", help="Days left before the due date; negative: late.")
+    move_id = fields.Many2one("account.move", readonly=True, string="Mandate", copy=False, check_company=True)
+    sync_state = fields.Selection([("pending", "Pending"), ("done", "Done"), ("error", "Error")],
+                                  readonly=True, string="Sync with Chorus Pro", tracking=True)
+    sync_status = fields.Selection(CHORUS_INVOICE_STATUSES, readonly=True, string="Status to Send")
+    sync_reason = fields.Char(readonly=True, string="Reason to Send")
+    sync_mandate_number = fields.Char(readonly=True, string="Mandate Number to Send")
+    sync_error = fields.Text(readonly=True, string="Sync Error")
+    stage = fields.Selection([
+        ("to_process", "To process"), ("to_validate", "To validate"), ("to_mandate", "To mandate"),
+        ("mandated", "Mandated"), ("waiting", "Waiting for the supplier"), ("rejected", "Rejected"),
+        ("other", "Other"),
+    ], compute="_compute_stage", store=True, index=True)
+
+    _sql_constraints = [
+        ("chorus_invoice_unique", "unique(company_id, chorus_invoice_id)",
+         "This Chorus Pro invoice is already imported in this company."),
+    ]
+
+    # ------------------------------------------------------------- computes
+    @api.depends("availability_date", "deposit_date", "company_id.chorus_payment_delay_days")
+    def _compute_date_due(self):
+        for invoice in self:
+            start = invoice.availability_date or invoice.deposit_date
+            invoice.date_due = start and start + timedelta(days=invoice.company_id.chorus_payment_delay_days or 30)
+
+    def _compute_days_left(self):
+        today = fields.Date.context_today(self)
+        for invoice in self:
+            invoice.days_left = (invoice.date_due - today).days if invoice.date_due else 0
+
+    @api.depends("chorus_status", "move_id", "internal_validated", "sync_state",
+                 "company_id.chorus_inbound_validation")
+    def _compute_stage(self):
+        for invoice in self:
+            status = invoice.chorus_status
+            if invoice.move_id or status in ("MANDATEE", "MISE_A_DISPOSITION_COMPTABLE", "COMPTABILISEE",
+                                              "MISE_EN_PAIEMENT"):
+                invoice.stage = "mandated"
+            elif status == "REJETEE":
+                invoice.stage = "rejected"
+            elif status in ("SUSPENDUE", "A_RECYCLER"):
+                invoice.stage = "waiting"
+            elif status == "SERVICE_FAIT":
+                invoice.stage = "to_validate" if invoice.company_id.chorus_inbound_validation and \
+                    not invoice.internal_validated else "to_mandate"
+            elif status in ("MISE_A_DISPOSITION", "COMPLETEE"):
+                invoice.stage = "to_process"
+            else:
+                invoice.stage = "other"
+
+    def _compute_document_count(self):
+        counts = dict(self.env["ir.attachment"]._read_group(
+            [("res_model", "=", self._name), ("res_id", "in", self.ids)], ["res_id"], ["__count"]))
+        for invoice in self:
+            invoice.document_count = counts.get(invoice.id, 0)
+
+    @api.depends("supplier_iban", "supplier_siret", "company_id")
+    def _compute_partner_candidates(self):
+        for invoice in self:
+            invoice.partner_candidate_ids = [(6, 0, [p.id for p, _method in invoice._chorus_find_suppliers()])]
+
+    @api.depends("partner_id", "supplier_iban", "supplier_siret")
+    def _compute_iban_warning(self):
+        for invoice in self:
+            invoice.iban_warning = invoice._chorus_iban_warning()
+
+    @api.depends("partner_id")
+    def _compute_partner_history(self):
+        for invoice in self:
+            partner = invoice.partner_id.commercial_partner_id
+            if not partner:
+                invoice.partner_inbound_count = invoice.partner_bill_count = 0
+                continue
+            invoice.partner_inbound_count = self.search_count([
+                ("partner_id", "child_of", partner.id), ("id", "!=", invoice._origin.id)])
+            invoice.partner_bill_count = self.env["account.move"].search_count([
+                ("partner_id", "child_of", partner.id), ("move_type", "in", ("in_invoice", "in_refund")),
+                ("company_id", "=", invoice.company_id.id)])
+
+    # -------------------------------------------------------------- matching
+    def _chorus_bank_accounts(self, iban):
+        return self.env["res.partner.bank"].sudo().search([
+            ("sanitized_acc_number", "=", normalize_iban(iban)),
+            ("company_id", "in", (False, self.company_id.id)),
+        ])
+
+    def _chorus_find_suppliers(self):
+        """Candidate suppliers with how each was found: IBAN first, then SIRET, then SIREN."""
+        self.ensure_one()
+        found = []
+        seen = set()
+
+        def add(partners, method):
+            for partner in partners:
+                partner = partner.commercial_partner_id
+                if partner.id not in seen and partner.active:
+                    seen.add(partner.id)
+                    found.append((partner, method))
+
+        Partner = self.env["res.partner"].with_context(active_test=True)
+        company_domain = [("company_id", "in", (False, self.company_id.id))]
+        if self.supplier_iban:
+            add(self._chorus_bank_accounts(self.supplier_iban).partner_id, "iban")
+        siret = (self.supplier_siret or "").strip()
+        if len(siret) == 14 and siret.isdigit():
+            add(Partner.search([("siret", "=", siret)] + company_domain, limit=10), "siret")
+            add(Partner.search([("siret", "=like", siret[:9] + "%")] + company_domain, limit=10), "siren")
+        return found
+
+    def _chorus_iban_warning(self):
+        self.ensure_one()
+        partner = self.partner_id.commercial_partner_id
+        iban = normalize_iban(self.supplier_iban)
+        if not partner or not iban:
+            return False
+        holders = self._chorus_bank_accounts(iban).partner_id.commercial_partner_id
+        if holders and partner not in holders:
+            return _("The IBAN %(iban)s of this invoice belongs to %(holder)s, not to %(partner)s. Check it with "
+                     "the supplier by phone, with a number you already had, before any payment: it is how invoice "
+                     "fraud starts.", iban=self.supplier_iban, holder=", ".join(holders.mapped("display_name")),
+                     partner=partner.display_name)
+        if not holders:
+            return _("The IBAN %(iban)s of this invoice is none of %(partner)s's bank accounts. Check it with the "
+                     "supplier by phone, with a number you already had, before adding it: it is how invoice fraud "
+                     "starts.", iban=self.supplier_iban, partner=partner.display_name)
+        return False
+
+    def _chorus_match_supplier(self):
+        """Pick the supplier found by IBAN, else by SIRET; a SIREN match is only proposed."""
+        for invoice in self.filtered(lambda i: not i.partner_id):
+            for partner, method in invoice._chorus_find_suppliers():
+                if method in ("iban", "siret"):
+                    invoice.write({"partner_id": partner.id, "match_method": method})
+                break
+
+    def action_match_supplier(self):
+        self.filtered(lambda i: i.match_method != "manual").write({"partner_id": False, "match_method": False})
+        self._chorus_match_supplier()
+        without = self.filtered(lambda i: not i.partner_id)
+        if without and len(self) == 1:
+            raise UserError(_("No supplier has the IBAN or SIRET of %(invoice)s: pick one among the candidates or "
+                              "create it from the Chorus Pro data.", invoice=self.display_name))
+        return True
+
+    @api.onchange("partner_id")
+    def _onchange_partner_id(self):
+        if self.partner_id:
+            self.match_method = "manual"
+
+    def write(self, vals):
+        if "partner_id" in vals and "match_method" not in vals:
+            vals = dict(vals, match_method="manual" if vals["partner_id"] else False)
+        return super().write(vals)
+
+    def action_create_supplier(self):
+        """Create the supplier from the Chorus Pro data, with its SIRET and bank account."""
+        self.ensure_one()
+        if self.partner_id:
+            raise UserError(_("%(invoice)s already has a supplier.", invoice=self.display_name))
+        if not self.supplier_name:
+            raise UserError(_("Chorus Pro gave no supplier name for %(invoice)s.", invoice=self.display_name))
+        partner = self.env["res.partner"].create({
+            "name": self.supplier_name, "is_company": True, "siret": self.supplier_siret or False,
+            "country_id": self.env.ref("base.fr").id if (self.supplier_siret or "").isdigit() else False,
+            "supplier_rank": 1, "company_id": False,
+        })
+        if self.supplier_iban:
+            bank = self.env["res.bank"].search([("bic", "=", self.supplier_bic)], limit=1) if self.supplier_bic \
+                else self.env["res.bank"]
+            if self.supplier_bic and not bank:
+                bank = self.env["res.bank"].create({"name": self.supplier_bic, "bic": self.supplier_bic})
+            self.env["res.partner.bank"].create({
+                "acc_number": self.supplier_iban, "partner_id": partner.id, "bank_id": bank.id or False})
+        self.write({"partner_id": partner.id, "match_method": "created"})
+        self.message_post(body=_("Supplier %(partner)s created from the Chorus Pro data.",
+                                 partner=partner.display_name))
+        return True
+
+    def action_open_partner_inbound(self):
+        self.ensure_one()
+        return self.search([("partner_id", "child_of", self.partner_id.commercial_partner_id.id),
+                            ("id", "!=", self.id)])._get_records_action(name=_("Received invoices"))
+
+    def action_open_partner_bills(self):
+        self.ensure_one()
+        return self.env["account.move"].search([
+            ("partner_id", "child_of", self.partner_id.commercial_partner_id.id),
+            ("move_type", "in", ("in_invoice", "in_refund")), ("company_id", "=", self.company_id.id),
+        ])._get_records_action(name=_("Vendor bills"))
+
+    def action_open_documents(self):
+        self.ensure_one()
+        return self.env["ir.attachment"].search([("res_model", "=", self._name), ("res_id", "=", self.id)]) \
+            ._get_records_action(name=_("Documents"))
+
+    # ------------------------------------------------------ internal validation
+    def action_internal_validate(self):
+        if not self.env.user.has_group("l10n_fr_chorus_efacture.group_chorus_inbound_validator"):
+            raise UserError(_("Only the Chorus Pro inbound validators can validate received invoices."))
+        for invoice in self:
+            if invoice.chorus_status != "SERVICE_FAIT":
+                raise UserError(_("%(invoice)s must be marked as service done before it is validated.",
+                                  invoice=invoice.display_name))
+        self.write({"internal_validated": True, "validated_by_id": self.env.user.id,
+                    "validated_date": fields.Datetime.now()})
+        return True
+
+    def action_internal_unvalidate(self):
+        if not self.env.user.has_group("l10n_fr_chorus_efacture.group_chorus_inbound_validator"):
+            raise UserError(_("Only the Chorus Pro inbound validators can validate received invoices."))
+        if self.filtered("move_id"):
+            raise UserError(_("A mandated invoice keeps its validation."))
+        self.write({"internal_validated": False, "validated_by_id": False, "validated_date": False})
+        return True
+
+    # ------------------------------------------------------------ statuses
+    def _chorus_allowed_statuses(self):
+        self.ensure_one()
+        allowed = list(BUYER_TRANSITIONS.get(self.chorus_status, []))
+        if self.was_suspended and "SUSPENDUE" in allowed:
+            allowed.remove("SUSPENDUE")
+        if self.sync_state == "pending" or self.move_id:
+            return []
+        return allowed
+
+    def _chorus_add_history(self, status, date=None, comment=None, origin="chorus"):
+        self.ensure_one()
+        self.env["chorus.inbound.invoice.status"].create({
+            "inbound_id": self.id, "status": status, "date": date or fields.Datetime.now(),
+            "comment": comment or False, "user_id": self.env.user.id if origin == "odoo" else False,
+        })
+
+    def _chorus_request_status(self, status, reason=None, mandate_number=None):
+        """Queue a status for Chorus Pro, then try to push it at once."""
+        for invoice in self:
+            if status != MANDATED and status not in invoice._chorus_allowed_statuses():
+                raise UserError(_("%(invoice)s cannot go from %(current)s to %(new)s in Chorus Pro.",
+                                  invoice=invoice.display_name, current=invoice._chorus_status_label(),
+                                  new=dict(CHORUS_INVOICE_STATUSES)[status]))
+        self.write({"sync_state": "pending", "sync_status": status, "sync_reason": reason or False,
+                    "sync_mandate_number": mandate_number or False, "sync_error": False})
+        self._chorus_push_statuses()
+
+    def _chorus_status_label(self):
+        return dict(CHORUS_INVOICE_STATUSES).get(self.chorus_status, self.chorus_status or "")
+
+    def _chorus_push_statuses(self):
+        """Send the pending statuses (traiter recue). Chorus Pro down: they stay pending for the cron."""
+        for company, invoices in self.filtered(lambda i: i.sync_state == "pending").grouped("company_id").items():
+            try:
+                client = company._chorus_get_client()
+            except UserError as error:
+                invoices.write({"sync_error": error.args[0]})
+                continue
+            for invoice in invoices:
+                if not invoice._chorus_lock():
+                    continue
+                try:
+                    reply = invoice._chorus_already_applied(client)
+                    if not reply:
+                        reply = client.process_received_invoice(
+                            int(invoice.chorus_invoice_id), invoice.sync_status, reason=invoice.sync_reason or None,
+                            mandate_number=invoice.sync_mandate_number or None)
+                except chorus_exc.ChorusFunctionalError as error:
+                    # Chorus Pro refused: the status stays as it was; the user reads why.
+                    message = self.env["res.company"]._chorus_error_message(error)
+                    invoice.write({"sync_state": "error", "sync_error": message})
+                    invoice.message_post(body=_("Chorus Pro refused the status %(status)s: %(error)s",
+                                                status=dict(CHORUS_INVOICE_STATUSES)[invoice.sync_status],
+                                                error=message))
+                    invoice._chorus_commit()
+                    continue
+                except chorus_exc.ChorusOutcomeUnknownError as error:
+                    # Lost reply: the next import reads the real status; the cron retries otherwise.
+                    invoice.write({"sync_error": self.env["res.company"]._chorus_error_message(error)})
+                    invoice._chorus_commit()
+                    continue
+                except chorus_exc.ChorusError as error:
+                    invoice.write({"sync_error": self.env["res.company"]._chorus_error_message(error)})
+                    invoice._chorus_commit()
+                    continue
+                status = reply.get("nouveauStatut") or invoice.sync_status
+                values = {"chorus_status": status, "chorus_status_date": _parse_chorus_datetime(
+                    reply.get("dateTraitement")), "chorus_status_comment": invoice.sync_reason or False,
+                    "sync_state": "done", "sync_error": False}
+                if status == "SUSPENDUE":
+                    values["was_suspended"] = True
+                invoice.write(values)
+                invoice._chorus_add_history(status, values["chorus_status_date"], invoice.sync_reason, origin="odoo")
+                body = _("Chorus Pro status set to %(status)s.", status=invoice._chorus_status_label())
+                if invoice.sync_reason:
+                    body = _("Chorus Pro status set to %(status)s: %(reason)s", status=invoice._chorus_status_label(),
+                             reason=invoice.sync_reason)
+                if invoice.sync_mandate_number:
+                    body = _("Chorus Pro status set to %(status)s with the mandate %(number)s.",
+                             status=invoice._chorus_status_label(), number=invoice.sync_mandate_number)
+                invoice.message_post(body=body)
+                invoice._chorus_commit()
+
+    def _chorus_already_applied(self, client):
+        """After a failed attempt (maybe a lost reply), Chorus Pro may already have the status: ask first."""
+        self.ensure_one()
+        if not self.sync_error:
+            return None
+        current = client.get_received_invoice(int(self.chorus_invoice_id))
+        if current.get("statutFacture") == self.sync_status:
+            return {"nouveauStatut": self.sync_status, "dateTraitement": None}
+        return None
+
+    def _chorus_lock(self):
+        """The row lock of this invoice, or False when another worker holds it."""
+        try:
+            with self.env.cr.savepoint(flush=False), mute_logger("odoo.sql_db"):
+                self.env.cr.execute("SELECT id FROM chorus_inbound_invoice WHERE id = %s FOR UPDATE NOWAIT",
+                                    [self.id])
+        except psycopg2.errors.LockNotAvailable:
+            return False
+        self.invalidate_recordset()
+        return True
+
+    def _chorus_commit(self):
+        if self.env["account.move.send"]._can_commit():
+            self.env.cr.commit()
+
+    @api.model
+    def _cron_chorus_push_statuses(self):
+        self.search([("sync_state", "=", "pending")])._chorus_push_statuses()
+
+    def action_retry_sync(self):
+        self.filtered(lambda i: i.sync_state == "error").write({"sync_state": False, "sync_error": False})
+        self.filtered(lambda i: i.sync_state == "pending")._chorus_push_statuses()
+        return True
+
+    def action_process(self):
+        return {
+            "type": "ir.actions.act_window", "name": _("Process in Chorus Pro"),
+            "res_model": "chorus.inbound.process.wizard", "view_mode": "form", "target": "new",
+            "context": {"default_inbound_ids": self.ids},
+        }
+
+    def action_mandate(self):
+        return {
+            "type": "ir.actions.act_window", "name": _("Create mandates"),
+            "res_model": "chorus.inbound.mandate.wizard", "view_mode": "form", "target": "new",
+            "context": {"default_inbound_ids": self.ids},
+        }
+
+    # --------------------------------------------------------------- import
+    @api.model
+    def action_import(self):
+        """Menu "Check for new invoices": import for the current companies now."""
+        if not self.env.user.has_group("account.group_account_invoice"):
+            raise UserError(_("Only invoicing users can import invoices from Chorus Pro."))
+        logs = self.env["chorus.inbound.import.log"]
+        for company in self.env.companies.filtered("chorus_receive"):
+            logs |= self._chorus_import_company(company)
+        if not logs:
+            raise UserError(_("No company of yours receives invoices through Chorus Pro: tick \"Receive invoices "
+                              "through Chorus Pro\" in Settings > Invoicing > Chorus Pro."))
+        lines = []
+        for log in logs:
+            lines.append(_("%(company)s: %(new)s new, %(updated)s status changes.", company=log.company_id.name,
+                           new=log.count_created, updated=log.count_updated))
+            if log.message:
+                lines.append(log.message)
+        message = "\n".join(lines)
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+            "title": _("Chorus Pro invoices checked"), "message": message, "sticky": False,
+            "type": "warning" if "error" in logs.mapped("state") else "success",
+            "next": {"type": "ir.actions.client", "tag": "soft_reload"}}}
+
+    @api.model
+    def _cron_chorus_inbound_import(self):
+        for company in self.env["res.company"].sudo().search([("chorus_receive", "=", True)]):
+            self._chorus_import_company(company)
+
+    @api.model
+    def _chorus_import_company(self, company):
+        """Import what Chorus Pro has for the company since the last run; commits page by page."""
+        # The import writes what Chorus Pro says, whoever triggers it.
+        self = self.sudo().with_company(company)
+        log = self.env["chorus.inbound.import.log"].create({"company_id": company.id})
+        self._chorus_commit()
+        counts = {"found": 0, "created": 0, "updated": 0, "documents": 0}
+        errors = []
+        try:
+            client = company._chorus_get_client()
+            structures = client.get_active_recipient_structures()
+            watermark = company.chorus_inbound_watermark
+            newest = watermark
+            for structure in structures:
+                filters = {"idDestinataire": structure.get("idStructureCPP")}
+                if watermark:
+                    filters["periodeDateHeureEtatCourantDu"] = watermark
+                page_size = self.env.context.get("chorus_page_size") or PAGE_SIZE
+                for page in client.iter_received_invoice_pages(page_size=page_size, **filters):
+                    counts["found"] += len(page)
+                    created, updated = self._chorus_import_page(company, client, page, structure, errors)
+                    counts["created"] += created
+                    counts["updated"] += updated
+                    newest = max([newest or ""] + [i.get("dateHeureEtatCourant") or "" for i in page]) or False
+                    log.write({"count_found": counts["found"], "count_created": counts["created"],
+                               "count_updated": counts["updated"]})
+                    self._chorus_commit()
+            # Invoices whose documents are still missing (a crash, a time-out): downloaded now.
+            missing = self.search([("company_id", "=", company.id), ("documents_state", "=", "missing")])
+            counts["documents"] = missing._chorus_download_documents(client, errors)
+            self._chorus_commit()
+            # Only a complete run moves the watermark: a crash repeats the window, which creates nothing twice.
+            company.sudo().chorus_inbound_watermark = newest
+            state = "error" if errors else "done"
+        except chorus_exc.ChorusError as error:
+            errors.append(self.env["res.company"]._chorus_error_message(error))
+            state = "error"
+        except UserError as error:
+            errors.append(error.args[0])
+            state = "error"
+        log.write({"state": state, "date_end": fields.Datetime.now(), "count_found": counts["found"],
+                   "count_created": counts["created"], "count_updated": counts["updated"],
+                   "count_documents": counts["documents"], "message": "\n".join(errors) or False})
+        self._chorus_commit()
+        return log
+
+    @api.model
+    def _chorus_import_page(self, company, client, page, structure, errors):
+        ids = [str(item["idFacture"]) for item in page if item.get("idFacture")]
+        existing = {i.chorus_invoice_id: i for i in self.search([
+            ("company_id", "=", company.id), ("chorus_invoice_id", "in", ids)])}
+        created = updated = 0
+        new_records = self.browse()
+        for item in page:
+            invoice_id = str(item.get("idFacture") or "")
+            if not invoice_id:
+                continue
+            record = existing.get(invoice_id)
+            if record:
+                if record._chorus_update_status(item.get("statut"), item.get("dateHeureEtatCourant")):
+                    updated += 1
+                continue
+            try:
+                detail = client.get_received_invoice(int(invoice_id))
+            except chorus_exc.ChorusFunctionalError as error:
+                errors.append(_("Invoice %(id)s: %(error)s", id=invoice_id,
+                                error=self.env["res.company"]._chorus_error_message(error)))
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    new_records |= self.create(self._chorus_values(company, item, detail, structure))
+            except (ValueError, TypeError, KeyError) as error:
+                errors.append(_("Invoice %(id)s: unreadable data from Chorus Pro (%(error)s).", id=invoice_id,
+                                error=str(error)[:200]))
+                continue
+            created += 1
+        for record in new_records:
+            record._chorus_add_history(record.chorus_status, record.chorus_status_date,
+                                       record.chorus_status_comment)
+        new_records._chorus_match_supplier()
+        return created, updated
+
+    def _chorus_update_status(self, status, date):
+        """The status Chorus Pro lists, when it changed there (another user, the accountant)."""
+        self.ensure_one()
+        if not status or status == self.chorus_status or self.sync_state == "pending":
+            return False
+        when = _parse_chorus_datetime(date)
+        self.write({"chorus_status": status, "chorus_status_date": when,
+                    "was_suspended": self.was_suspended or status == "SUSPENDUE"})
+        self._chorus_add_history(status, when)
+        self.message_post(body=_("Chorus Pro status: %(status)s.", status=self._chorus_status_label()))
+        return True
+
+    @api.model
+    def _chorus_values(self, company, item, detail, structure):
+        supplier = detail.get("fournisseur") or {}
+        references = detail.get("references") or {}
+        totals = detail.get("montantTotal") or {}
+        recipient = detail.get("destinataire") or {}
+        currency = self.env["res.currency"].with_context(active_test=False).search(
+            [("name", "=", references.get("deviseFacture") or item.get("devise") or "EUR")], limit=1)
+        if not currency:
+            raise ValueError("unknown currency %s" % (references.get("deviseFacture") or item.get("devise")))
+        amount_untaxed = _amount(totals.get("montantHtTotal", item.get("montantHT")))
+        amount_total = _amount(totals.get("montantTtcTotal", item.get("montantTTC")))
+        status = detail.get("statutFacture") or item.get("statut")
+        return {
+            "company_id": company.id,
+            "chorus_invoice_id": str(item["idFacture"]),
+            "name": detail.get("numeroFacture") or item.get("numeroFacture") or str(item["idFacture"]),
+            "invoice_type": "AVOIR" if (references.get("typeFacture") or item.get("typeFacture")) == "AVOIR"
+            else "FACTURE",
+            "supplier_name": supplier.get("raisonSociale") or item.get("designationFournisseur"),
+            "supplier_siret": supplier.get("codeFournisseur") or item.get("codeFournisseur"),
+            "supplier_iban": supplier.get("coordBancairesFournisseurCompteBancaire") or False,
+            "supplier_bic": supplier.get("coordBancairesFournisseurBicSwift") or False,
+            "recipient_siret": recipient.get("codeDestinataire") or item.get("codeDestinataire"),
+            "recipient_structure_id": str(recipient.get("idDestinataire") or structure.get("idStructureCPP") or ""),
+            "service_code": recipient.get("codeServiceExecutant") or item.get("codeServiceExecutant") or False,
+            "engagement": references.get("numeroBonCommande") or item.get("numeroBonCommande") or False,
+            "contract": references.get("numeroMarche") or item.get("numeroMarche") or False,
+            "invoice_date": _date(detail.get("dateFacture") or item.get("dateFacture")),
+            "deposit_date": _date(detail.get("dateDepot") or item.get("dateDepot")),
+            "availability_date": _date(detail.get("dateMiseADisposition")) or _date(item.get("dateDepot")),
+            "currency_id": currency.id,
+            "amount_untaxed": amount_untaxed,
+            "amount_tax": _amount(totals.get("montantTVA", amount_total - amount_untaxed)),
+            "amount_total": amount_total,
+            "amount_to_pay": _amount(totals.get("montantAPayer", item.get("montantAPayer"))),
+            "tax_line_ids": [fields.Command.create({
+                "rate": _amount(line.get("tauxTva"), limit=100),
+                "base": _amount(line.get("montantBaseHtParTaux")),
+                "amount": _amount(line.get("montantTvaParTaux")),
+            }) for line in detail.get("recapitulatifDeTva") or []],
+            "chorus_status": status if status in dict(CHORUS_INVOICE_STATUSES) else False,
+            "chorus_status_date": _parse_chorus_datetime(item.get("dateHeureEtatCourant")),
+            "chorus_status_comment": detail.get("commentaireEtatCourant") or False,
+            "was_suspended": status == "SUSPENDUE",
+            "documents_state": "missing",
+        }
+
+    def _chorus_download_documents(self, client, errors):
+        """Download the PDFs with their supporting documents, several invoices per call."""
+        done = 0
+        batches = [self[i:i + DOWNLOAD_BATCH] for i in range(0, len(self), DOWNLOAD_BATCH)]
+        while batches:
+            batch = batches.pop(0)
+            try:
+                content = client.download_invoices([int(i.chorus_invoice_id) for i in batch])
+            except chorus_exc.ChorusTooLargeError:
+                if len(batch) > 1:
+                    half = len(batch) // 2
+                    batches[:0] = [batch[:half], batch[half:]]
+                else:
+                    errors.append(_("Invoice %(invoice)s: its documents are too large for Chorus Pro to send.",
+                                    invoice=batch.name))
+                continue
+            except chorus_exc.ChorusError as error:
+                errors.append(_("Documents of %(count)s invoices not downloaded: %(error)s", count=len(batch),
+                                error=self.env["res.company"]._chorus_error_message(error)))
+                continue
+            try:
+                files = self._chorus_unpack_download(content)
+            except ValueError as error:
+                errors.append(_("Documents of %(count)s invoices not readable: %(error)s", count=len(batch),
+                                error=str(error)))
+                continue
+            for invoice in batch:
+                invoice._chorus_attach_documents(files, single=len(batch) == 1)
+                done += 1
+            self._chorus_commit()
+        return done
+
+    @api.model
+    def _chorus_unpack_download(self, content):
+        """telecharger groupe's file as [(path, bytes)]: one PDF ("" as path), or a ZIP, size-checked first."""
+        if content.startswith(b"%PDF"):
+            return [("", content)]
+        if not content.startswith(b"PK"):
+            raise ValueError(_("neither a PDF nor a ZIP file"))
+        try:
+            with zipfile.ZipFile(io.BytesIO(content)) as archive:
+                infos = [i for i in archive.infolist() if not i.is_dir()]
+                if len(infos) > MAX_DOWNLOAD_MEMBERS or sum(i.file_size for i in infos) > MAX_DOWNLOAD_BYTES:
+                    raise ValueError(_("the archive is too large once unpacked"))
+                return [(info.filename, archive.read(info)) for info in infos]
+        except zipfile.BadZipFile:
+            raise ValueError(_("a damaged ZIP file")) from None
+
+    def _chorus_attach_documents(self, files, single):
+        self.ensure_one()
+        Attachment = self.env["ir.attachment"].sudo()
+        if single and len(files) == 1 and files[0][0] == "":
+            members = [("%s.pdf" % self.name, files[0][1], True)]
+        else:
+            prefix = "%s_" % self.chorus_invoice_id
+            members = []
+            for path, content in files:
+                folder, _sep, rest = path.partition("/")
+                if not folder.startswith(prefix) and folder != self.chorus_invoice_id:
+                    continue
+                is_piece = rest.startswith("PJ/")
+                members.append((rest.rsplit("/", 1)[-1], content, not is_piece))
+        # Downloaded again after a crash: the documents already attached are replaced, not doubled.
+        Attachment.search([("res_model", "=", self._name), ("res_id", "=", self.id)]).unlink()
+        pdf = Attachment
+        for name, content, is_invoice in members:
+            attachment = Attachment.create({
+                "name": name, "raw": content, "res_model": self._name, "res_id": self.id,
+                "mimetype": "application/pdf" if name.lower().endswith(".pdf") else False,
+                "description": _("Invoice PDF from Chorus Pro") if is_invoice else _("Supporting document"),
+            })
+            if is_invoice and not pdf:
+                pdf = attachment
+        self.write({"documents_state": "done", "pdf_attachment_id": pdf.id or False})
+        if pdf:
+            self.message_main_attachment_id = pdf
+
+
+class ChorusInboundInvoiceTax(models.Model):
+    _name = "chorus.inbound.invoice.tax"
+    _description = "VAT of an invoice received through Chorus Pro"
+    _order = "rate desc"
+
+    inbound_id = fields.Many2one("chorus.inbound.invoice", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="inbound_id.company_id", store=True)
+    currency_id = fields.Many2one(related="inbound_id.currency_id")
+    rate = fields.Float(string="VAT Rate (%)", digits=(5, 2))
+    base = fields.Monetary(string="Untaxed Base")
+    amount = fields.Monetary(string="VAT Amount")
+
+
+# ---------------------------------------------------------------- helpers
+MAX_AMOUNT = 10 ** 12
+
+
+def _amount(value, limit=MAX_AMOUNT):
+    """A Chorus Pro amount as a float; refuses what no invoice can hold."""
+    if value in (None, ""):
+        return 0.0
+    number = float(value)
+    if number != number or abs(number) >= limit:
+        raise ValueError("amount out of range: %r" % (value,))
+    return round(number, 2)
+
+
+def _date(value):
+    if not value:
+        return False
+    date = fields.Date.to_date(str(value)[:10])
+    if not 1900 <= date.year <= 2200:
+        raise ValueError("date out of range: %r" % (value,))
+    return date
+
+
+MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
+MAX_DOWNLOAD_MEMBERS = 2000

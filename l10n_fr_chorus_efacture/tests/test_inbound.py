@@ -1,0 +1,340 @@
+"""Invoices received through Chorus Pro (public-buyer side), against the sandbox."""
+
+from datetime import timedelta
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+
+from .common import SandboxMixin
+
+RECEIVED_SEARCH = "factures/v1/rechercher/recipiendaire"
+RECEIVED_GET = "factures/v1/consulter/recipiendaire"
+DOWNLOAD = "factures/v1/telecharger/groupe"
+PROCESS = "factures/v1/traiter/recue"
+SUPPLIERS = {  # the sandbox's inbox suppliers
+    "bureautique": ("Bureautique du Midi SARL", "39214567800018", "FR7630004008230001234567819"),
+    "nettoyage": ("Nettoyage Azur Services", "48151623500019", "FR7630003012340005000123471"),
+    "travaux": ("Travaux Publics Durance", "51239874400015", "FR7610278079000002034560161"),
+    "restauration": ("Restauration Collective Alpilles", "78945612600018", "FR7613807008113202191234526"),
+    "informatique": ("Informatique Ventoux", "85274196600018", "FR7620041010080123456720123"),
+}
+
+
+@tagged("post_install", "-at_install", "chorus_inbound")
+class TestChorusInbound(SandboxMixin, AccountTestInvoicingCommon):
+
+    @classmethod
+    @AccountTestInvoicingCommon.setup_country("fr")
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.point_buyer_at_sandbox(cls.env.company)
+        cls.Inbound = cls.env["chorus.inbound.invoice"]
+        cls.env.user.groups_id |= cls.env.ref("l10n_fr_chorus_efacture.group_chorus_inbound_validator")
+
+    def setUp(self):
+        super().setUp()
+        self.reset_sandbox()
+
+    def run_import(self, page_size=None):
+        model = self.Inbound.with_context(chorus_page_size=page_size) if page_size else self.Inbound
+        return model._chorus_import_company(self.company)
+
+    def received(self):
+        return self.Inbound.search([("company_id", "=", self.company.id)])
+
+    def chorus(self, inbound):
+        return self.sandbox.state.invoices[int(inbound.chorus_invoice_id)]
+
+    def process(self, invoices, status, reason=None):
+        wizard = self.env["chorus.inbound.process.wizard"].create({
+            "inbound_ids": [fields.Command.set(invoices.ids)], "new_status": status, "reason": reason})
+        return wizard.action_confirm()
+
+    # ----------------------------------------------------------------- import
+    def test_import_pages_documents_and_idempotence(self):
+        log = self.run_import(page_size=5)
+        invoices = self.received()
+        inbox = [i for i in self.sandbox.state.invoices.values() if i["statut"] == "MISE_A_DISPOSITION"]
+        self.assertEqual(len(invoices), len(inbox))
+        self.assertEqual(len(invoices), 30)
+        self.assertGreaterEqual(self.calls(RECEIVED_SEARCH), 6, "15 invoices per structure, 5 per page")
+        self.assertEqual((log.state, log.count_found, log.count_created, log.count_documents), ("done", 30, 30, 30))
+        self.assertLessEqual(self.calls(DOWNLOAD), 2, "documents downloaded in batches, not one call per invoice")
+        for invoice in invoices:
+            chorus = self.chorus(invoice)
+            self.assertEqual((invoice.name, invoice.amount_total, invoice.supplier_siret),
+                             (chorus["numeroFacture"], chorus["montantTTC"], chorus["siretFournisseur"]))
+            self.assertEqual(invoice.supplier_iban, chorus["coordonneesBancaires"]["iban"])
+            self.assertEqual(invoice.chorus_status, "MISE_A_DISPOSITION")
+            self.assertTrue(invoice.pdf_attachment_id.raw.startswith(b"%PDF"))
+            names = set(self.env["ir.attachment"].search([
+                ("res_model", "=", invoice._name), ("res_id", "=", invoice.id)]).mapped("name"))
+            self.assertEqual(names, {invoice.pdf_attachment_id.name} | {p["nom"] for p in chorus["pieces"]})
+            self.assertEqual(invoice.date_due, invoice.availability_date + timedelta(days=30))
+            self.assertEqual([(t.rate, t.base, t.amount) for t in invoice.tax_line_ids],
+                             [(line["tauxTva"], line["montantBaseHtParTaux"], line["montantTvaParTaux"])
+                              for line in chorus["lignesTva"]])
+            self.assertEqual(invoice.status_history_ids.mapped("status"), ["MISE_A_DISPOSITION"])
+        self.assertTrue(any(len(self.chorus(i)["pieces"]) == 2 for i in invoices), "supporting documents imported")
+        # Running again creates nothing and downloads nothing.
+        calls = (self.calls(RECEIVED_GET), self.calls(DOWNLOAD))
+        log = self.run_import(page_size=5)
+        self.assertEqual((log.state, log.count_created), ("done", 0))
+        self.assertEqual(self.received(), invoices)
+        self.assertEqual((self.calls(RECEIVED_GET), self.calls(DOWNLOAD)), calls)
+        # A new invoice, and a status changed in Chorus Pro (another user in the portal): both seen.
+        self.control("inbox/generate", count=1)
+        self.control("invoice/status", idFacture=int(invoices[0].chorus_invoice_id), statut="REJETEE",
+                     commentaire="Rejetée depuis le portail")
+        log = self.run_import(page_size=5)
+        self.assertEqual((log.count_created, log.count_updated), (1, 1))
+        self.assertEqual(len(self.received()), 31)
+        self.assertEqual(invoices[0].chorus_status, "REJETEE")
+        invoices[0].invalidate_recordset(["status_history_ids"])  # read in the model's order, newest first
+        self.assertEqual(invoices[0].status_history_ids.mapped("status"), ["REJETEE", "MISE_A_DISPOSITION"])
+
+    def test_import_crash_resumes(self):
+        # Chorus Pro stops answering in the middle of the run (after 7 invoices read in detail).
+        self.inject("503", RECEIVED_GET, count=20, after=7)
+        log = self.run_import(page_size=5)
+        self.assertEqual(log.state, "error")
+        self.assertIn("unavailable", log.message)
+        self.assertEqual(len(self.received()), 7, "what was read is kept")
+        self.control("faults/clear")
+        log = self.run_import(page_size=5)
+        self.assertEqual((log.state, log.count_created), ("done", 23))
+        invoices = self.received()
+        self.assertEqual(len(invoices), 30)
+        self.assertEqual(len(set(invoices.mapped("chorus_invoice_id"))), 30, "nothing twice")
+        self.assertEqual(set(invoices.mapped("documents_state")), {"done"})
+
+    def test_documents_resumed_after_download_failure(self):
+        self.inject("500", DOWNLOAD, count=10)
+        log = self.run_import()
+        self.assertEqual(log.state, "error")
+        self.assertEqual(set(self.received().mapped("documents_state")), {"missing"})
+        self.control("faults/clear")
+        log = self.run_import()
+        self.assertEqual((log.count_created, log.count_documents), (0, 30))
+        self.assertEqual(set(self.received().mapped("documents_state")), {"done"})
+
+    # ------------------------------------------------------------ processing
+    def test_transitions_and_reasons(self):
+        self.run_import()
+        first, second, third = self.received()[:3]
+        wizard = self.env["chorus.inbound.process.wizard"].create({"inbound_ids": [fields.Command.set(first.ids)]})
+        self.assertEqual(wizard.allowed_statuses.split(","), sorted(["A_RECYCLER", "REJETEE", "SERVICE_FAIT",
+                                                                     "SUSPENDUE"]))
+        for status in ("SERVICE_FAIT", "REJETEE", "SUSPENDUE"):
+            with self.assertRaisesRegex(UserError, "Reason: Chorus Pro needs the reason"):
+                self.process(first, status)
+        with self.assertRaisesRegex(UserError, "Reason: 256 characters, Chorus Pro accepts 255"):
+            self.process(first, "SERVICE_FAIT", "x" * 256)
+        self.assertEqual(self.calls(PROCESS), 0, "nothing sent when the reason is missing")
+        # Suspended, then completed by the supplier: Chorus Pro allows no second suspension.
+        self.process(first, "SUSPENDUE", "Bon de livraison manquant")
+        self.assertEqual((first.chorus_status, first.sync_state), ("SUSPENDUE", "done"))
+        self.assertEqual((self.chorus(first)["statut"], self.chorus(first)["commentaire"]),
+                         ("SUSPENDUE", "Bon de livraison manquant"))
+        first.invalidate_recordset(["status_history_ids"])
+        self.assertEqual(first.status_history_ids[0].comment, "Bon de livraison manquant")
+        self.assertEqual(first.status_history_ids[0].user_id, self.env.user)
+        self.assertEqual(first.stage, "waiting")
+        with self.assertRaisesRegex(UserError, "is not allowed"):
+            self.process(first, "SERVICE_FAIT", "Livré")
+        self.control("invoice/status", idFacture=int(first.chorus_invoice_id), statut="COMPLETEE")
+        self.run_import()
+        self.assertEqual(first.chorus_status, "COMPLETEE")
+        self.assertEqual(first._chorus_allowed_statuses(), ["SERVICE_FAIT", "REJETEE"])
+        wizard = self.env["chorus.inbound.process.wizard"].create({
+            "inbound_ids": [fields.Command.set(first.ids)], "reason": "Livraison conforme"})
+        self.assertEqual((wizard.allow_service_done, wizard.allow_rejected, wizard.allow_suspended,
+                          wizard.allow_recycle), (True, True, False, False), "only the allowed buttons show")
+        wizard.action_service_done()
+        self.assertEqual(self.chorus(first)["statut"], "SERVICE_FAIT")
+        self.assertEqual(first._chorus_allowed_statuses(), ["REJETEE"], "suspended once already")
+        # To recycle needs no reason; rejection does.
+        self.process(second, "A_RECYCLER")
+        self.assertEqual(self.chorus(second)["statut"], "A_RECYCLER")
+        self.process(third, "REJETEE", "Facture adressée au mauvais service")
+        self.assertEqual((third.chorus_status, third.stage), ("REJETEE", "rejected"))
+        # Mixed selection: only what all of them allow is offered.
+        wizard = self.env["chorus.inbound.process.wizard"].create({
+            "inbound_ids": [fields.Command.set((first | third).ids)]})
+        self.assertFalse(wizard.allowed_statuses)
+
+    def test_push_retried_after_503(self):
+        self.run_import()
+        invoice = self.received()[0]
+        self.inject("503", PROCESS, count=2)
+        self.process(invoice, "SERVICE_FAIT", "Service fait le 20/11")
+        self.assertEqual((invoice.sync_state, invoice.chorus_status), ("pending", "MISE_A_DISPOSITION"))
+        self.assertIn("unavailable", invoice.sync_error)
+        self.assertEqual(self.chorus(invoice)["statut"], "MISE_A_DISPOSITION")
+        self.Inbound._cron_chorus_push_statuses()  # still down
+        self.assertEqual(invoice.sync_state, "pending")
+        self.Inbound._cron_chorus_push_statuses()
+        self.assertEqual((invoice.sync_state, invoice.chorus_status), ("done", "SERVICE_FAIT"))
+        self.assertEqual(self.chorus(invoice)["statut"], "SERVICE_FAIT")
+        self.assertEqual(self.chorus(invoice)["commentaire"], "Service fait le 20/11")
+        self.assertEqual(self.calls(PROCESS), 3)
+        # A refusal is not retried: it is shown, and the status stays what Chorus Pro has.
+        other = self.received()[1]
+        self.control("invoice/status", idFacture=int(other.chorus_invoice_id), statut="REJETEE")
+        action = self.process(other, "SERVICE_FAIT", "Livré")
+        self.assertIn("Transition interdite", action["params"]["message"])
+        self.assertEqual((other.sync_state, other.chorus_status), ("error", "MISE_A_DISPOSITION"))
+        self.assertIn("Transition interdite", other.sync_error)
+        self.Inbound._cron_chorus_push_statuses()
+        self.assertEqual(self.calls(PROCESS), 4)
+
+    def test_push_lost_reply_not_sent_twice(self):
+        self.run_import()
+        invoice = self.received()[0]
+        self.inject("lost_reply", PROCESS)
+        self.process(invoice, "SUSPENDUE", "Devis signé manquant")
+        self.assertEqual(invoice.sync_state, "pending")
+        self.assertEqual(self.chorus(invoice)["statut"], "SUSPENDUE", "Chorus Pro applied it; the reply was lost")
+        self.Inbound._cron_chorus_push_statuses()
+        self.assertEqual((invoice.sync_state, invoice.chorus_status, invoice.was_suspended),
+                         ("done", "SUSPENDUE", True))
+        self.assertEqual(self.calls(PROCESS), 1, "looked up, not sent again")
+
+    # --------------------------------------------------------------- matching
+    def test_supplier_matching(self):
+        Partner = self.env["res.partner"]
+        by_iban = Partner.create({"name": "Bureautique du Midi", "is_company": True})
+        iban = SUPPLIERS["bureautique"][2]
+        self.env["res.partner.bank"].create({"partner_id": by_iban.id, "acc_number": " ".join(
+            iban[i:i + 4] for i in range(0, len(iban), 4)).lower()})
+        by_siret = Partner.create({"name": "Nettoyage Azur", "is_company": True, "siret": SUPPLIERS["nettoyage"][1]})
+        by_siren = Partner.create({"name": "TP Durance (siège)", "is_company": True,
+                                   "siret": SUPPLIERS["travaux"][1][:9] + "00099"})
+        conflicting = Partner.create({"name": "Restauration Alpilles", "is_company": True,
+                                      "siret": SUPPLIERS["restauration"][1]})
+        self.env["res.partner.bank"].create({"partner_id": conflicting.id,
+                                             "acc_number": "FR7630004000031234567890143"})
+        self.run_import()
+
+        def of(key):
+            return self.received().filtered(lambda i: i.supplier_name == SUPPLIERS[key][0])
+
+        self.assertEqual(set(of("bureautique").mapped("match_method")), {"iban"})
+        self.assertEqual(of("bureautique").partner_id, by_iban)
+        self.assertFalse(of("bureautique")[0].iban_warning)
+        self.assertEqual((of("nettoyage").partner_id, set(of("nettoyage").mapped("match_method"))),
+                         (by_siret, {"siret"}))
+        self.assertIn("none of Nettoyage Azur's bank accounts", of("nettoyage")[0].iban_warning,
+                      "a known supplier without this IBAN: warned")
+        travaux = of("travaux")[0]
+        self.assertFalse(travaux.partner_id, "a SIREN match is only proposed")
+        self.assertEqual(travaux.partner_candidate_ids, by_siren)
+        restauration = of("restauration")[0]
+        self.assertEqual(restauration.partner_id, conflicting)
+        self.assertIn("fraud", restauration.iban_warning)
+        informatique = of("informatique")
+        self.assertFalse(informatique.partner_id)
+        self.assertFalse(informatique[0].partner_candidate_ids)
+        with self.assertRaisesRegex(UserError, "No supplier has the IBAN or SIRET"):
+            informatique[0].action_match_supplier()
+        informatique[0].action_create_supplier()
+        created = informatique[0].partner_id
+        self.assertEqual((created.name, created.siret, created.bank_ids.sanitized_acc_number),
+                         SUPPLIERS["informatique"])
+        self.assertFalse(informatique[0].iban_warning)
+        informatique[1:].action_match_supplier()
+        self.assertEqual(informatique.partner_id, created, "the next invoices find it by IBAN")
+        self.assertEqual(informatique[0].partner_inbound_count, len(informatique) - 1)
+        # Picking a supplier by hand.
+        travaux.partner_id = by_siren
+        self.assertEqual(travaux.match_method, "manual")
+
+    # ---------------------------------------------------------------- mandates
+    def test_mandate(self):
+        self.company.chorus_inbound_validation = True
+        self.run_import()
+        invoices = self.received()
+        for invoice in invoices:
+            invoice.action_create_supplier() if not invoice.partner_id and not invoice._chorus_find_suppliers() \
+                else invoice.action_match_supplier()
+        done, not_validated, not_processed = invoices[:3]
+        self.process(done | not_validated, "SERVICE_FAIT", "Service fait")
+        done.action_internal_validate()
+        self.assertEqual((done.validated_by_id, done.stage), (self.env.user, "to_mandate"))
+        self.assertEqual(not_validated.stage, "to_validate")
+        wizard = self.env["chorus.inbound.mandate.wizard"].create({
+            "inbound_ids": [fields.Command.set((done | not_validated | not_processed).ids)],
+            "account_id": self.company_data["default_account_expense"].id,
+        })
+        self.assertIn("not validated internally", wizard.refusals)
+        self.assertIn("must be Service done first", wizard.refusals)
+        self.assertNotIn(done.name, wizard.refusals)
+        wizard.action_confirm()
+        bill = done.move_id
+        self.assertTrue(bill)
+        self.assertFalse((not_validated | not_processed).move_id)
+        self.assertEqual((bill.state, bill.move_type, bill.partner_id), ("posted", "in_invoice", done.partner_id))
+        self.assertEqual((bill.ref, bill.chorus_invoice_id, bill.invoice_date),
+                         (done.name, done.chorus_invoice_id, done.invoice_date))
+        self.assertEqual(bill.invoice_date_due, done.date_due)
+        self.assertAlmostEqual(bill.amount_untaxed, done.amount_untaxed)
+        self.assertAlmostEqual(bill.amount_total, done.amount_total)
+        self.assertEqual(bill.invoice_line_ids.tax_ids.mapped("amount"), done.tax_line_ids.mapped("rate"))
+        self.assertEqual(bill.invoice_line_ids.account_id, self.company_data["default_account_expense"])
+        bill_files = self.env["ir.attachment"].search([("res_model", "=", "account.move"), ("res_id", "=", bill.id)])
+        self.assertEqual(sorted(bill_files.mapped("name")), sorted(self.env["ir.attachment"].search([
+            ("res_model", "=", done._name), ("res_id", "=", done.id)]).mapped("name")))
+        self.assertTrue(bill.message_main_attachment_id.raw.startswith(b"%PDF"))
+        # Chorus Pro is told, with the bill's number as mandate number.
+        chorus = self.chorus(done)
+        self.assertEqual((chorus["statut"], chorus["numeroDpMandat"]), ("MANDATEE", bill.name))
+        self.assertEqual((done.chorus_status, done.sync_state, done.stage), ("MANDATEE", "done", "mandated"))
+        # Never two bills for one invoice.
+        wizard = self.env["chorus.inbound.mandate.wizard"].create({
+            "inbound_ids": [fields.Command.set(done.ids)],
+            "account_id": self.company_data["default_account_expense"].id})
+        with self.assertRaisesRegex(UserError, "already mandated"):
+            wizard.action_confirm()
+        self.assertEqual(self.env["account.move"].search_count([("chorus_inbound_id", "=", done.id)]), 1)
+
+    def test_mandate_pushed_later_when_chorus_down(self):
+        self.run_import()
+        invoice = self.received()[0]
+        invoice.action_create_supplier() if not invoice._chorus_find_suppliers() else invoice.action_match_supplier()
+        self.process(invoice, "SERVICE_FAIT", "Service fait")
+        self.inject("503", PROCESS)
+        self.env["chorus.inbound.mandate.wizard"].create({
+            "inbound_ids": [fields.Command.set(invoice.ids)],
+            "account_id": self.company_data["default_account_expense"].id}).action_confirm()
+        self.assertTrue(invoice.move_id, "the bill exists; Chorus Pro is told later")
+        self.assertEqual((invoice.sync_state, invoice.sync_status), ("pending", "MANDATEE"))
+        self.Inbound._cron_chorus_push_statuses()
+        self.assertEqual(self.chorus(invoice)["numeroDpMandat"], invoice.move_id.name)
+        self.assertEqual(invoice.chorus_status, "MANDATEE")
+
+    # ------------------------------------------------------ delays, companies
+    def test_payment_delay_and_companies(self):
+        self.run_import()
+        invoice = self.received()[0]
+        self.assertEqual(invoice.date_due, invoice.availability_date + timedelta(days=30))
+        settings = self.env["res.config.settings"].create({})
+        settings.chorus_public_body_type = "hospital"
+        settings._onchange_chorus_public_body_type()
+        self.assertEqual(settings.chorus_payment_delay_days, 50)
+        settings.chorus_public_body_type = "company"
+        settings._onchange_chorus_public_body_type()
+        settings.execute()
+        self.assertEqual(self.company.chorus_payment_delay_days, 60)
+        self.assertEqual(invoice.date_due, invoice.availability_date + timedelta(days=60))
+        # Another company's accountant sees none of these invoices.
+        other_company = self.env["res.company"].create({"name": "Autre collectivité"})
+        accountant = self.env["res.users"].create({
+            "name": "Comptable B", "login": "comptable_b", "company_id": other_company.id,
+            "company_ids": [fields.Command.set(other_company.ids)],
+            "groups_id": [fields.Command.set([self.env.ref("account.group_account_invoice").id])]})
+        Inbound = self.Inbound.with_user(accountant).with_company(other_company)
+        self.assertEqual(Inbound.search_count([]), 0)
+        self.assertEqual(self.env["chorus.inbound.invoice.status"].with_user(accountant).search_count([]), 0)
+        self.assertEqual(self.Inbound.search_count([]), 30)
