@@ -223,7 +223,13 @@ class ChorusProClient:
                     renewed = True
                     continue
                 raise self._auth_error(info, path)
-            return self._parse_reply(response, path)
+            try:
+                return self._parse_reply(response, path)
+            except exc.ChorusMalformedReplyError as e:
+                # A write answered 2xx but unreadably: Chorus Pro applied it or not, nobody can tell.
+                if write and response.status_code < 400:
+                    raise exc.ChorusOutcomeUnknownError("unreadable reply: %s" % e.detail, operation=path) from None
+                raise
 
     def _auth_error(self, info, path):
         error = info.get("error", "")

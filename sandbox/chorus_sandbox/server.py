@@ -95,13 +95,19 @@ class Handler(BaseHTTPRequestHandler):
             self.state.revoke_tokens()
         try:
             self.state.check_token(self.headers.get("Authorization"))
-            if kind == "password_expired":
-                raise ApiError(401, None, {"WWW-Authenticate": 'cpro-account realm="ChorusPro", '
-                                                               'error="expired_password", error_description='
-                                                               '"The technical account password expired"'})
+        except ApiError:
+            # Refused for its token (which token_expired itself caused): any other fault waits for the retry.
+            if fault and kind != "token_expired":
+                self.state.give_back_fault(fault)
+            raise
+        if kind == "password_expired":
+            raise ApiError(401, None, {"WWW-Authenticate": 'cpro-account realm="ChorusPro", '
+                                                           'error="expired_password", error_description='
+                                                           '"The technical account password expired"'})
+        try:
             account = self.state.check_account(self.headers.get("cpro-account")) if check_account else None
         except ApiError:
-            if fault and kind not in ("token_expired", "password_expired"):
+            if fault and kind != "token_expired":
                 self.state.give_back_fault(fault)
             raise
         if kind in ("token_expired", "password_expired"):
@@ -224,6 +230,8 @@ class Handler(BaseHTTPRequestHandler):
         if action == "invoice/status":
             invoice = state.set_status(data["idFacture"], data["statut"], data.get("commentaire", ""))
             return {"idFacture": invoice["idFacture"], "statut": invoice["statut"]}
+        if action == "inbox/clear":
+            return {"removed": state.clear_inbox()}
         if action == "inbox/generate":
             return {"created": state.generate_inbox(**data)}
         if action == "accounts/password-expiry":
