@@ -5,3 +5,4 @@ from . import test_partner
 from . import test_send
 from . import test_translations
 from . import test_inbound
+from . import test_fault_matrix
