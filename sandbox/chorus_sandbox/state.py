@@ -736,6 +736,14 @@ class SandboxState:
                 ["Piece justificative %s" % name, "Facture %s" % invoice["numeroFacture"]])})
         return invoice
 
+    def clear_inbox(self):
+        """Remove the received invoices that no flux deposited (the generated inbox)."""
+        with self.lock:
+            inbox = [i for i, invoice in self.invoices.items() if not invoice.get("numeroFluxDepot")]
+            for invoice_id in inbox:
+                del self.invoices[invoice_id]
+            return len(inbox)
+
     def generate_inbox(self, count, buyer_siret=None, suppliers=None, seed=42, **_ignored):
         """Add ``count`` received invoices from the seeded suppliers (deterministic)."""
         rng = random.Random(seed + len(self.invoices))

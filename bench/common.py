@@ -1,0 +1,94 @@
+"""Shared set-up of the benchmarks: an Odoo environment on the bench database and a sandbox process.
+
+Run them through ``bash bench/run.sh`` (it prepares the database and the Python path).
+"""
+
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+CLIENT_ID = "sandbox-client-id"
+CLIENT_SECRET = "sandbox-client-secret"
+BUYER = ("TECH_1_SVLP@cpro.fr", "Sandbox-Buyer-2026!")
+SUPPLIER = ("TECH_1_ANP@cpro.fr", "Sandbox-Supplier-2026!")
+COMMUNE_SIRET = "21340012000019"
+SUPPLIER_SIRET = "45217896500011"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Sandbox:
+    """The sandbox in its own process, so that its work is not counted in Odoo's."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%s" % self.port
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chorus_sandbox", "--port", str(self.port), "--flux-delay", "0",
+             "--status-step", "3600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _attempt in range(100):
+            try:
+                urllib.request.urlopen(self.url + "/_sandbox/state", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the sandbox did not start")
+
+    def control(self, action, **payload):
+        request = urllib.request.Request(self.url + "/_sandbox/" + action, data=json.dumps(payload).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=600) as response:
+            return json.loads(response.read())
+
+    def calls(self):
+        with urllib.request.urlopen(self.url + "/_sandbox/state", timeout=60) as response:
+            return json.loads(response.read())["calls"]
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def odoo_env(database):
+    """(registry, an open cursor, env as superuser) on ``database``, with the config file of the project."""
+    import odoo
+    from odoo import api, SUPERUSER_ID
+    odoo.tools.config.parse_config(["-c", os.environ["ODOO_CONF"], "-d", database, "--log-level=warn"])
+    registry = odoo.modules.registry.Registry(database)
+    cr = registry.cursor()
+    return registry, cr, api.Environment(cr, SUPERUSER_ID, {})
+
+
+def point_at(company, sandbox, login, password):
+    company.write({
+        "chorus_environment": "custom", "chorus_api_url": sandbox.url,
+        "chorus_oauth_url": sandbox.url + "/api/oauth/token",
+        "chorus_client_id": CLIENT_ID, "chorus_client_secret": CLIENT_SECRET,
+    })
+    company._chorus_set_technical_account(login, company._chorus_encrypt(password), "2099-12-31")
+
+
+def peak_memory_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def print_table(rows, columns):
+    widths = [max(len(str(c)), *(len(str(r.get(c, ""))) for r in rows)) for c in columns]
+    print("  ".join(str(c).rjust(w) for c, w in zip(columns, widths)))
+    for row in rows:
+        print("  ".join(str(row.get(c, "")).rjust(w) for c, w in zip(columns, widths)))
+
+
+def write_json(path, payload):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=2)
