@@ -226,11 +226,14 @@ class ChorusInboundInvoice(models.Model):
 
     def _chorus_match_supplier(self):
         """Pick the supplier found by IBAN, else by SIRET; a SIREN match is only proposed."""
+        found = {}  # a page holds many invoices of the same suppliers: look each one up once
         for invoice in self.filtered(lambda i: not i.partner_id):
-            for partner, method in invoice._chorus_find_suppliers():
+            key = (invoice.company_id.id, normalize_iban(invoice.supplier_iban), invoice.supplier_siret)
+            if key not in found:
+                found[key] = invoice._chorus_find_suppliers()[:1]
+            for partner, method in found[key]:
                 if method in ("iban", "siret"):
                     invoice.write({"partner_id": partner.id, "match_method": method})
-                break
 
     def action_match_supplier(self):
         self.filtered(lambda i: i.match_method != "manual").write({"partner_id": False, "match_method": False})
@@ -482,6 +485,15 @@ class ChorusInboundInvoice(models.Model):
         self._chorus_commit()
         counts = {"found": 0, "created": 0, "updated": 0, "documents": 0}
         errors = []
+        lock_key = self._chorus_import_lock_key(company)
+        # Session lock: it survives the commits of each page and ends with the connection if the worker dies.
+        self.env.cr.execute("SELECT pg_try_advisory_lock(%s)", [lock_key])
+        if not self.env.cr.fetchone()[0]:
+            log.write({"state": "error", "date_end": fields.Datetime.now(),
+                       "message": _("An import is already running for this company; this one stops without "
+                                    "doing anything.")})
+            self._chorus_commit()
+            return log
         try:
             client = company._chorus_get_client()
             structures = client.get_active_recipient_structures()
@@ -501,12 +513,16 @@ class ChorusInboundInvoice(models.Model):
                     log.write({"count_found": counts["found"], "count_created": counts["created"],
                                "count_updated": counts["updated"]})
                     self._chorus_commit()
+                    # The page is saved: forget its records, so memory stays flat however many pages come.
+                    self.env.invalidate_all()
             # Invoices whose documents are still missing (a crash, a time-out): downloaded now.
             missing = self.search([("company_id", "=", company.id), ("documents_state", "=", "missing")])
             counts["documents"] = missing._chorus_download_documents(client, errors)
             self._chorus_commit()
-            # Only a complete run moves the watermark: a crash repeats the window, which creates nothing twice.
-            company.sudo().chorus_inbound_watermark = newest
+            # Only a complete run without error moves the watermark: a crash, or an invoice refused for its
+            # data, repeats the window, which creates nothing twice.
+            if not errors:
+                company.sudo().chorus_inbound_watermark = newest
             state = "error" if errors else "done"
         except chorus_exc.ChorusError as error:
             errors.append(self.env["res.company"]._chorus_error_message(error))
@@ -514,6 +530,8 @@ class ChorusInboundInvoice(models.Model):
         except UserError as error:
             errors.append(error.args[0])
             state = "error"
+        finally:
+            self.env.cr.execute("SELECT pg_advisory_unlock(%s)", [lock_key])
         log.write({"state": state, "date_end": fields.Datetime.now(), "count_found": counts["found"],
                    "count_created": counts["created"], "count_updated": counts["updated"],
                    "count_documents": counts["documents"], "message": "\n".join(errors) or False})
@@ -521,12 +539,17 @@ class ChorusInboundInvoice(models.Model):
         return log
 
     @api.model
+    def _chorus_import_lock_key(self, company):
+        """The PostgreSQL advisory lock of the company's import: one worker at a time."""
+        return 0x4350524F00000000 + company.id  # "CPRO" in the high bytes: apart from other advisory locks
+
+    @api.model
     def _chorus_import_page(self, company, client, page, structure, errors):
         ids = [str(item["idFacture"]) for item in page if item.get("idFacture")]
         existing = {i.chorus_invoice_id: i for i in self.search([
             ("company_id", "=", company.id), ("chorus_invoice_id", "in", ids)])}
         created = updated = 0
-        new_records = self.browse()
+        vals_list = []
         for item in page:
             invoice_id = str(item.get("idFacture") or "")
             if not invoice_id:
@@ -543,16 +566,19 @@ class ChorusInboundInvoice(models.Model):
                                 error=self.env["res.company"]._chorus_error_message(error)))
                 continue
             try:
-                with self.env.cr.savepoint():
-                    new_records |= self.create(self._chorus_values(company, item, detail, structure))
-            except (ValueError, TypeError, KeyError) as error:
+                vals_list.append(self._chorus_values(company, item, detail, structure))
+            except (ValueError, TypeError, KeyError, AttributeError) as error:
+                # Out-of-range amounts or dates, missing fields: this invoice is reported, the others go on.
                 errors.append(_("Invoice %(id)s: unreadable data from Chorus Pro (%(error)s).", id=invoice_id,
                                 error=str(error)[:200]))
-                continue
-            created += 1
-        for record in new_records:
-            record._chorus_add_history(record.chorus_status, record.chorus_status_date,
-                                       record.chorus_status_comment)
+        # One create for the page; no creation message per record (the import log says what came in).
+        new_records = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True,
+                                        tracking_disable=True).create(vals_list)
+        created = len(new_records)
+        self.env["chorus.inbound.invoice.status"].create([{
+            "inbound_id": record.id, "status": record.chorus_status, "date": record.chorus_status_date,
+            "comment": record.chorus_status_comment,
+        } for record in new_records if record.chorus_status])
         new_records._chorus_match_supplier()
         return created, updated
 
@@ -639,12 +665,15 @@ class ChorusInboundInvoice(models.Model):
             try:
                 files = self._chorus_unpack_download(content)
             except ValueError as error:
-                errors.append(_("Documents of %(count)s invoices not readable: %(error)s", count=len(batch),
+                if len(batch) > 1:
+                    # Isolate the invoice at fault: the others of the batch are downloaded on their own.
+                    half = len(batch) // 2
+                    batches[:0] = [batch[:half], batch[half:]]
+                    continue
+                errors.append(_("Documents of %(invoice)s not readable: %(error)s", invoice=batch.name,
                                 error=str(error)))
                 continue
-            for invoice in batch:
-                invoice._chorus_attach_documents(files, single=len(batch) == 1)
-                done += 1
+            done += batch._chorus_attach_documents(files, errors)
             self._chorus_commit()
         return done
 
@@ -658,40 +687,68 @@ class ChorusInboundInvoice(models.Model):
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as archive:
                 infos = [i for i in archive.infolist() if not i.is_dir()]
-                if len(infos) > MAX_DOWNLOAD_MEMBERS or sum(i.file_size for i in infos) > MAX_DOWNLOAD_BYTES:
+                if len(infos) > MAX_DOWNLOAD_MEMBERS or \
+                        sum(i.file_size for i in infos) > self._chorus_max_download_bytes():
                     raise ValueError(_("the archive is too large once unpacked"))
                 return [(info.filename, archive.read(info)) for info in infos]
         except zipfile.BadZipFile:
             raise ValueError(_("a damaged ZIP file")) from None
 
-    def _chorus_attach_documents(self, files, single):
-        self.ensure_one()
+    @api.model
+    def _chorus_max_download_bytes(self):
+        """Largest download unpacked (MB in the system parameter l10n_fr_chorus_efacture.max_download_mb)."""
+        megabytes = self.env["ir.config_parameter"].sudo().get_param("l10n_fr_chorus_efacture.max_download_mb")
+        try:
+            return int(megabytes) * 1024 * 1024 if megabytes else MAX_DOWNLOAD_BYTES
+        except ValueError:
+            return MAX_DOWNLOAD_BYTES
+
+    def _chorus_attach_documents(self, files, errors):
+        """Attach a download's files to these invoices (one PDF alone, or a ZIP with a folder per invoice).
+
+        An invoice whose PDF is not a PDF gets nothing and is reported; returns how many got their documents.
+        """
         Attachment = self.env["ir.attachment"].sudo()
-        if single and len(files) == 1 and files[0][0] == "":
-            members = [("%s.pdf" % self.name, files[0][1], True)]
+        members = {invoice: [] for invoice in self}
+        if len(self) == 1 and len(files) == 1 and files[0][0] == "":
+            members[self] = [("%s.pdf" % self.name, files[0][1], True)]
         else:
-            prefix = "%s_" % self.chorus_invoice_id
-            members = []
+            by_folder = {}
+            for invoice in self:
+                by_folder[invoice.chorus_invoice_id] = invoice
             for path, content in files:
                 folder, _sep, rest = path.partition("/")
-                if not folder.startswith(prefix) and folder != self.chorus_invoice_id:
-                    continue
-                is_piece = rest.startswith("PJ/")
-                members.append((rest.rsplit("/", 1)[-1], content, not is_piece))
+                invoice = by_folder.get(folder.split("_", 1)[0])
+                if invoice:
+                    members[invoice].append((rest.rsplit("/", 1)[-1], content, not rest.startswith("PJ/")))
+        for invoice, items in list(members.items()):
+            if not any(is_invoice and content.startswith(b"%PDF") for _name, content, is_invoice in items) or \
+                    any(is_invoice and not content.startswith(b"%PDF") for _name, content, is_invoice in items):
+                errors.append(_("Invoice %(invoice)s: the invoice file Chorus Pro sent is not a PDF; its documents "
+                                "are not attached.", invoice=invoice.name))
+                del members[invoice]
+        accepted = self.browse([invoice.id for invoice in members])
         # Downloaded again after a crash: the documents already attached are replaced, not doubled.
-        Attachment.search([("res_model", "=", self._name), ("res_id", "=", self.id)]).unlink()
-        pdf = Attachment
-        for name, content, is_invoice in members:
-            attachment = Attachment.create({
-                "name": name, "raw": content, "res_model": self._name, "res_id": self.id,
-                "mimetype": "application/pdf" if name.lower().endswith(".pdf") else False,
-                "description": _("Invoice PDF from Chorus Pro") if is_invoice else _("Supporting document"),
-            })
-            if is_invoice and not pdf:
-                pdf = attachment
-        self.write({"documents_state": "done", "pdf_attachment_id": pdf.id or False})
-        if pdf:
-            self.message_main_attachment_id = pdf
+        Attachment.search([("res_model", "=", self._name), ("res_id", "in", accepted.ids)]).unlink()
+        invoice_label, piece_label = _("Invoice PDF from Chorus Pro"), _("Supporting document")
+        vals_list, owners = [], []
+        for invoice, items in members.items():
+            for name, content, is_invoice in items:
+                vals_list.append({
+                    "name": name, "raw": content, "res_model": self._name, "res_id": invoice.id,
+                    "mimetype": "application/pdf" if name.lower().endswith(".pdf") else False,
+                    "description": invoice_label if is_invoice else piece_label,
+                })
+                owners.append((invoice, is_invoice))
+        attachments = Attachment.create(vals_list)
+        pdfs = {}
+        for attachment, (invoice, is_invoice) in zip(attachments, owners):
+            if is_invoice:
+                pdfs.setdefault(invoice, attachment)
+        accepted.write({"documents_state": "done"})
+        for invoice, pdf in pdfs.items():
+            invoice.write({"pdf_attachment_id": pdf.id, "message_main_attachment_id": pdf.id})
+        return len(accepted)
 
 
 class ChorusInboundInvoiceTax(models.Model):

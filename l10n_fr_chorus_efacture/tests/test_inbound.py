@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import odoo
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
@@ -101,10 +102,10 @@ class TestChorusInbound(SandboxMixin, AccountTestInvoicingCommon):
         log = self.run_import(page_size=5)
         self.assertEqual(log.state, "error")
         self.assertIn("unavailable", log.message)
-        self.assertEqual(len(self.received()), 7, "what was read is kept")
+        self.assertEqual(len(self.received()), 5, "the page read before is kept; only the page under way is lost")
         self.control("faults/clear")
         log = self.run_import(page_size=5)
-        self.assertEqual((log.state, log.count_created), ("done", 23))
+        self.assertEqual((log.state, log.count_created), ("done", 25))
         invoices = self.received()
         self.assertEqual(len(invoices), 30)
         self.assertEqual(len(set(invoices.mapped("chorus_invoice_id"))), 30, "nothing twice")
@@ -338,3 +339,80 @@ class TestChorusInbound(SandboxMixin, AccountTestInvoicingCommon):
         self.assertEqual(Inbound.search_count([]), 0)
         self.assertEqual(self.env["chorus.inbound.invoice.status"].with_user(accountant).search_count([]), 0)
         self.assertEqual(self.Inbound.search_count([]), 30)
+
+
+@tagged("post_install", "-at_install", "chorus_inbound", "chorus_hostile")
+class TestChorusInboundHostile(SandboxMixin, AccountTestInvoicingCommon):
+    """What comes from outside is checked: each bad piece is refused with a clear error, nothing else
+    is disturbed, and nothing is lost once it is corrected."""
+
+    @classmethod
+    @AccountTestInvoicingCommon.setup_country("fr")
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.point_buyer_at_sandbox(cls.env.company)
+        cls.Inbound = cls.env["chorus.inbound.invoice"]
+
+    def setUp(self):
+        super().setUp()
+        self.reset_sandbox()
+
+    def inbox(self):
+        return sorted((i for i in self.sandbox.state.invoices.values() if i["statut"] == "MISE_A_DISPOSITION"),
+                      key=lambda i: i["idFacture"])
+
+    def received(self):
+        return self.Inbound.search([("company_id", "=", self.company.id)])
+
+    def test_amounts_and_dates_out_of_range(self):
+        huge, ancient = self.inbox()[:2]
+        huge["montantTTC"] = 1e15
+        ancient["dateFacture"] = "0001-01-01"
+        log = self.Inbound._chorus_import_company(self.company)
+        self.assertEqual(log.state, "error")
+        self.assertIn("Invoice %s: unreadable data from Chorus Pro (amount out of range" % huge["idFacture"],
+                      log.message)
+        self.assertIn("Invoice %s: unreadable data from Chorus Pro (date out of range" % ancient["idFacture"],
+                      log.message)
+        self.assertEqual(len(self.received()), 28, "the others are imported")
+        # Corrected in Chorus Pro: the next run imports them (the window was not moved past them).
+        huge["montantTTC"] = huge["montantHT"] * 1.2
+        ancient["dateFacture"] = "2026-11-02"
+        log = self.Inbound._chorus_import_company(self.company)
+        self.assertEqual((log.state, log.count_created), ("done", 2))
+        self.assertEqual(len(self.received()), 30)
+
+    def test_pdf_that_is_not_a_pdf(self):
+        fake = self.inbox()[0]
+        fake["pdf"] = b"MZ\x90\x00 this is an executable"
+        log = self.Inbound._chorus_import_company(self.company)
+        self.assertIn("is not a PDF", log.message)
+        invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(fake["idFacture"]))
+        self.assertEqual(invoice.documents_state, "missing")
+        self.assertFalse(self.env["ir.attachment"].search([("res_model", "=", invoice._name),
+                                                           ("res_id", "=", invoice.id)]))
+        self.assertEqual(set((self.received() - invoice).mapped("documents_state")), {"done"})
+
+    def test_archive_bomb(self):
+        self.env["ir.config_parameter"].sudo().set_param("l10n_fr_chorus_efacture.max_download_mb", "1")
+        bomb = self.inbox()[0]
+        bomb["pieces"].append({"nom": "annexe.pdf", "contenu": b"%PDF" + b"\0" * (3 * 1024 * 1024)})
+        log = self.Inbound._chorus_import_company(self.company)
+        self.assertIn("too large once unpacked", log.message)
+        invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(bomb["idFacture"]))
+        self.assertEqual(invoice.documents_state, "missing", "refused before unpacking")
+        self.assertEqual(set((self.received() - invoice).mapped("documents_state")), {"done"},
+                         "the other invoices of the same download are isolated and attached")
+
+    def test_two_imports_at_once(self):
+        # Another worker is importing for this company (it holds the company's import lock).
+        with odoo.sql_db.db_connect(self.env.cr.dbname).cursor() as other:
+            other.execute("SELECT pg_advisory_lock(%s)", [self.Inbound._chorus_import_lock_key(self.company)])
+            log = self.Inbound._chorus_import_company(self.company)
+            other.execute("SELECT pg_advisory_unlock(%s)", [self.Inbound._chorus_import_lock_key(self.company)])
+        self.assertEqual(log.state, "error")
+        self.assertIn("already running", log.message)
+        self.assertFalse(self.received(), "the second worker creates nothing")
+        self.assertEqual(self.calls(RECEIVED_SEARCH), 0)
+        log = self.Inbound._chorus_import_company(self.company)
+        self.assertEqual((log.state, log.count_created), ("done", 30))
