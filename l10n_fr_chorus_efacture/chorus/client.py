@@ -30,6 +30,8 @@ ENVIRONMENTS = {
 
 CODE_NO_RESULT = 20000
 DEFAULT_PAGE_SIZE = 100
+# Largest reply read: a download is at most 120 MB (HTTP 413 beyond), 160 MB once in base64 in JSON.
+MAX_REPLY_BYTES = 200 * 1024 * 1024
 # Renew a cached token this many seconds before it expires.
 TOKEN_RENEW_MARGIN = 300
 _WWW_AUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
@@ -80,7 +82,7 @@ class ChorusProClient:
 
     def __init__(self, api_url, oauth_url, client_id, client_secret, login, password, *,
                  timeout=30, read_attempts=3, backoff=1.0, token_cache=None, session=None,
-                 clock=time.time):
+                 clock=time.time, max_reply_bytes=MAX_REPLY_BYTES):
         self.api_url = (api_url or "").rstrip("/")
         self.oauth_url = oauth_url
         self.client_id = client_id
@@ -94,6 +96,7 @@ class ChorusProClient:
         self.session = session or requests.Session()
         self.clock = clock
         self.stats = {"http_calls": 0, "token_requests": 0}
+        self.max_reply_bytes = max_reply_bytes
 
     def __repr__(self):
         # Never show secrets, even in a traceback.
@@ -200,8 +203,9 @@ class ChorusProClient:
                 self.stats["http_calls"] += 1
                 response = self.session.request(
                     method, self._url(path), json=payload if method == "POST" else None,
-                    headers=headers, timeout=self.timeout,
+                    headers=headers, timeout=self.timeout, stream=True,
                 )
+                self._read_body(response, path, write)
             except requests.ConnectTimeout:
                 raise exc.ChorusTimeoutError("connection time-out", timeout=self.timeout, operation=path) from None
             except requests.ConnectionError as e:
@@ -230,6 +234,28 @@ class ChorusProClient:
                 if write and response.status_code < 400:
                     raise exc.ChorusOutcomeUnknownError("unreadable reply: %s" % e.detail, operation=path) from None
                 raise
+
+    def _read_body(self, response, path, write):
+        """Read the reply, refusing one larger than ``max_reply_bytes`` before it fills the memory."""
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.max_reply_bytes:
+            response.close()
+            self._too_large_reply(int(declared), path, write)
+        chunks, size = [], 0
+        for chunk in response.iter_content(1024 * 1024):
+            size += len(chunk)
+            if size > self.max_reply_bytes:
+                response.close()
+                self._too_large_reply(size, path, write)
+            chunks.append(chunk)
+        response._content = b"".join(chunks)
+
+    def _too_large_reply(self, size, path, write):
+        detail = "a reply of %s bytes or more, over the limit of %s" % (size, self.max_reply_bytes)
+        if write:
+            # The request was sent and answered: it may have been applied.
+            raise exc.ChorusOutcomeUnknownError(detail, operation=path)
+        raise exc.ChorusMalformedReplyError(detail, operation=path)
 
     def _auth_error(self, info, path):
         error = info.get("error", "")

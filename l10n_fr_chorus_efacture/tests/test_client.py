@@ -272,6 +272,18 @@ class TestChorusClient(SandboxMixin, BaseCase):
         with self.assertRaises(exc.ChorusMalformedReplyError):
             self.buyer.download_invoices([first["idFacture"]])
 
+    def test_giant_reply_refused(self):
+        client = self.make_client(max_reply_bytes=1024 * 1024)
+        self.inject("giant", "structures/v1/consulter")
+        with self.assertRaisesRegex(exc.ChorusMalformedReplyError, "over the limit of 1048576"):
+            client.get_structure(25000101)
+        self.assertEqual(client.get_structure(25000101)["idStructureCPP"], 25000101, "the next call works")
+        # A giant reply to a write: it was answered, so it may have been applied.
+        self.inject("giant", "factures/v1/deposer/flux")
+        with self.assertRaises(exc.ChorusOutcomeUnknownError):
+            client.deposit_flux(b"%PDF-1.4 x", "a.pdf", "IN_DP_E2_CII_FACTURX")
+        self.assertEqual(len(self.sandbox.state.flux), 1)
+
     def test_forbidden(self):
         self.inject("403", "structures/v1/consulter")
         with self.assertRaises(exc.ChorusAuthenticationError) as caught:

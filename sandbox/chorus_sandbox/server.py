@@ -45,6 +45,8 @@ class _LostReply(Exception):
 class Handler(BaseHTTPRequestHandler):
     server_version = "ChorusProSandbox/0.1"
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms per call.
+    disable_nagle_algorithm = True
 
     @property
     def state(self) -> SandboxState:
@@ -81,7 +83,7 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "slow":
             time.sleep(float(fault.get("delay") or 3))
             return None
-        return kind  # malformed, lost_reply, bad_base64: applied after the operation
+        return kind  # malformed, giant, lost_reply, bad_base64: applied after the operation
 
     def _authenticate(self, operation, check_account=True):
         """Check the token (and the technical account) like the PISTE gateway, before any fault.
@@ -199,9 +201,30 @@ class Handler(BaseHTTPRequestHandler):
             raise _LostReply()
         if fault == "malformed":
             return self._send(200, raw=json.dumps(reply).encode()[: max(10, len(json.dumps(reply)) // 2)])
+        if fault == "giant":
+            return self._send_giant(reply)
         if fault == "bad_base64" and "fichierResultat" in reply:
             reply["fichierResultat"] = "@@not base64@@"
         self._send(200, reply)
+
+    def _send_giant(self, reply, size=64 * 1024 * 1024):
+        """A valid JSON reply padded to ``size`` bytes, streamed: the client must refuse it, not swallow it."""
+        head = json.dumps(dict(reply, remplissage="")).encode()[:-2]  # ...,"remplissage": "  (left open)
+        tail = b'"}'
+        padding = size - len(head) - len(tail)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        try:
+            self.wfile.write(head)
+            chunk = b" " * (1024 * 1024)
+            while padding > 0:
+                self.wfile.write(chunk[:padding])
+                padding -= len(chunk)
+            self.wfile.write(tail)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     # -------------------------------------------------------------- control
     def _control(self, method, action, body):
@@ -210,6 +233,9 @@ class Handler(BaseHTTPRequestHandler):
         if action == "state":
             state.tick()
             return state.summary()
+        if action == "calls":
+            with state.lock:
+                return dict(state.calls)
         if action == "reset":
             state.reset()
             return {"ok": True}

@@ -33,7 +33,7 @@ REASON_REQUIRED = {"REJETEE", "SUSPENDUE"}
 REASON_MAX = 255
 # Statuses that the comptable (Helios) pushes after MANDATEE, one per step.
 ACCOUNTING_CHAIN = ["MANDATEE", "MISE_A_DISPOSITION_COMPTABLE", "COMPTABILISEE", "MISE_EN_PAIEMENT"]
-FAULT_KINDS = {"500", "503", "403", "413", "slow", "malformed", "lost_reply", "token_expired",
+FAULT_KINDS = {"500", "503", "403", "413", "slow", "malformed", "giant", "lost_reply", "token_expired",
                "password_expired", "bad_base64"}
 
 
