@@ -50,12 +50,17 @@ class Sandbox:
             return json.loads(response.read())
 
     def calls(self):
-        with urllib.request.urlopen(self.url + "/_sandbox/state", timeout=60) as response:
-            return json.loads(response.read())["calls"]
+        return self.control("calls")
 
     def stop(self):
         self.process.terminate()
         self.process.wait(10)
+
+
+def quiet_logs():
+    import logging
+    for name in ("factur-x", "odoo.addons.l10n_fr_chorus_efacture"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def odoo_env(database):
@@ -63,6 +68,7 @@ def odoo_env(database):
     import odoo
     from odoo import api, SUPERUSER_ID
     odoo.tools.config.parse_config(["-c", os.environ["ODOO_CONF"], "-d", database, "--log-level=warn"])
+    quiet_logs()
     registry = odoo.modules.registry.Registry(database)
     cr = registry.cursor()
     return registry, cr, api.Environment(cr, SUPERUSER_ID, {})
