@@ -29,6 +29,13 @@ if not tests:
 if status != 0:
     problems.append("Odoo exited with status %d" % status)
 
+# The fault-injection matrix (tests/test_fault_matrix.py), shown again at the end of the run.
+matrix = re.search(r"^Fault matrix .*?(?=\n\S*\d{4}-\d\d-\d\d |\Z)", text, re.M | re.S)
+if matrix:
+    print(matrix.group(0).rstrip())
+elif "test_fault_matrix" in text:
+    problems.append("the fault matrix was not printed")
+
 for problem in problems:
     print("PROBLEM: " + problem)
 print("%d passed, %d failed" % (tests - failed - errors, failed + errors))
