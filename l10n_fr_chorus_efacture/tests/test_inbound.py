@@ -23,8 +23,8 @@ SUPPLIERS = {  # the sandbox's inbox suppliers
 }
 
 
-@tagged("post_install", "-at_install", "chorus_inbound")
-class TestChorusInbound(SandboxMixin, AccountTestInvoicingCommon):
+class BuyerCase(SandboxMixin, AccountTestInvoicingCommon):
+    """A French public buyer (chart of accounts loaded) receiving through the sandbox's inbox."""
 
     @classmethod
     @AccountTestInvoicingCommon.setup_country("fr")
@@ -32,18 +32,26 @@ class TestChorusInbound(SandboxMixin, AccountTestInvoicingCommon):
         super().setUpClass()
         cls.company = cls.point_buyer_at_sandbox(cls.env.company)
         cls.Inbound = cls.env["chorus.inbound.invoice"]
-        cls.env.user.groups_id |= cls.env.ref("l10n_fr_chorus_efacture.group_chorus_inbound_validator")
 
     def setUp(self):
         super().setUp()
         self.reset_sandbox()
 
+    def received(self):
+        return self.Inbound.search([("company_id", "=", self.company.id)])
+
+
+@tagged("post_install", "-at_install", "chorus_inbound")
+class TestChorusInbound(BuyerCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.user.groups_id |= cls.env.ref("l10n_fr_chorus_efacture.group_chorus_inbound_validator")
+
     def run_import(self, page_size=None):
         model = self.Inbound.with_context(chorus_page_size=page_size) if page_size else self.Inbound
         return model._chorus_import_company(self.company)
-
-    def received(self):
-        return self.Inbound.search([("company_id", "=", self.company.id)])
 
     def chorus(self, inbound):
         return self.sandbox.state.invoices[int(inbound.chorus_invoice_id)]
@@ -342,27 +350,13 @@ class TestChorusInbound(SandboxMixin, AccountTestInvoicingCommon):
 
 
 @tagged("post_install", "-at_install", "chorus_inbound", "chorus_hostile")
-class TestChorusInboundHostile(SandboxMixin, AccountTestInvoicingCommon):
+class TestChorusInboundHostile(BuyerCase):
     """What comes from outside is checked: each bad piece is refused with a clear error, nothing else
     is disturbed, and nothing is lost once it is corrected."""
-
-    @classmethod
-    @AccountTestInvoicingCommon.setup_country("fr")
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.company = cls.point_buyer_at_sandbox(cls.env.company)
-        cls.Inbound = cls.env["chorus.inbound.invoice"]
-
-    def setUp(self):
-        super().setUp()
-        self.reset_sandbox()
 
     def inbox(self):
         return sorted((i for i in self.sandbox.state.invoices.values() if i["statut"] == "MISE_A_DISPOSITION"),
                       key=lambda i: i["idFacture"])
-
-    def received(self):
-        return self.Inbound.search([("company_id", "=", self.company.id)])
 
     def test_amounts_and_dates_out_of_range(self):
         huge, ancient = self.inbox()[:2]
