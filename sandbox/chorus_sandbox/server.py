@@ -149,6 +149,10 @@ class Handler(BaseHTTPRequestHandler):
                 pass
         except ApiError as e:
             self._send(e.status, e.body, e.headers)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client stopped waiting (its time-out, or a reply it refused to read): nobody to answer.
+            self.close_connection = True
+            _logger.info("client gone before the reply to %s", path)
         except Exception:  # a sandbox bug must still answer, as a 500
             _logger.exception("sandbox error on %s", path)
             self._send(500, {"codeRetour": 500, "libelle": "Erreur interne du bac à sable"})
