@@ -19,7 +19,8 @@ fi
 
 installed=$(PGPASSWORD=$PG_PASSWORD psql -h localhost -U "$PG_USER" -d "$DB" -tAc \
     "select state from ir_module_module where name='l10n_fr_chorus_efacture'" 2>/dev/null || true)
-if [ "$installed" != "installed" ]; then
+# CHORUS_FRESH_DEMO=1: make the demo database again (demo data is only loaded when it is created).
+if [ "$installed" != "installed" ] || [ -n "${CHORUS_FRESH_DEMO:-}" ]; then
     log "creating the demo database $DB with the module and its demo data (a few minutes the first time)"
     PGPASSWORD=$PG_PASSWORD dropdb -h localhost -U "$PG_USER" --if-exists "$DB"
     odoo_bin -c "$ODOO_CONF" -d "$DB" -i l10n_fr_chorus_efacture --load-language=fr_FR --stop-after-init \
