@@ -1,14 +1,13 @@
 import logging
 
-import psycopg2
 from facturx import generate_from_binary, xml_check_xsd
 from lxml import etree
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import mute_logger
 
 from ..chorus import exceptions as chorus_exc
+from ..tools.transaction import commit_if_allowed, try_lock_row
 from .chorus_partner_service import RESERVED_SERVICE_CODE
 
 _logger = logging.getLogger(__name__)
@@ -265,17 +264,12 @@ class AccountMove(models.Model):
     # -------------------------------------------------------------- deposit
     def _chorus_lock_row(self):
         """Take the move's row lock, or tell the user someone else is sending it."""
-        try:
-            # The refusal is expected when someone else is sending: not an SQL error worth logging.
-            with self.env.cr.savepoint(flush=False), mute_logger("odoo.sql_db"):
-                self.env.cr.execute("SELECT id FROM account_move WHERE id = %s FOR UPDATE NOWAIT", [self.id])
-        except psycopg2.errors.LockNotAvailable:
+        if not try_lock_row(self):
             raise UserError(_("%(move)s is being sent to Chorus Pro by another user right now.",
-                              move=self.display_name)) from None
+                              move=self.display_name))
 
     def _chorus_commit(self):
-        if self.env["account.move.send"]._can_commit():
-            self.env.cr.commit()
+        commit_if_allowed(self.env)
 
     def _chorus_prepare_flux(self, pdf_content=None):
         """Lock, check and build this invoice's flux: (content, file name, syntaxeFlux).

@@ -4,13 +4,11 @@ import re
 import zipfile
 from datetime import timedelta
 
-import psycopg2
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import mute_logger
 
 from ..chorus import exceptions as chorus_exc
+from ..tools.transaction import commit_if_allowed, try_lock_row
 from .account_move import CHORUS_INVOICE_STATUSES, _parse_chorus_datetime
 
 _logger = logging.getLogger(__name__)
@@ -410,19 +408,14 @@ class ChorusInboundInvoice(models.Model):
         return None
 
     def _chorus_lock(self):
-        """The row lock of this invoice, or False when another worker holds it."""
-        try:
-            with self.env.cr.savepoint(flush=False), mute_logger("odoo.sql_db"):
-                self.env.cr.execute("SELECT id FROM chorus_inbound_invoice WHERE id = %s FOR UPDATE NOWAIT",
-                                    [self.id])
-        except psycopg2.errors.LockNotAvailable:
+        """The row lock of this invoice (then its fresh values), or False when another worker holds it."""
+        if not try_lock_row(self):
             return False
         self.invalidate_recordset()
         return True
 
     def _chorus_commit(self):
-        if self.env["account.move.send"]._can_commit():
-            self.env.cr.commit()
+        commit_if_allowed(self.env)
 
     @api.model
     def _cron_chorus_push_statuses(self):

@@ -1,2 +1,3 @@
 from . import crypto
 from . import messages
+from . import transaction
