@@ -294,9 +294,12 @@ class ChorusInboundInvoice(models.Model):
             ._get_records_action(name=_("Documents"))
 
     # ------------------------------------------------------ internal validation
-    def action_internal_validate(self):
+    def _chorus_check_validator(self):
         if not self.env.user.has_group("l10n_fr_chorus_efacture.group_chorus_inbound_validator"):
             raise UserError(_("Only the Chorus Pro inbound validators can validate received invoices."))
+
+    def action_internal_validate(self):
+        self._chorus_check_validator()
         for invoice in self:
             if invoice.chorus_status != "SERVICE_FAIT":
                 raise UserError(_("%(invoice)s must be marked as service done before it is validated.",
@@ -306,8 +309,7 @@ class ChorusInboundInvoice(models.Model):
         return True
 
     def action_internal_unvalidate(self):
-        if not self.env.user.has_group("l10n_fr_chorus_efacture.group_chorus_inbound_validator"):
-            raise UserError(_("Only the Chorus Pro inbound validators can validate received invoices."))
+        self._chorus_check_validator()
         if self.filtered("move_id"):
             raise UserError(_("A mandated invoice keeps its validation."))
         self.write({"internal_validated": False, "validated_by_id": False, "validated_date": False})
@@ -316,12 +318,11 @@ class ChorusInboundInvoice(models.Model):
     # ------------------------------------------------------------ statuses
     def _chorus_allowed_statuses(self):
         self.ensure_one()
-        allowed = list(BUYER_TRANSITIONS.get(self.chorus_status, []))
-        if self.was_suspended and "SUSPENDUE" in allowed:
-            allowed.remove("SUSPENDUE")
         if self.sync_state == "pending" or self.move_id:
             return []
-        return allowed
+        # Chorus Pro allows one suspension only.
+        return [status for status in BUYER_TRANSITIONS.get(self.chorus_status, [])
+                if not (status == "SUSPENDUE" and self.was_suspended)]
 
     def _chorus_add_history(self, status, date=None, comment=None, origin="chorus"):
         self.ensure_one()
@@ -370,12 +371,9 @@ class ChorusInboundInvoice(models.Model):
                                                 error=message))
                     invoice._chorus_commit()
                     continue
-                except chorus_exc.ChorusOutcomeUnknownError as error:
-                    # Lost reply: the next import reads the real status; the cron retries otherwise.
-                    invoice.write({"sync_error": self.env["res.company"]._chorus_error_message(error)})
-                    invoice._chorus_commit()
-                    continue
                 except chorus_exc.ChorusError as error:
+                    # Down, slow, or the reply lost: still pending; the retry first asks Chorus Pro whether the
+                    # status was applied (_chorus_already_applied).
                     invoice.write({"sync_error": self.env["res.company"]._chorus_error_message(error)})
                     invoice._chorus_commit()
                     continue
@@ -643,10 +641,16 @@ class ChorusInboundInvoice(models.Model):
             batch = batches.pop(0)
             try:
                 content = client.download_invoices([int(i.chorus_invoice_id) for i in batch])
-            except chorus_exc.ChorusTooLargeError:
+                files = self._chorus_unpack_download(content)
+            except (chorus_exc.ChorusTooLargeError, ValueError) as error:
                 if len(batch) > 1:
+                    # Too large, or unreadable: halve the batch until the invoice at fault stands alone,
+                    # so that the others are downloaded.
                     half = len(batch) // 2
                     batches[:0] = [batch[:half], batch[half:]]
+                elif isinstance(error, ValueError):
+                    errors.append(_("Documents of %(invoice)s not readable: %(error)s", invoice=batch.name,
+                                    error=str(error)))
                 else:
                     errors.append(_("Invoice %(invoice)s: its documents are too large for Chorus Pro to send.",
                                     invoice=batch.name))
@@ -654,17 +658,6 @@ class ChorusInboundInvoice(models.Model):
             except chorus_exc.ChorusError as error:
                 errors.append(_("Documents of %(count)s invoices not downloaded: %(error)s", count=len(batch),
                                 error=self.env["res.company"]._chorus_error_message(error)))
-                continue
-            try:
-                files = self._chorus_unpack_download(content)
-            except ValueError as error:
-                if len(batch) > 1:
-                    # Isolate the invoice at fault: the others of the batch are downloaded on their own.
-                    half = len(batch) // 2
-                    batches[:0] = [batch[:half], batch[half:]]
-                    continue
-                errors.append(_("Documents of %(invoice)s not readable: %(error)s", invoice=batch.name,
-                                error=str(error)))
                 continue
             done += batch._chorus_attach_documents(files, errors)
             self._chorus_commit()
@@ -706,17 +699,15 @@ class ChorusInboundInvoice(models.Model):
         if len(self) == 1 and len(files) == 1 and files[0][0] == "":
             members[self] = [("%s.pdf" % self.name, files[0][1], True)]
         else:
-            by_folder = {}
-            for invoice in self:
-                by_folder[invoice.chorus_invoice_id] = invoice
+            by_folder = {invoice.chorus_invoice_id: invoice for invoice in self}
             for path, content in files:
                 folder, _sep, rest = path.partition("/")
                 invoice = by_folder.get(folder.split("_", 1)[0])
                 if invoice:
                     members[invoice].append((rest.rsplit("/", 1)[-1], content, not rest.startswith("PJ/")))
         for invoice, items in list(members.items()):
-            if not any(is_invoice and content.startswith(b"%PDF") for _name, content, is_invoice in items) or \
-                    any(is_invoice and not content.startswith(b"%PDF") for _name, content, is_invoice in items):
+            invoice_files = [content for _name, content, is_invoice in items if is_invoice]
+            if not invoice_files or not all(content.startswith(b"%PDF") for content in invoice_files):
                 errors.append(_("Invoice %(invoice)s: the invoice file Chorus Pro sent is not a PDF; its documents "
                                 "are not attached.", invoice=invoice.name))
                 del members[invoice]
