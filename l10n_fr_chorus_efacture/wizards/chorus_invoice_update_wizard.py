@@ -62,14 +62,9 @@ class ChorusInvoiceUpdateWizard(models.TransientModel):
             engagement = (self.engagement or "").strip()
             if not self.service_id and not engagement:
                 errors.append(_("Service exécutant or engagement: give the corrected routing data."))
-            partner = move.commercial_partner_id
-            if partner.chorus_service_required and not self.service_id:
-                errors.append(_("Service code: %(partner)s requires a service exécutant.", partner=partner.display_name))
-            if (partner.chorus_engagement_required or self.service_id.engagement_required) and not engagement:
-                errors.append(_("Engagement: %(partner)s requires the engagement juridique number.",
-                                partner=partner.display_name))
-            if len(engagement) > 50:
-                errors.append(_("Engagement: %(number)s has more than %(max)s characters.", number=engagement, max=50))
+            # The new routing data must pass the checks of a first sending.
+            errors += move._chorus_send_errors(pending={"buyer_reference": self.service_id.code or False,
+                                                        "purchase_order_reference": engagement})
         if errors:
             raise UserError("\n".join(errors))
 
