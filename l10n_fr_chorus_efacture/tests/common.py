@@ -84,6 +84,14 @@ class SandboxMixin:
                                client_secret, login, password, **kw)
 
 
+def give_supplier(invoice):
+    """Give a received invoice its supplier: the one found by IBAN or SIRET, else one made from its data."""
+    if not invoice.partner_id:
+        invoice._chorus_match_supplier()
+    if not invoice.partner_id:
+        invoice.action_create_supplier()
+
+
 def free_port_url():
     """The address of a local port nobody listens on (Chorus Pro down)."""
     with socket.socket() as sock:

@@ -16,7 +16,7 @@ from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 from chorus_sandbox.documents import make_pdf
 
-from .common import COMMUNE_SIRET, SandboxMixin
+from .common import COMMUNE_SIRET, SandboxMixin, give_supplier
 
 _logger = logging.getLogger(__name__)
 
@@ -219,8 +219,7 @@ class TestFaultMatrix(SandboxMixin, AccountTestInvoicingCommon):
     def test_mandate_push(self):
         def scenario(fault):
             invoice = self._imported()
-            invoice.action_create_supplier() if not invoice._chorus_find_suppliers() else \
-                invoice.action_match_supplier()
+            give_supplier(invoice)
             invoice._chorus_request_status("SERVICE_FAIT", reason="Service fait")
             self.inject_fault(fault, PROCESS)
             self.env["chorus.inbound.mandate.wizard"].with_company(self.buyer).create({

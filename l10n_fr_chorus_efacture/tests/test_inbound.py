@@ -8,7 +8,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
-from .common import SandboxMixin
+from .common import SandboxMixin, give_supplier
 
 RECEIVED_SEARCH = "factures/v1/rechercher/recipiendaire"
 RECEIVED_GET = "factures/v1/consulter/recipiendaire"
@@ -266,8 +266,7 @@ class TestChorusInbound(BuyerCase):
         self.run_import()
         invoices = self.received()
         for invoice in invoices:
-            invoice.action_create_supplier() if not invoice.partner_id and not invoice._chorus_find_suppliers() \
-                else invoice.action_match_supplier()
+            give_supplier(invoice)
         done, not_validated, not_processed = invoices[:3]
         self.process(done | not_validated, "SERVICE_FAIT", "Service fait")
         done.action_internal_validate()
@@ -311,7 +310,7 @@ class TestChorusInbound(BuyerCase):
     def test_mandate_pushed_later_when_chorus_down(self):
         self.run_import()
         invoice = self.received()[0]
-        invoice.action_create_supplier() if not invoice._chorus_find_suppliers() else invoice.action_match_supplier()
+        give_supplier(invoice)
         self.process(invoice, "SERVICE_FAIT", "Service fait")
         self.inject("503", PROCESS)
         self.env["chorus.inbound.mandate.wizard"].create({
