@@ -11,7 +11,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .state import ApiError, SandboxState
+from . import shapes
+from .state import ApiError, SandboxState, functional
 
 _logger = logging.getLogger("chorus_sandbox")
 
@@ -21,12 +22,12 @@ OPERATIONS = {
     "structures/v1/consulter": ("get_structure", False),
     "structures/v1/rechercher/services": ("search_services", False),
     "structures/v1/consulter/service": ("get_service", False),
-    "engagementsJuridiques/v1/rechercher": ("search_engagements", False),
     "factures/v1/deposer/flux": ("deposit", True),
     "transverses/v1/consulterCRDetaille": ("flux_report", True),
     "factures/v1/rechercher/fournisseur": ("search_supplier", True),
-    "factures/v1/consulter/fournisseur": ("get_supplier_invoice", True),
     "factures/v1/consulter/historique": ("history", True),
+    "transverses/v1/recuperer/typespj": ("attachment_types", False),
+    "transverses/v1/ajouter/fichier": ("add_file", True),
     "factures/v1/completer": ("complete", True),
     "factures/v1/recycler": ("recycle", True),
     "transverses/v1/recuperer/structures/actives/destinataire": ("active_recipient_structures", "only"),
@@ -176,7 +177,7 @@ class Handler(BaseHTTPRequestHandler):
             _account, fault = self._authenticate(operation, check_account=False)
             self.state.count_call(operation)
             self._apply_fault(fault)
-            return self._send(200, {"codeRetour": 0, "libelle": "OK"})
+            return self._send(200, self.state.health())
         if operation not in OPERATIONS or method != "POST":
             raise ApiError(404, {"codeRetour": 404, "libelle": "Opération inconnue : %s" % operation})
         account, fault = self._authenticate(operation)
@@ -189,6 +190,10 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(400, {"codeRetour": 400, "libelle": "Corps JSON invalide"}) from None
         if not isinstance(payload, dict):
             raise ApiError(400, {"codeRetour": 400, "libelle": "Corps JSON invalide"})
+        # A key the published request does not have is refused: a client written from a guess fails here.
+        unknown = shapes.unknown_request_keys(operation, payload)
+        if unknown:
+            raise functional(400, "Requête invalide : champ(s) inconnu(s) %s" % ", ".join(unknown))
         with self.state.lock:
             self.state.received_payloads.append((operation, payload))
             del self.state.received_payloads[:-50]
@@ -201,8 +206,17 @@ class Handler(BaseHTTPRequestHandler):
                 reply = handler(account, payload)
             else:
                 reply = handler(payload)
+        if self.state.config.get("strict"):
+            differences = shapes.reply_differences(operation, reply)
+            if differences:
+                # A sandbox bug: it must answer exactly the published shape.
+                _logger.error("reply of %s differs from the published shape: %s", operation, differences)
+                raise ApiError(500, {"codeRetour": 500, "libelle": "Réponse hors du format publié : %s"
+                                     % "; ".join(differences[:5])})
         if fault == "lost_reply":
             raise _LostReply()
+        if fault == "cut_body":
+            return self._send_cut(reply)
         if fault == "malformed":
             return self._send(200, raw=json.dumps(reply).encode()[: max(10, len(json.dumps(reply)) // 2)])
         if fault == "giant":
@@ -210,6 +224,21 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "bad_base64" and "fichierResultat" in reply:
             reply["fichierResultat"] = "@@not base64@@"
         self._send(200, reply)
+
+    def _send_cut(self, reply):
+        """Announce the whole reply, send half of it, close: the client reads a body cut in the middle."""
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+        try:
+            self.connection.shutdown(2)
+        except OSError:
+            pass
 
     def _send_giant(self, reply, size=64 * 1024 * 1024):
         """A valid JSON reply padded to ``size`` bytes, streamed: the client must refuse it, not swallow it."""
@@ -260,6 +289,9 @@ class Handler(BaseHTTPRequestHandler):
         if action == "invoice/status":
             invoice = state.set_status(data["idFacture"], data["statut"], data.get("commentaire", ""))
             return {"idFacture": invoice["idFacture"], "statut": invoice["statut"]}
+        if action == "flux/state":
+            flux = state.set_flux_state(data["numeroFluxDepot"], data["etat"], data.get("erreurs"))
+            return {"numeroFluxDepot": flux["numeroFluxDepot"], "etat": flux["etat"]}
         if action == "inbox/clear":
             return {"removed": state.clear_inbox()}
         if action == "inbox/generate":

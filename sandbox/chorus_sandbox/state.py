@@ -2,6 +2,10 @@
 
 Everything lives in memory behind one lock. Time is the real clock plus an offset that
 ``advance()`` moves, so lifecycles advance by themselves or on command.
+
+Replies are built from Chorus Pro's published shapes (``shapes``): every reply has exactly the
+keys of its fixture. The rules (routing checks, allowed transitions, reasons) are the sandbox's
+model of Chorus Pro's behaviour, listed in the README.
 """
 
 import base64
@@ -13,9 +17,11 @@ import secrets
 import threading
 import time
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
-from . import documents
+from . import documents, shapes
 
+PARIS = ZoneInfo("Europe/Paris")
 SYNTAXES = {
     "IN_DP_E1_UBL_INVOICE", "IN_DP_E1_CII_16B", "IN_DP_E2_CII_FACTURX", "IN_DP_E2_UBL_INVOICE_MIN",
     "IN_DP_E2_CPP_FACTURE_MIN", "IN_DP_E2_CII_MIN_16B", "IN_DP_E3_UBL_INVOICE",
@@ -23,6 +29,7 @@ SYNTAXES = {
 RESERVED_SERVICE = "FACTURES_PUBLIQUES"
 CODE_NO_RESULT = 20000
 LIBELLE_NO_RESULT = "TRA_MSG_00.015"
+OK = {"codeRetour": 0, "libelle": "GCU_MSG_01_000"}
 # Buyer statuses allowed after each status (traiter/recue). Suspension is allowed once (CCP R2192-27).
 TRANSITIONS = {
     "MISE_A_DISPOSITION": ["A_RECYCLER", "REJETEE", "SUSPENDUE", "SERVICE_FAIT", "MANDATEE"],
@@ -33,8 +40,16 @@ REASON_REQUIRED = {"REJETEE", "SUSPENDUE"}
 REASON_MAX = 255
 # Statuses that the comptable (Helios) pushes after MANDATEE, one per step.
 ACCOUNTING_CHAIN = ["MANDATEE", "MISE_A_DISPOSITION_COMPTABLE", "COMPTABILISEE", "MISE_EN_PAIEMENT"]
+# Types of supporting documents (transverses/v1/recuperer/typespj): the sandbox's own codes.
+ATTACHMENT_TYPES = [("PIECE_JUSTIFICATIVE", "Pièce justificative"), ("BON_LIVRAISON", "Bon de livraison"),
+                    ("DEVIS", "Devis"), ("AUTRE", "Autre pièce")]
+ATTACHMENT_EXTENSIONS = {"BMP", "GIF", "FAX", "ODT", "PPT", "TIFF", "XLS", "BZ2", "GZ", "JPEG", "P7S", "RTF",
+                         "TXT", "XML", "CSV", "GZIP", "JPG", "PDF", "SVG", "XHTML", "XLSX", "DOC", "HTM", "ODP",
+                         "PNG", "TGZ", "XLC", "ZIP", "DOCX", "HTML", "ODS", "PPS", "TIF", "XLM", "PPTX"}
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+ATTACHMENT_NAME_MAX = 50
 FAULT_KINDS = {"500", "503", "403", "413", "slow", "malformed", "giant", "lost_reply", "token_expired",
-               "password_expired", "bad_base64"}
+               "password_expired", "bad_base64", "cut_body"}
 
 
 class ApiError(Exception):
@@ -48,11 +63,38 @@ class ApiError(Exception):
 
 
 def functional(code, libelle, status=400):
-    return ApiError(status, {"codeRetour": code, "libelle": libelle})
+    return ApiError(status, shapes.build("*", {"codeRetour": code, "libelle": libelle}))
 
 
 def no_result():
-    return ApiError(200, {"codeRetour": CODE_NO_RESULT, "libelle": LIBELLE_NO_RESULT})
+    return ApiError(200, shapes.build("*", {"codeRetour": CODE_NO_RESULT, "libelle": LIBELLE_NO_RESULT}))
+
+
+# --------------------------------------------------------------- formats
+def rfc3339(timestamp):
+    """A time as go-choruspro's time.Time reads it, in French time with milliseconds."""
+    moment = datetime.fromtimestamp(timestamp, PARIS)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def local_minute(timestamp):
+    """'YYYY-MM-DD HH:MM' in French time (go-choruspro date.go Datetime)."""
+    return datetime.fromtimestamp(timestamp, PARIS).strftime("%Y-%m-%d %H:%M")
+
+
+def parse_time(value):
+    """A time filter of a request (RFC 3339, or a date) as a timestamp; ApiError when unreadable."""
+    text = str(value or "").strip()
+    try:
+        if len(text) == 10:
+            moment = datetime.fromisoformat(text).replace(tzinfo=PARIS)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=PARIS)
+    except ValueError:
+        raise functional(20005, "TRA_MSG_00.005 Date invalide : %s" % value) from None
+    return moment.timestamp()
 
 
 class SandboxState:
@@ -67,6 +109,10 @@ class SandboxState:
             "download_limit": download_limit,
             "request_limit": request_limit,
             "auto_accounting": True,          # MANDATEE moves on to MISE_EN_PAIEMENT by itself
+            # Folders of a multi-invoice download: "id_number" (<idFacture>_<numero>), "number", or
+            # "opaque" (facture_1, facture_2...: names that say nothing of the invoice).
+            "download_folders": "id_number",
+            "strict": True,                   # check every reply against the published shapes
         }
         self.initial_config = dict(self.config)
         self.reset()
@@ -83,7 +129,6 @@ class SandboxState:
             self.tokens = {}
             self.structures = {}
             self.services = {}
-            self.engagements = []
             for struct in data.get("structures", []):
                 sid = int(struct["idStructureCPP"])
                 struct["idStructureCPP"] = sid
@@ -94,15 +139,13 @@ class SandboxState:
                     service.setdefault("estActif", True)
                     service.setdefault("parametres", {"numeroEngagement": False})
                     self.services[int(service["idService"])] = service
-                for engagement in struct.pop("engagements", []):
-                    engagement["idStructure"] = sid
-                    engagement.setdefault("etat", "COMMANDE")
-                    self.engagements.append(engagement)
                 self.structures[sid] = struct
             self.flux = {}
             self.invoices = {}
+            self.files = {}
             self.next_invoice_id = 7000001
             self.next_flux = 1
+            self.next_id = 1
             self.faults = []
             self.calls = {}
             self.received_payloads = []
@@ -119,13 +162,17 @@ class SandboxState:
         return datetime.fromtimestamp(self.now(), timezone.utc)
 
     def today(self):
-        return self.now_dt().date()
+        return datetime.fromtimestamp(self.now(), PARIS).date()
 
     def advance(self, seconds):
         with self.lock:
             self.offset += float(seconds)
             self.tick()
             return self.now_dt().isoformat()
+
+    def _new_id(self):
+        self.next_id += 1
+        return 88000000 + self.next_id
 
     # ---------------------------------------------------------------- faults
     def add_fault(self, kind, operation="*", count=1, delay=None, after=0):
@@ -167,7 +214,8 @@ class SandboxState:
             token = secrets.token_urlsafe(24)
             ttl = int(self.config["token_ttl"])
             self.tokens[token] = (client_id, self.now() + ttl)
-            return {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": "openid"}
+            return shapes.build("oauth/token", {"access_token": token, "token_type": "Bearer", "expires_in": ttl,
+                                                "scope": "openid"})
 
     def revoke_tokens(self):
         with self.lock:
@@ -205,6 +253,10 @@ class SandboxState:
                 raise refuse("expired_password", "The technical account password expired on %s" % expiry)
             return account
 
+    def health(self):
+        return shapes.build("transverses/v1/health-check", {"body": "OK", "statusCodeValue": 200,
+                                                            "statusCode": "OK"})
+
     # ------------------------------------------------------------ structures
     def structure_by_siret(self, siret):
         for struct in self.structures.values():
@@ -222,10 +274,7 @@ class SandboxState:
         return structs[0]
 
     def _structure(self, sid):
-        try:
-            struct = self.structures.get(int(sid))
-        except (TypeError, ValueError):
-            struct = None
+        struct = self.structures.get(_int(sid))
         if not struct:
             raise functional(20001, "GCU_MSG_01_001 Structure inconnue : %s" % sid)
         return struct
@@ -240,28 +289,35 @@ class SandboxState:
             found = [s for s in found if s.get("typeStructure", "PUBLIQUE") == "PUBLIQUE"]
         if not found:
             raise no_result()
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "listeStructures": [
+        paging = payload.get("parametres") or {}
+        page, meta = self._page(found, paging.get("nbResultatsParPage"), paging.get("pageResultatDemandee"))
+        return shapes.build("structures/v1/rechercher", dict(OK, parametresRetour=meta, listeStructures=[
             {"idStructureCPP": s["idStructureCPP"], "identifiantStructure": s["identifiantStructure"],
              "typeIdentifiantStructure": s.get("typeIdentifiantStructure", "SIRET"),
-             "designationStructure": s["designationStructure"], "statut": s["statut"]} for s in found],
-            "parametresRetour": {"pageCourante": 1, "pages": 1, "nbResultatsParPage": 10, "total": len(found)}}
+             "designationStructure": s["designationStructure"], "statut": s["statut"]} for s in page]))
 
     def get_structure(self, payload):
-        s = self._structure(payload.get("idStructureCPP"))
+        s = self._structure(payload.get("idStructure"))
         params = s["parametres"]
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "idStructureCPP": s["idStructureCPP"],
-                "identifiantStructure": s["identifiantStructure"],
+        flags = ("codeServiceDoitEtreRenseigne", "numeroEJDoitEtreRenseigne", "gestionNumeroEJOuCodeService",
+                 "statutMiseEnPaiementNestPasRemonte", "connexionEDI", "recevoirDonneesViaEDI", "estMoaUniquement",
+                 "estValideurDelegue", "getaMoa", "nonDiffusibleInsee")
+        account = next((a for a in self.accounts.values() if s["identifiantStructure"] in a.get("structures", [])),
+                       None)
+        expiry = account.get("password_expiry") if account else None
+        return shapes.build("structures/v1/consulter", dict(
+            OK,
+            adressePostaleDuSiege={"adresse": s.get("adresse", ""), "codePostal": s.get("codePostal", ""),
+                                   "pays": "FR", "ville": s.get("ville", "")},
+            informationGenerales={
+                "idStructureCPP": s["idStructureCPP"], "identifiantStructure": s["identifiantStructure"],
                 "typeIdentifiantStructure": s.get("typeIdentifiantStructure", "SIRET"),
-                "designationStructure": s["designationStructure"], "statut": s["statut"],
-                "parametres": {
-                    "codeServiceDoitEtreRenseigne": bool(params.get("codeServiceDoitEtreRenseigne")),
-                    "numeroEJDoitEtreRenseigne": bool(params.get("numeroEJDoitEtreRenseigne")),
-                    "gestionNumeroEJOuCodeService": bool(params.get("gestionNumeroEJOuCodeService")),
-                    "statutMiseEnPaiementNestPasRemonte": bool(params.get("statutMiseEnPaiementNestPasRemonte")),
-                    "connexionEDI": bool(params.get("connexionEDI")),
-                    "recevoirDonneesViaEDI": bool(params.get("recevoirDonneesViaEDI")),
-                },
-                "informationGenerales": {"raisonSociale": s["designationStructure"]}}
+                "libelleStructure": s["designationStructure"], "raisonSocialeStructure": s["designationStructure"],
+                "structurePriveePublique": s.get("typeStructure", "PUBLIQUE"), "listeStructureDupliquees": [],
+                "dateExpirationMotPasseCompteTech": "%sT00:00:00.000+01:00" % expiry if expiry else None,
+                "estValideurDeleguee": False,
+            },
+            parametres={flag: bool(params.get(flag)) for flag in flags}))
 
     def search_services(self, payload):
         s = self._structure(payload.get("idStructure"))
@@ -270,42 +326,32 @@ class SandboxState:
         if not services:
             raise no_result()
         page, meta = self._page(services, paging.get("nbResultatsParPage"), paging.get("pageResultatDemandee"))
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "parametresRetour": meta, "listeServices": [
-            {k: sv.get(k) for k in ("idService", "codeService", "libelleService", "estActif",
-                                    "dateDbtService", "dateFinService")} for sv in page]}
+        return shapes.build("structures/v1/rechercher/services", dict(OK, parametresRetour=meta, listeServices=[
+            {"idService": sv["idService"], "codeService": sv["codeService"], "libelleService": sv["libelleService"],
+             "estActif": sv["estActif"], "statutService": "ACTIF" if sv["estActif"] else "INACTIF"}
+            for sv in page]))
 
     def get_service(self, payload):
         s = self._structure(payload.get("idStructure"))
         service = self.services.get(_int(payload.get("idService")))
         if not service or service["idStructure"] != s["idStructureCPP"]:
             raise functional(20003, "GCU_MSG_01_003 Service inconnu : %s" % payload.get("idService"))
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "idService": service["idService"],
-                "codeService": service["codeService"], "libelleService": service["libelleService"],
-                "estActif": service["estActif"],
-                "parametres": {"numeroEngagement": bool(service["parametres"].get("numeroEngagement"))}}
-
-    def search_engagements(self, payload):
-        sid = _int(payload.get("structureReceptriceEngagementJuridique"))
-        number = payload.get("numeroEngagementJuridique")
-        state = payload.get("etatCourantEngagementJuridique")
-        found = [e for e in self.engagements if e["idStructure"] == sid
-                 and (not number or e["numeroEngagementJuridique"] == number)
-                 and (not state or e["etat"] == state)]
-        if not found:
-            raise no_result()
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "listeEngagementJuridique": [
-            {"numeroEngagementJuridique": e["numeroEngagementJuridique"],
-             "libelleEngagementJuridique": e.get("libelle", ""), "etatCourantEngagementJuridique": e["etat"],
-             "structureReceptriceEngagementJuridique": sid} for e in found]}
+        return shapes.build("structures/v1/consulter/service", dict(
+            OK, informationsGenerales={"codeService": service["codeService"],
+                                       "nomService": service["libelleService"],
+                                       "descriptionService": service["libelleService"]},
+            parametres={"numeroEngagement": bool(service["parametres"].get("numeroEngagement")),
+                        "miseEnPaiement": False}))
 
     def active_recipient_structures(self, account):
         structs = [s for s in self.account_structures(account)
                    if s.get("typeStructure", "PUBLIQUE") == "PUBLIQUE" and s["statut"] == "ACTIF"]
         if not structs:
             raise no_result()
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "listeStructures": [
-            {"idStructureCPP": s["idStructureCPP"], "identifiantStructure": s["identifiantStructure"],
-             "designationStructure": s["designationStructure"]} for s in structs]}
+        return shapes.build("transverses/v1/recuperer/structures/actives/destinataire", dict(
+            OK, libelle="TRA_MSG_00.000", listeStructures=[
+                {"idStructureCPP": s["idStructureCPP"], "identifiant": s["identifiantStructure"],
+                 "designationStructure": s["designationStructure"]} for s in structs]))
 
     # ------------------------------------------------------------------ flux
     def deposit(self, account, payload):
@@ -324,24 +370,36 @@ class SandboxState:
             self.next_flux += 1
             self.flux[number] = {
                 "numeroFluxDepot": number, "dateDepot": self.today().isoformat(), "created": self.now(),
-                "nomFichier": payload["nomFichier"], "syntaxeFlux": payload["syntaxeFlux"],
+                "changed": self.now(), "nomFichier": payload["nomFichier"], "syntaxeFlux": payload["syntaxeFlux"],
                 "content": content, "supplier": supplier["idStructureCPP"], "login": account["login"],
                 "etat": "IN_EN_ATTENTE_TRAITEMENT_CPP", "erreursDP": [], "erreursTechniques": [],
                 "invoices": [],
             }
-            return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "numeroFluxDepot": number,
-                    "dateDepot": self.today().isoformat(), "syntaxeFlux": payload["syntaxeFlux"]}
+            return shapes.build("factures/v1/deposer/flux", dict(
+                OK, numeroFluxDepot=number, dateDepot=self.today().isoformat(), syntaxeFlux=payload["syntaxeFlux"]))
 
     def flux_report(self, account, payload):
         flux = self.flux.get(payload.get("numeroFluxDepot") or "")
         if not flux or flux["login"] != account["login"]:
             raise functional(20013, "TRA_MSG_00.020 Flux inconnu : %s" % payload.get("numeroFluxDepot"))
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "numeroFluxDepot": flux["numeroFluxDepot"],
-                "etatCourantDepotFlux": flux["etat"], "dateDepotFlux": flux["dateDepot"],
-                "syntaxeFlux": flux["syntaxeFlux"], "nomFichier": flux["nomFichier"],
-                "listeErreurDP": flux["erreursDP"], "listeErreurTechnique": flux["erreursTechniques"]}
+        return shapes.build("transverses/v1/consulterCRDetaille", dict(
+            OK, libelle="TRA_MSG_00.000", codeInterfaceDepotFlux="FSO1100A",
+            dateDepotFlux=rfc3339(flux["created"]), dateHeureEtatCourantFlux=rfc3339(flux["changed"]),
+            etatCourantDepotFlux=flux["etat"], nomFichier=flux["nomFichier"],
+            listeErreurDP=flux["erreursDP"], listeErreurTechnique=flux["erreursTechniques"]))
+
+    def set_flux_state(self, number, state, errors=None):
+        """Control API: put a flux in a state (IN_INCIDENTE, IN_EN_ATTENTE_RETRAITEMENT_CPP...)."""
+        with self.lock:
+            flux = self.flux[number]
+            flux["etat"] = state
+            flux["changed"] = self.now()
+            if errors:
+                flux["erreursTechniques"] = errors
+            return flux
 
     def _process_flux(self, flux):
+        flux["changed"] = self.now()
         try:
             parsed = documents.invoices_from_flux(flux["content"], flux["syntaxeFlux"])
         except documents.FluxError as e:
@@ -360,18 +418,18 @@ class SandboxState:
                                           "libelleErreurDP": error})
                 continue
             buyer = self.structure_by_siret(item["siretDestinataire"])
-            invoice = self._new_invoice({
+            self._new_invoice({
                 **item, "fournisseur": supplier["idStructureCPP"], "destinataire": buyer["idStructureCPP"],
                 "numeroFluxDepot": flux["numeroFluxDepot"],
                 "designationFournisseur": supplier["designationStructure"],
                 "statut": "DEPOSEE",
             })
-            flux["invoices"].append(invoice["idFacture"])
+            flux["invoices"].append(self.next_invoice_id - 1)
             accepted += 1
         flux["etat"] = ("IN_INTEGRE" if accepted == len(parsed) else
                         "IN_INTEGRE_PARTIEL" if accepted else "IN_REJETE")
 
-    def _routing_error(self, item, supplier):
+    def _routing_error(self, item, supplier, check_duplicate=True):
         """Why Chorus Pro would refuse this invoice, or None."""
         if item.get("siretFournisseur") != supplier["identifiantStructure"]:
             return "Le SIRET du fournisseur (%s) ne correspond pas au compte déposant" % item.get("siretFournisseur")
@@ -400,27 +458,30 @@ class SandboxState:
             return "Le numéro d'engagement juridique est obligatoire pour ce destinataire"
         if engagement and len(engagement) > 50:
             return "Le numéro d'engagement dépasse 50 caractères"
-        for other in self.invoices.values():
-            if other.get("fournisseur") == supplier["idStructureCPP"] and \
-                    other["numeroFacture"] == item["numeroFacture"] and other["statut"] != "REJETEE" and \
-                    other.get("typeFacture") == item.get("typeFacture"):
-                return "Facture en doublon : le numéro %s a déjà été déposé par ce fournisseur" % item["numeroFacture"]
+        if check_duplicate:
+            for other in self.invoices.values():
+                if other.get("fournisseur") == supplier["idStructureCPP"] and \
+                        other["numeroFacture"] == item["numeroFacture"] and other["statut"] != "REJETEE" and \
+                        other.get("typeFacture") == item.get("typeFacture"):
+                    return "Facture en doublon : le numéro %s a déjà été déposé par ce fournisseur" % \
+                        item["numeroFacture"]
         return None
 
     # -------------------------------------------------------------- invoices
     def _new_invoice(self, values):
         invoice_id = self.next_invoice_id
         self.next_invoice_id += 1
-        now = self.now_dt()
+        today = self.today().isoformat()
         invoice = {
             "idFacture": invoice_id, "typeFacture": "FACTURE", "devise": "EUR", "montantHT": 0.0,
-            "montantTTC": 0.0, "montantAPayer": 0.0, "dateDepot": now.date().isoformat(),
-            "dateFacture": now.date().isoformat(), "commentaire": "", "suspendue_une_fois": False,
-            "pieces": [], "historique": [], "telechargee": False, "numeroDpMandat": None,
-            "coordonneesBancaires": None, "lignesTva": [],
+            "montantTTC": 0.0, "montantAPayer": None, "dateDepot": today, "dateFacture": today,
+            "commentaire": "", "suspendue_une_fois": False, "pieces": [], "historique": [], "telechargee": False,
+            "numeroDpMandat": None, "coordonneesBancaires": None, "lignesTva": [],
         }
         invoice.update(values)
         invoice["idFacture"] = invoice_id
+        if invoice["montantAPayer"] is None:
+            invoice["montantAPayer"] = invoice["montantTTC"]
         self.invoices[invoice_id] = invoice
         self._set_status(invoice, invoice["statut"], invoice.get("commentaire") or "")
         return invoice
@@ -428,13 +489,9 @@ class SandboxState:
     def _set_status(self, invoice, status, comment=""):
         invoice["statut"] = status
         invoice["commentaire"] = comment or ""
-        invoice["dateHeureEtatCourant"] = self.now_dt().strftime("%Y-%m-%dT%H:%M:%S")
         invoice["changed"] = self.now()
-        invoice["historique"].append({"histoStatutCode": status,
-                                      "histoStatutDatePassage": invoice["dateHeureEtatCourant"],
-                                      "histoStatutCommentaire": comment or ""})
-        if status == "MISE_A_DISPOSITION":
-            invoice["dateMiseADisposition"] = invoice["dateHeureEtatCourant"]
+        invoice["historique"].append({"code": status, "time": invoice["changed"], "comment": comment or "",
+                                      "id": self._new_id()})
 
     def set_status(self, invoice_id, status, comment=""):
         with self.lock:
@@ -473,74 +530,138 @@ class SandboxState:
     def search_supplier(self, account, payload):
         supplier = self.supplier_structure(account)
         paging = payload.get("rechercheFactureParFournisseur") or {}
+        statuses = payload.get("statutCourant") or []
+        since = parse_time(payload["periodeDateHeureEtatCourantDu"]) \
+            if payload.get("periodeDateHeureEtatCourantDu") else None
         found = [i for i in self.invoices.values() if i.get("fournisseur") == supplier["idStructureCPP"]
                  and (not payload.get("numeroFluxDepot") or i.get("numeroFluxDepot") == payload["numeroFluxDepot"])
                  and (not payload.get("numeroFacture") or i["numeroFacture"] == payload["numeroFacture"])
-                 and (not payload.get("statut") or i["statut"] == payload["statut"])]
+                 and (not statuses or i["statut"] in statuses)
+                 and (since is None or i["changed"] >= since)]
         if not found:
             raise no_result()
+        found.sort(key=lambda i: (i["dateDepot"], i["idFacture"]), reverse=_descending(paging))
         page, meta = self._page(found, paging.get("nbResultatsParPage"), paging.get("pageResultatDemandee"))
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "parametresRetour": meta, "listeFactures": [
-            {"identifiantFactureCPP": i["idFacture"], "numeroFacture": i["numeroFacture"], "statut": i["statut"],
-             "commentaireEtatCourant": i["commentaire"], "dateDepot": i["dateDepot"],
-             "dateHeureEtatCourant": i["dateHeureEtatCourant"], "typeFacture": i["typeFacture"],
-             "montantTTC": i["montantTTC"], "numeroFluxDepot": i.get("numeroFluxDepot"),
-             "identifiantDestinataire": self.structures[i["destinataire"]]["identifiantStructure"]}
-            for i in page]}
-
-    def get_supplier_invoice(self, account, payload):
-        i = self._supplier_invoice(account, payload.get("identifiantFactureCPP"))
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "identifiantFactureCPP": i["idFacture"],
-                "numeroFacture": i["numeroFacture"], "statutFacture": i["statut"],
-                "commentaireEtatCourant": i["commentaire"], "montantTTC": i["montantTTC"]}
+        items = []
+        for i in page:
+            buyer = self.structures[i["destinataire"]]
+            items.append({
+                "identifiantFactureCPP": i["idFacture"], "numeroFacture": i["numeroFacture"], "statut": i["statut"],
+                "commentaireEtatCourant": i["commentaire"], "dateDepot": i["dateDepot"],
+                "dateFacture": i["dateFacture"], "dateHeureEtatCourant": rfc3339(i["changed"]),
+                "typeFacture": i["typeFacture"], "typeDemandePaiement": "FACTURE", "montantHT": i["montantHT"],
+                "montantTTC": i["montantTTC"], "montantAPayer": i["montantAPayer"], "devise": i["devise"],
+                "numeroFluxDepot": i.get("numeroFluxDepot"), "codeDestinataire": buyer["identifiantStructure"],
+                "idDestinataire": buyer["idStructureCPP"], "designationDestinataire": buyer["designationStructure"],
+                "codeFournisseur": supplier["identifiantStructure"], "typeIdentifiantFournisseur": "SIRET",
+                "designationFournisseur": supplier["designationStructure"], "modeDepot": "DEPOT_API",
+                "codeServiceExecutant": i.get("codeServiceExecutant"), "numeroBonCommande": i.get("numeroEngagement"),
+                "numeroMarche": i.get("numeroMarche"), "rejetTraite": False,
+            })
+        return shapes.build("factures/v1/rechercher/fournisseur", dict(OK, parametresRetour=meta,
+                                                                       listeFactures=items))
 
     def history(self, account, payload):
         invoice = self.invoices.get(_int(payload.get("idFacture")))
         if not invoice or not self._visible(account, invoice):
             raise functional(20020, "FAC_MSG_01_001 Facture inconnue : %s" % payload.get("idFacture"))
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "idFacture": invoice["idFacture"],
-                "statutCourantCode": invoice["statut"],
-                "historiquesDesStatuts": {"histoStatut": list(reversed(invoice["historique"]))}}
+        paging = payload.get("paramRechercheHistoStatuts") or {}
+        # In the order they happened: no source says which order Chorus Pro uses.
+        entries, meta = self._page(invoice["historique"], paging.get("nbResultatsParPageListeHistoStatut"),
+                                   paging.get("pageResultatDemandeeListeHistoStatut"))
+        return shapes.build("factures/v1/consulter/historique", dict(
+            OK, idFacture=invoice["idFacture"], numeroFacture=invoice["numeroFacture"], modeDepot="DEPOT_API",
+            statutCourantCode=invoice["statut"],
+            derniereAction={"derniereActionCode": invoice["statut"], "derniereActionId": invoice["historique"][-1]["id"]},
+            historiquesDesActionsUtilisateurs={"histoAction": [], "nbResultatsParPageHistoAction": 1,
+                                               "pageCouranteHistoAction": 1, "pagesHistoAction": 0,
+                                               "totalHistoAction": 0},
+            historiquesDesEvenementsComplementaires={"evenement": [], "nbResultatsParPageEvenement": 1,
+                                                     "pageCouranteEvenement": 1, "pagesEvenement": 0,
+                                                     "totalEvenement": 0},
+            historiquesDesStatuts={
+                "histoStatut": [{"histoStatutCode": e["code"], "histoStatutCommentaire": e["comment"],
+                                 "histoStatutDatePassage": local_minute(e["time"]), "histoStatutId": e["id"]}
+                                for e in entries],
+                "nbResultatsParPageHistoStatut": meta["nbResultatsParPage"],
+                "pageCouranteHistoStatut": meta["pageCourante"], "pagesHistoStatut": meta["pages"],
+                "totalHistoStatut": meta["total"]}))
 
     def _visible(self, account, invoice):
         ids = {s["idStructureCPP"] for s in self.account_structures(account)}
         return invoice.get("fournisseur") in ids or invoice.get("destinataire") in ids
 
+    def attachment_types(self, payload):
+        return shapes.build("transverses/v1/recuperer/typespj", dict(OK, libelle="TRA_MSG_00.000",
+            listeTypePieceJointe=[{"codeTypePieceJointe": code, "libelleTypePieceJointe": label,
+                                   "idTypePieceJointe": n, "typeObjet": "FACTURE"}
+                                  for n, (code, label) in enumerate(ATTACHMENT_TYPES, 1)]))
+
+    def add_file(self, account, payload):
+        name = payload.get("pieceJointeNom") or ""
+        extension = (payload.get("pieceJointeExtension") or "").upper()
+        if not name or len(name) > ATTACHMENT_NAME_MAX:
+            raise functional(20004, "GCU_MSG_05_001 pieceJointeNom est obligatoire (50 caractères au plus)")
+        if extension not in ATTACHMENT_EXTENSIONS:
+            raise functional(20005, "GCU_MSG_05_002 Extension non autorisée : %s" % extension)
+        try:
+            content = base64.b64decode(payload.get("pieceJointeFichier") or "", validate=True)
+        except (ValueError, binascii.Error):
+            raise functional(20012, "DEP_MSG_01_003 pieceJointeFichier n'est pas du base64") from None
+        if len(content) > ATTACHMENT_MAX_BYTES:
+            raise functional(20003, "GCU_MSG_05_003 Le fichier dépasse 10 Mo")
+        with self.lock:
+            piece_id = self._new_id()
+            self.files[piece_id] = {"nom": name, "contenu": content, "login": account["login"]}
+        return shapes.build("transverses/v1/ajouter/fichier", dict(OK, pieceJointeId=piece_id))
+
     def complete(self, account, payload):
-        invoice = self._supplier_invoice(account, payload.get("idFacture"))
+        invoice = self._supplier_invoice(account, payload.get("identifiantFactureCPP"))
         if invoice["statut"] != "SUSPENDUE":
-            raise functional(20021, "FAC_MSG_02_001 Seule une facture SUSPENDUE peut être complétée "
-                                    "(statut actuel : %s)" % invoice["statut"])
-        for piece in payload.get("listePiecesJointes") or []:
-            try:
-                content = base64.b64decode(piece.get("pieceJointeContenu") or "", validate=True)
-            except (ValueError, binascii.Error):
-                raise functional(20012, "DEP_MSG_01_003 pieceJointeContenu n'est pas du base64") from None
-            invoice["pieces"].append({"nom": piece.get("pieceJointeNom") or "piece.pdf", "contenu": content})
+            raise functional(20002, "GDP_MSG_11.033 Le statut de la demande de paiement n'est pas défini à "
+                                    "\"Suspendue\" (statut actuel : %s)" % invoice["statut"])
+        codes = {code for code, _label in ATTACHMENT_TYPES}
+        pieces = []
+        for piece in payload.get("pieceJointeComplementaire") or []:
+            stored = self.files.get(_int(piece.get("pieceJointeComplementaireId")))
+            if not stored or stored["login"] != account["login"]:
+                raise functional(20024, "FAC_MSG_02_004 Pièce jointe inconnue : %s"
+                                 % piece.get("pieceJointeComplementaireId"))
+            if piece.get("pieceJointeComplementaireType") not in codes:
+                raise functional(20025, "FAC_MSG_02_005 Type de pièce jointe inconnu : %s"
+                                 % piece.get("pieceJointeComplementaireType"))
+            if not piece.get("pieceJointeComplementaireDesignation"):
+                raise functional(20026, "FAC_MSG_02_006 pieceJointeComplementaireDesignation est obligatoire")
+            pieces.append({"nom": piece["pieceJointeComplementaireDesignation"], "contenu": stored["contenu"]})
+        invoice["pieces"].extend(pieces)
         self._set_status(invoice, "COMPLETEE", payload.get("commentaire") or "")
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "idFacture": invoice["idFacture"],
-                "statutFacture": invoice["statut"]}
+        return shapes.build("factures/v1/completer", dict(
+            OK, identifiantFactureCPP=invoice["idFacture"], numeroFacture=invoice["numeroFacture"],
+            dateTraitement=self.today().isoformat()))
 
     def recycle(self, account, payload):
-        invoice = self._supplier_invoice(account, payload.get("idFacture"))
+        invoice = self._supplier_invoice(account, payload.get("identifiantFactureCPP"))
         if invoice["statut"] != "A_RECYCLER":
             raise functional(20022, "FAC_MSG_02_002 Seule une facture A_RECYCLER peut être recyclée "
                                     "(statut actuel : %s)" % invoice["statut"])
-        buyer = self.structures[invoice["destinataire"]]
-        if payload.get("idDestinataire"):
-            buyer = self._structure(payload["idDestinataire"])
+        recipient = payload.get("destinataire") or {}
+        reference = payload.get("reference") or {}
+        buyer = self.structure_by_siret(recipient.get("codeDestinataire") or "") if recipient.get(
+            "codeDestinataire") else self.structures[invoice["destinataire"]]
+        if not buyer:
+            raise functional(20023, "FAC_MSG_02_003 Destinataire inconnu : %s" % recipient.get("codeDestinataire"))
         item = dict(invoice, siretDestinataire=buyer["identifiantStructure"],
-                    codeServiceExecutant=payload.get("codeServiceExecutant") or invoice.get("codeServiceExecutant"),
-                    numeroEngagement=payload.get("numeroEngagement") or invoice.get("numeroEngagement"),
-                    numeroFacture="\0recycle")  # not a duplicate of itself
-        error = self._routing_error(item, self.structures[invoice["fournisseur"]])
+                    codeServiceExecutant=recipient.get("codeServiceExecutant") or invoice.get("codeServiceExecutant"),
+                    numeroEngagement=reference.get("numeroBonCommande") or invoice.get("numeroEngagement"))
+        error = self._routing_error(item, self.structures[invoice["fournisseur"]], check_duplicate=False)
         if error:
             raise functional(20023, "FAC_MSG_02_003 %s" % error)
         invoice.update(destinataire=buyer["idStructureCPP"], codeServiceExecutant=item["codeServiceExecutant"],
                        numeroEngagement=item["numeroEngagement"])
-        self._set_status(invoice, "MISE_A_DISPOSITION", "Facture recyclée")
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "idFacture": invoice["idFacture"],
-                "statutFacture": invoice["statut"]}
+        self._set_status(invoice, "MISE_A_DISPOSITION", payload.get("commentaire") or "Facture recyclée")
+        return shapes.build("factures/v1/recycler", dict(
+            OK, identifiantFactureCPP=invoice["idFacture"], numeroFacture=invoice["numeroFacture"],
+            statutFacture=invoice["statut"], dateDepot=invoice["dateDepot"]))
 
     # ------------------------------------------------------------ recipient
     def _recipient_ids(self, account):
@@ -554,108 +675,159 @@ class SandboxState:
             raise functional(20020, "FAC_MSG_01_001 Facture inconnue : %s" % invoice_id)
         return invoice
 
+    def _supplier_of(self, invoice):
+        supplier = self.structures.get(invoice.get("fournisseur")) or {}
+        return (invoice.get("siretFournisseur") or supplier.get("identifiantStructure"),
+                invoice.get("designationFournisseur") or supplier.get("designationStructure"))
+
     def search_recipient(self, account, payload):
         ids = self._recipient_ids(account)
         if payload.get("idDestinataire"):
             ids &= {_int(payload["idDestinataire"])}
-        statuses = payload.get("statutCourant")
-        if isinstance(statuses, str):
-            statuses = [statuses]
+        statuses = payload.get("statutCourant") or []
+        since = parse_time(payload["periodeDateHeureEtatCourantDu"]) \
+            if payload.get("periodeDateHeureEtatCourantDu") else None
+        until = parse_time(payload["periodeDateHeureEtatCourantAu"]) \
+            if payload.get("periodeDateHeureEtatCourantAu") else None
+        kind = payload.get("typeDemandePaiement")
         found = []
         for i in self.invoices.values():
             if i.get("destinataire") not in ids or i["statut"] in ("DEPOSEE", "EN_COURS_ACHEMINEMENT"):
+                continue
+            if kind and kind != "FACTURE":
                 continue
             if statuses and i["statut"] not in statuses:
                 continue
             if payload.get("numeroFacture") and i["numeroFacture"] != payload["numeroFacture"]:
                 continue
-            if payload.get("idServiceExecutant") and i.get("codeServiceExecutant") != payload["idServiceExecutant"]:
+            if payload.get("idServiceExecutant") and i.get("idServiceExecutant") != _int(payload["idServiceExecutant"]):
                 continue
-            if payload.get("periodeDateDepotDu") and i["dateDepot"] < payload["periodeDateDepotDu"]:
+            if payload.get("periodeDateDepotDu") and i["dateDepot"] < payload["periodeDateDepotDu"][:10]:
                 continue
-            if payload.get("periodeDateDepotAu") and i["dateDepot"] > payload["periodeDateDepotAu"]:
+            if payload.get("periodeDateDepotAu") and i["dateDepot"] > payload["periodeDateDepotAu"][:10]:
                 continue
-            if payload.get("periodeDateHeureEtatCourantDu") and \
-                    i["dateHeureEtatCourant"] < payload["periodeDateHeureEtatCourantDu"][:19]:
+            if since is not None and i["changed"] < since:
                 continue
-            if payload.get("periodeDateHeureEtatCourantAu") and \
-                    i["dateHeureEtatCourant"] > payload["periodeDateHeureEtatCourantAu"][:19]:
+            if until is not None and i["changed"] > until:
                 continue
-            if "factureTelechargeeParDestinataire" in payload and payload["factureTelechargeeParDestinataire"] \
-                    is not None and bool(payload["factureTelechargeeParDestinataire"]) != i["telechargee"]:
+            if payload.get("factureTelechargeeParDestinataire") is not None and \
+                    bool(payload["factureTelechargeeParDestinataire"]) != i["telechargee"]:
                 continue
             found.append(i)
         if not found:
             raise no_result()
         paging = payload.get("paramRecherche") or {}
-        found.sort(key=lambda i: (i["dateDepot"], i["idFacture"]),
-                   reverse=paging.get("triSens") == "Descendant")
+        found.sort(key=lambda i: (i["dateDepot"], i["idFacture"]), reverse=_descending(paging))
         page, meta = self._page(found, paging.get("nbResultatsParPage"), paging.get("pageResultatDemandee"))
-        reply = {"codeRetour": 0, "libelle": "GCU_MSG_01_000", **meta, "listeFactures": []}
+        items = []
         for i in page:
-            supplier = self.structures.get(i.get("fournisseur")) or {}
-            reply["listeFactures"].append({
-                "idFacture": i["idFacture"], "numeroFacture": i["numeroFacture"],
-                "codeFournisseur": i.get("siretFournisseur") or supplier.get("identifiantStructure"),
-                "designationFournisseur": i.get("designationFournisseur") or supplier.get("designationStructure"),
-                "codeDestinataire": self.structures[i["destinataire"]]["identifiantStructure"],
-                "codeServiceExecutant": i.get("codeServiceExecutant"), "dateFacture": i["dateFacture"],
-                "dateDepot": i["dateDepot"], "dateHeureEtatCourant": i["dateHeureEtatCourant"],
-                "montantHT": i["montantHT"], "montantTTC": i["montantTTC"], "montantAPayer": i["montantAPayer"],
-                "devise": i["devise"], "numeroBonCommande": i.get("numeroEngagement"),
-                "numeroMarche": i.get("numeroMarche"), "statut": i["statut"], "typeFacture": i["typeFacture"],
-                "typeDemandePaiement": "FACTURE",
+            supplier_code, supplier_name = self._supplier_of(i)
+            buyer = self.structures[i["destinataire"]]
+            items.append({
+                "idFacture": i["idFacture"], "numeroFacture": i["numeroFacture"], "statut": i["statut"],
+                "commentaireEtatCourant": i["commentaire"], "dateHeureEtatCourant": rfc3339(i["changed"]),
+                "codeFournisseur": supplier_code, "designationFournisseur": supplier_name,
+                "typeIdentifiantFournisseur": "SIRET", "codeDestinataire": buyer["identifiantStructure"],
+                "idDestinataire": buyer["idStructureCPP"], "designationDestinataire": buyer["designationStructure"],
+                "codeServiceExecutant": i.get("codeServiceExecutant"), "idServiceExecutant": i.get("idServiceExecutant"),
+                "dateFacture": i["dateFacture"], "dateDepot": i["dateDepot"], "montantHT": i["montantHT"],
+                "montantTTC": i["montantTTC"], "montantAPayer": i["montantAPayer"], "devise": i["devise"],
+                "numeroBonCommande": i.get("numeroEngagement"), "numeroMarche": i.get("numeroMarche"),
+                "typeFacture": i["typeFacture"], "typeDemandePaiement": "FACTURE",
+                "factureTelechargeeParDestinataire": i["telechargee"],
             })
-        return reply
+        return shapes.build("factures/v1/rechercher/recipiendaire", dict(OK, listeFactures=items, **meta))
+
+    def _vat_lines(self, invoice):
+        return invoice.get("lignesTva") or [{"tauxTva": 20.0, "montantBaseHtParTaux": invoice["montantHT"],
+                                             "montantTvaParTaux": round(invoice["montantTTC"] - invoice["montantHT"],
+                                                                        2)}]
+
+    def _documents(self, invoice):
+        """The invoice's files as Chorus Pro lists them: its PDF first (the main one), then the others."""
+        main = {"pieceJointeId": invoice["idFacture"] * 10, "pieceJointeDesignation": invoice["numeroFacture"],
+                "pieceJointeExtension": "PDF", "pieceJointeTypeCode": "FACTURE",
+                "pieceJointeTypeLibelle": "Facture", "pieceJointeIdLiaison": invoice["idFacture"] * 10 + 1,
+                "pieceJointeNumeroLigneFacture": 0}
+        others = [{"pieceJointeId": invoice["idFacture"] * 10 + 2 + n,
+                   "pieceJointeDesignation": piece["nom"].rsplit(".", 1)[0],
+                   "pieceJointeExtension": piece["nom"].rsplit(".", 1)[-1].upper() if "." in piece["nom"] else "",
+                   "pieceJointeTypeCode": "PIECE_JUSTIFICATIVE", "pieceJointeTypeLibelle": "Pièce justificative",
+                   "pieceJointeIdLiaison": 0, "pieceJointeNumeroLigneFacture": 0}
+                  for n, piece in enumerate(invoice["pieces"])]
+        return [main] + others
 
     def get_received(self, account, payload):
         i = self._received_invoice(account, payload.get("identifiantFactureCPP"))
-        supplier = self.structures.get(i.get("fournisseur")) or {}
         bank = i.get("coordonneesBancaires") or {}
+        iban = bank.get("iban") or ""
         buyer = self.structures[i["destinataire"]]
-        lines = i.get("lignesTva") or [{"tauxTva": 20.0, "montantBaseHtParTaux": i["montantHT"],
-                                        "montantTvaParTaux": round(i["montantTTC"] - i["montantHT"], 2)}]
-        return {
-            "codeRetour": 0, "libelle": "GCU_MSG_01_000", "idFacture": i["idFacture"],
-            "numeroFacture": i["numeroFacture"], "dateFacture": i["dateFacture"], "dateDepot": i["dateDepot"],
-            "dateMiseADisposition": i.get("dateMiseADisposition"),
-            "statutFacture": i["statut"], "commentaireEtatCourant": i["commentaire"],
+        supplier_code, supplier_name = self._supplier_of(i)
+        limit = _int(payload.get("nbResultatsMaximum"))  # CPP-2017's reading: one size for every list
+        vat_paging = payload.get("rechercheligneTvaRecap") or {}
+        vat, vat_meta = self._page(self._vat_lines(i), vat_paging.get("nbResultatsParPageListeListeRecapitulatifTVA")
+                                   or limit, vat_paging.get("pageResultatDemandeeListeRecapitulatifTVA"))
+        doc_paging = payload.get("recherchePj") or {}
+        docs, doc_meta = self._page(self._documents(i), doc_paging.get("nbResultatsParPageListePieceJointe") or limit,
+                                    doc_paging.get("pageResultatDemandeeListePieceJointe"))
+        line_paging = payload.get("rechercheLignePoste") or {}
+        lines, line_meta = self._page(i.get("lignesDePoste") or [], line_paging.get("nbResultatsParPageLignesPoste")
+                                      or limit, line_paging.get("pageResultatDemandeeLignesPoste"))
+        main = self._documents(i)[0]
+        facture = {
+            "identifiantFactureCPP": i["idFacture"], "numeroFacture": i["numeroFacture"],
+            "statutFacture": i["statut"], "commentaire": i["commentaire"], "modeDepot": "DEPOT_API",
+            "cadreDeFacturation": {"codeCadreFacturation": "A1_FACTURE_FOURNISSEUR"},
             "fournisseur": {
-                "idFournisseur": i.get("fournisseur"),
-                "codeFournisseur": i.get("siretFournisseur") or supplier.get("identifiantStructure"),
-                "typeIdentifiantFournisseur": "SIRET",
-                "raisonSociale": i.get("designationFournisseur") or supplier.get("designationStructure"),
-                "coordBancairesFournisseurCompteBancaire": bank.get("iban"),
-                "coordBancairesFournisseurCleIban": bank.get("iban", "")[2:4] if bank.get("iban") else None,
-                "coordBancairesFournisseurBicSwift": bank.get("bic"),
+                "idFournisseur": i.get("fournisseur"), "codeFournisseur": supplier_code,
+                "typeIdentifiantFournisseur": "SIRET", "designationFournisseur": supplier_name,
+                "coordBancairesFournisseurCompteBancaire": iban or None,
+                "coordBancairesFournisseurCleIban": iban[2:4] or None,
+                "coordBancairesFournisseurCodePays": iban[:2] or None,
+                "coordBancairesFournisseurType": "IBAN" if iban else None,
+                "coordBancairesBicSwift": bank.get("bic"),
             },
-            "destinataire": {"idDestinataire": buyer["idStructureCPP"],
-                             "codeDestinataire": buyer["identifiantStructure"],
-                             "codeServiceExecutant": i.get("codeServiceExecutant")},
+            "destinataire": {"idDestinataire": buyer["idStructureCPP"], "codeDestinataire": buyer["identifiantStructure"],
+                             "libelleDestinataire": buyer["designationStructure"],
+                             "codeServiceExecutant": i.get("codeServiceExecutant"),
+                             "idServiceExecutant": i.get("idServiceExecutant"), "destinataireEtat": "ACTIF"},
             "references": {
                 "numeroBonCommande": i.get("numeroEngagement"), "numeroMarche": i.get("numeroMarche"),
                 "numeroDpMandat": i.get("numeroDpMandat"), "dateEcheancePaiement": i.get("dateEcheance"),
-                "typeFacture": i["typeFacture"], "typeTva": "TVA_SUR_DEBIT",
-                "modePaiement": None if i["typeFacture"] == "AVOIR" else "VIREMENT",
-                "deviseFacture": i["devise"],
+                "dateFacture": i["dateFacture"], "dateDepot": i["dateDepot"], "typeFacture": i["typeFacture"],
+                "typeTva": "TVA_SUR_DEBIT", "modePaiement": None if i["typeFacture"] == "AVOIR" else "VIREMENT",
+                "codeDeviseFacture": i["devise"],
             },
-            "montantTotal": {"montantHtTotal": i["montantHT"],
-                             "montantTVA": round(i["montantTTC"] - i["montantHT"], 2),
-                             "montantTtcTotal": i["montantTTC"], "montantAPayer": i["montantAPayer"]},
-            "lignesDePoste": i.get("lignesDePoste") or [],
-            "recapitulatifDeTva": lines,
-            "listeDesPiecesJointes": [{"pieceJointeId": n, "pieceJointeNom": p["nom"]}
-                                      for n, p in enumerate(i["pieces"], 1)],
+            "montantTotal": {"montantHtTotal": i["montantHT"], "montantTVA": round(i["montantTTC"] - i["montantHT"], 2),
+                             "montantTtcTotal": i["montantTTC"], "montantTtcAvantRemiseGlobalTTC": i["montantTTC"],
+                             "montantAPayer": i["montantAPayer"], "montantRemiseGlobaleTTC": 0.0},
+            "recapitulatifDeTva": {
+                "ligneTva": [{"ligneTvaTauxManuel": line["tauxTva"],
+                              "ligneTvaMontantBaseHtParTaux": line["montantBaseHtParTaux"],
+                              "ligneTvaMontantTvaParTaux": line["montantTvaParTaux"]} for line in vat],
+                "nbResultatsParPageLignesRecapitulativesTVA": vat_meta["nbResultatsParPage"],
+                "pageCouranteLignesRecapitulativesTVA": vat_meta["pageCourante"],
+                "pagesLignesRecapitulativesTVA": vat_meta["pages"],
+                "totalLignesRecapitulativesTVA": vat_meta["total"]},
+            "lignesDePoste": {"lignePoste": lines, "nbResultatsParPageLignesPoste": line_meta["nbResultatsParPage"],
+                              "pageCouranteLignesPoste": line_meta["pageCourante"],
+                              "pagesLignesPoste": line_meta["pages"], "totalLignesPoste": line_meta["total"]},
+            "listeDesPiecesJointes": {
+                "pieceJointe": docs, "nbResultatsParPageListePiecesJointe": doc_meta["nbResultatsParPage"],
+                "pageCouranteListePiecesJointe": doc_meta["pageCourante"],
+                "pagesListePiecesJointe": doc_meta["pages"], "totalListePiecesJointe": doc_meta["total"]},
+            "pieceJointePrincipale": {"idPieceJointePrincipale": main["pieceJointeId"],
+                                      "idLiaisonPieceJointePrincipale": main["pieceJointeIdLiaison"]},
         }
+        return shapes.build("factures/v1/consulter/recipiendaire", dict(OK, facture=facture))
 
     def invoice_pdf(self, invoice):
         if invoice.get("pdf"):
             return invoice["pdf"]
-        supplier = self.structures.get(invoice.get("fournisseur")) or {}
+        supplier_code, supplier_name = self._supplier_of(invoice)
         return documents.make_pdf([
             "FACTURE %s" % invoice["numeroFacture"],
-            "Fournisseur : %s (SIRET %s)" % (invoice.get("designationFournisseur") or supplier.get(
-                "designationStructure", ""), invoice.get("siretFournisseur") or supplier.get("identifiantStructure")),
+            "Fournisseur : %s (SIRET %s)" % (supplier_name or "", supplier_code),
             "Destinataire : %s" % self.structures[invoice["destinataire"]]["designationStructure"],
             "Date : %s" % invoice["dateFacture"],
             "Montant HT : %.2f %s" % (invoice["montantHT"], invoice["devise"]),
@@ -663,30 +835,44 @@ class SandboxState:
             "Chorus Pro : %s" % invoice["idFacture"],
         ])
 
+    def _folder(self, invoice, position):
+        naming = self.config["download_folders"]
+        if naming == "opaque":
+            return "facture_%s" % position
+        if naming == "number":
+            return _safe_name(invoice["numeroFacture"])
+        return "%s_%s" % (invoice["idFacture"], _safe_name(invoice["numeroFacture"]))
+
     def download(self, account, payload):
         ids = [_int(x.get("idFacture")) for x in payload.get("listeFacture") or []]
         if not ids:
             raise functional(20030, "FAC_MSG_03_001 listeFacture est obligatoire")
         invoices = [self._received_invoice(account, x) for x in ids]
-        with_pieces = payload.get("avecPiecesJointesComplementaires") == "OUI"
-        if payload.get("format", "PDF") not in ("PDF", "PIVOT"):
+        if (payload.get("format") or "PDF") not in ("PDF", "PIVOT"):
             raise functional(20031, "FAC_MSG_03_002 Format inconnu : %s" % payload.get("format"))
-        files = []
+        with_pieces = str(payload.get("avecPiecesJointesComplementaires") or "NON").upper() == "OUI"
+        per_invoice = []
         for i in invoices:
-            folder = "%s_%s" % (i["idFacture"], _safe_name(i["numeroFacture"]))
-            files.append(("%s/%s.pdf" % (folder, _safe_name(i["numeroFacture"])), self.invoice_pdf(i)))
+            files = [("%s.pdf" % _safe_name(i["numeroFacture"]), self.invoice_pdf(i))]
             if with_pieces:
-                files.extend(("%s/PJ/%s" % (folder, p["nom"]), p["contenu"]) for p in i["pieces"])
-        if sum(len(content) for _n, content in files) > self.config["download_limit"]:
+                files += [(piece["nom"], piece["contenu"]) for piece in i["pieces"]]
+            per_invoice.append(files)
+        if sum(len(content) for files in per_invoice for _n, content in files) > self.config["download_limit"]:
             raise ApiError(413, None)
-        if len(files) == 1:
-            result = files[0][1]
+        # The documented layouts: one file alone; one invoice's files in a ZIP without folder;
+        # several invoices in a ZIP with a folder each.
+        if len(invoices) == 1 and len(per_invoice[0]) == 1:
+            result = per_invoice[0][0][1]
+        elif len(invoices) == 1:
+            result = documents.make_zip(per_invoice[0])
         else:
-            result = documents.make_zip(files)
+            result = documents.make_zip([("%s/%s" % (self._folder(i, n), name), content)
+                                         for n, (i, files) in enumerate(zip(invoices, per_invoice), 1)
+                                         for name, content in files])
         for i in invoices:
             i["telechargee"] = True
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000",
-                "fichierResultat": base64.b64encode(result).decode()}
+        return shapes.build("factures/v1/telecharger/groupe", dict(
+            OK, fichierResultat=base64.b64encode(result).decode()))
 
     def allowed_statuses(self, invoice=None, status=None):
         status = invoice["statut"] if invoice else status
@@ -712,15 +898,20 @@ class SandboxState:
         if new == "SUSPENDUE":
             invoice["suspendue_une_fois"] = True
         self._set_status(invoice, new, reason)
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000", "dateTraitement": invoice["dateHeureEtatCourant"],
-                "idFacture": invoice["idFacture"], "nouveauStatut": new, "numeroFacture": invoice["numeroFacture"]}
+        return shapes.build("factures/v1/traiter/recue", dict(
+            OK, dateTraitement=self.today().isoformat(), idFacture=invoice["idFacture"], nouveauStatut=new,
+            numeroFacture=invoice["numeroFacture"]))
 
     def processing_states(self, payload):
         current = payload.get("statutCourant")
         if not current:
             raise functional(20044, "FAC_MSG_04_005 statutCourant est obligatoire")
-        return {"codeRetour": 0, "libelle": "GCU_MSG_01_000",
-                "listeStatutsPossibles": [{"statut": s} for s in self.allowed_statuses(status=current)]}
+        allowed = self.allowed_statuses(status=current)
+        if not allowed:
+            raise no_result()
+        return shapes.build("transverses/v1/recuperer/etats/traitement", dict(
+            OK, libelle="TRA_MSG_00.000",
+            listeStatutsPossiblesPourTraitement=[{"statutPossiblePourTraitement": s} for s in allowed]))
 
     # ---------------------------------------------------------------- inbox
     def _add_inbox_invoice(self, item):
@@ -729,6 +920,10 @@ class SandboxState:
         values = dict(item)
         values["destinataire"] = buyer["idStructureCPP"]
         values.setdefault("statut", "MISE_A_DISPOSITION")
+        if values.get("codeServiceExecutant"):
+            service = next((s for s in self.services.values() if s["idStructure"] == buyer["idStructureCPP"]
+                            and s["codeService"] == values["codeServiceExecutant"]), None)
+            values["idServiceExecutant"] = service["idService"] if service else None
         pieces = values.pop("piecesJointes", [])
         invoice = self._new_invoice(values)
         for name in pieces:
@@ -786,7 +981,7 @@ class SandboxState:
     def _page(items, size, page):
         size = max(1, min(_int(size) or 10, 1000))
         page = max(1, _int(page) or 1)
-        pages = max(1, -(-len(items) // size))
+        pages = -(-len(items) // size)
         chunk = items[(page - 1) * size:page * size]
         return chunk, {"pageCourante": page, "pages": pages, "nbResultatsParPage": size, "total": len(items)}
 
@@ -799,6 +994,10 @@ class SandboxState:
                 "invoices": [{k: v for k, v in i.items() if k not in ("pieces", "pdf", "historique")}
                              for i in self.invoices.values()],
             }
+
+
+def _descending(paging):
+    return (paging.get("triSens") or paging.get("triSense") or "").strip() == "Descendant"
 
 
 def _int(value):
