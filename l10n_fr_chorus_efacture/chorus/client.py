@@ -14,6 +14,7 @@ import time
 import requests
 
 from . import exceptions as exc
+from . import replies
 
 _logger = logging.getLogger(__name__)
 
@@ -218,6 +219,13 @@ class ChorusProClient:
                     raise exc.ChorusOutcomeUnknownError("no reply within %s seconds" % self.timeout,
                                                         operation=path) from None
                 raise exc.ChorusTimeoutError("read time-out", timeout=self.timeout, operation=path) from None
+            except requests.RequestException as e:
+                # A reply cut in the middle of its body, undecodable content...: the request was sent.
+                if write:
+                    raise exc.ChorusOutcomeUnknownError("reply broken (%s)" % e.__class__.__name__,
+                                                        operation=path) from None
+                raise exc.ChorusUnavailableError("reply broken (%s)" % e.__class__.__name__,
+                                                 operation=path) from None
             if response.status_code == 401:
                 info = _parse_www_authenticate(response.headers.get("WWW-Authenticate"))
                 error = info.get("error", "")
@@ -248,6 +256,10 @@ class ChorusProClient:
                 response.close()
                 self._too_large_reply(size, path, write)
             chunks.append(chunk)
+        if declared and declared.isdigit() and size < int(declared) \
+                and not response.headers.get("Content-Encoding"):
+            # The connection broke in the middle of the body (urllib3 1.x does not check the length).
+            raise requests.exceptions.ChunkedEncodingError("reply cut after %s of %s bytes" % (size, declared))
         response._content = b"".join(chunks)
 
     def _too_large_reply(self, size, path, write):
@@ -299,29 +311,28 @@ class ChorusProClient:
                                             libelle=data.get("libelle"), http_status=status, operation=path)
         return data
 
-    def _pages(self, fetch_page, page_size):
-        """Yield the replies of every page; ``fetch_page(page)`` returns (reply, pages)."""
+    @staticmethod
+    def _pages(fetch_page):
+        """Yield the items of every page; ``fetch_page(page)`` returns (items, number of pages).
+
+        Chorus Pro's "no result" (codeRetour 20000) ends the paging with nothing more.
+        """
         page = 1
         while True:
             try:
-                reply, pages = fetch_page(page)
+                items, pages = fetch_page(page)
             except exc.ChorusNoResultError:
                 return
-            yield reply
-            if page >= (pages or 1):
+            yield items
+            if page >= (pages or 1) or not items:
                 return
             page += 1
 
-    @staticmethod
-    def _int(value, field, path):
-        try:
-            return int(value or 0)
-        except (TypeError, ValueError):
-            raise exc.ChorusMalformedReplyError("%s is not a number" % field, operation=path) from None
-
     # ------------------------------------------------------------ operations
+    # Each returns typed replies (replies.py); the request shapes are the published ones
+    # (chorus_sandbox/shapes, which names their sources).
     def health_check(self):
-        """Check that the API answers (token only, no technical account needed)."""
+        """GET transverses/v1/health-check: the API answers (token only, no technical account needed)."""
         path = "transverses/v1/health-check"
         token = self.get_token()
         try:
@@ -339,186 +350,260 @@ class ChorusProClient:
                                              operation=path)
         return True
 
+    def _read(self, path, payload, parse, *, write=False):
+        """Call ``path`` and turn its reply into typed objects with ``parse(fields)``."""
+        return parse(replies.reply(self._call(path, payload, write=write), path))
+
     # structures
-    def search_structures(self, identifier, identifier_type="SIRET", restrict_private=False, page_size=10):
+    def search_structures(self, identifier, identifier_type="SIRET", restrict_private=False):
         """structures/v1/rechercher: the structures with this identifier (a SIRET by default)."""
+        path = "structures/v1/rechercher"
         try:
-            reply = self._call("structures/v1/rechercher", {
+            return self._read(path, {
                 "structure": {"identifiantStructure": identifier, "typeIdentifiantStructure": identifier_type},
                 "restreindreStructuresPrivees": restrict_private,
-                "parametres": {"nbResultatsParPage": page_size},
-            })
+                "parametres": {"nbResultatsParPage": 10, "pageResultatDemandee": 1},
+            }, lambda fields: [replies.Structure.read(item) for item in fields.items("listeStructures")])
         except exc.ChorusNoResultError:
             return []
-        return reply.get("listeStructures") or []
 
-    def get_structure(self, id_structure):
+    def get_structure(self, structure_id):
         """structures/v1/consulter: a structure with its ``parametres`` flags."""
-        return self._call("structures/v1/consulter", {"idStructureCPP": id_structure, "codeLangue": "FR"})
+        return self._read("structures/v1/consulter", {"idStructure": structure_id, "codeLangue": "FR"},
+                          lambda fields: replies.StructureDetail.read(fields, structure_id))
 
-    def search_services(self, id_structure, page_size=DEFAULT_PAGE_SIZE):
-        """structures/v1/rechercher/services: every service of a structure (all pages)."""
+    def search_services(self, structure_id, page_size=DEFAULT_PAGE_SIZE):
+        """structures/v1/rechercher/services: every service of a structure, every page."""
         path = "structures/v1/rechercher/services"
 
         def fetch(page):
-            reply = self._call(path, {
-                "idStructure": id_structure,
+            fields = replies.reply(self._call(path, {
+                "idStructure": structure_id,
                 "parametresRechercherServicesStructure": {"nbResultatsParPage": page_size,
                                                           "pageResultatDemandee": page},
-            })
-            return reply, self._int((reply.get("parametresRetour") or {}).get("pages"), "pages", path)
+            }), path)
+            return ([replies.Service.read(item) for item in fields.items("listeServices")],
+                    replies.Paging.read(fields.obj("parametresRetour")).pages)
 
-        services = []
-        for reply in self._pages(fetch, page_size):
-            services.extend(reply.get("listeServices") or [])
-        return services
+        return [service for services in self._pages(fetch) for service in services]
 
-    def get_service(self, id_structure, id_service):
-        """structures/v1/consulter/service: a service with ``parametres.numeroEngagement``."""
-        return self._call("structures/v1/consulter/service", {"idStructure": id_structure, "idService": id_service})
-
-    def search_engagements(self, id_structure, engagement_number=None, state="COMMANDE"):
-        """engagementsJuridiques/v1/rechercher: the legal commitments of a structure."""
-        payload = {"structureReceptriceEngagementJuridique": id_structure,
-                   "etatCourantEngagementJuridique": state}
-        if engagement_number:
-            payload["numeroEngagementJuridique"] = engagement_number
-        try:
-            reply = self._call("engagementsJuridiques/v1/rechercher", payload)
-        except exc.ChorusNoResultError:
-            return []
-        return reply.get("listeEngagementJuridique") or []
+    def get_service(self, structure_id, service_id):
+        """structures/v1/consulter/service: whether the service requires an engagement."""
+        return self._read("structures/v1/consulter/service",
+                          {"idStructure": structure_id, "idService": service_id, "codeLangue": "FR"},
+                          replies.ServiceDetail.read)
 
     # supplier side
     def deposit_flux(self, content, filename, syntax, with_signature=False):
         """factures/v1/deposer/flux: deposit a flux; never retried (see ChorusOutcomeUnknownError)."""
-        reply = self._call("factures/v1/deposer/flux", {
-            "fichierFlux": base64.b64encode(content).decode(),
-            "nomFichier": filename,
-            "syntaxeFlux": syntax,
-            "avecSignature": with_signature,
-        }, write=True)
-        if not reply.get("numeroFluxDepot"):
-            raise exc.ChorusMalformedReplyError("no numeroFluxDepot in the deposit reply",
-                                                operation="factures/v1/deposer/flux")
-        return reply
+        path = "factures/v1/deposer/flux"
+        payload = {"fichierFlux": base64.b64encode(content).decode(), "nomFichier": filename,
+                   "syntaxeFlux": syntax, "avecSignature": with_signature}
+        try:
+            return self._read(path, payload, replies.Deposit.read, write=True)
+        except exc.ChorusMalformedReplyError as error:
+            # Accepted (codeRetour 0) but without a flux number: it may be in Chorus Pro.
+            raise exc.ChorusOutcomeUnknownError(error.detail, operation=path) from None
 
     def get_flux_report(self, flux_number):
         """transverses/v1/consulterCRDetaille: state and errors of a deposited flux."""
-        return self._call("transverses/v1/consulterCRDetaille", {"numeroFluxDepot": flux_number})
+        return self._read("transverses/v1/consulterCRDetaille", {"numeroFluxDepot": flux_number},
+                          replies.FluxReport.read)
 
-    def search_supplier_invoices(self, flux_number=None, invoice_number=None, page_size=DEFAULT_PAGE_SIZE,
-                                 **filters):
-        """factures/v1/rechercher/fournisseur: the supplier's invoices, every page."""
+    def search_supplier_invoices(self, flux_number=None, invoice_number=None, statuses=None, changed_since=None,
+                                 page_size=DEFAULT_PAGE_SIZE):
+        """factures/v1/rechercher/fournisseur: the supplier's invoices, every page.
+
+        ``changed_since``: a naive UTC datetime; only the invoices whose status changed since then.
+        """
         path = "factures/v1/rechercher/fournisseur"
-        payload = dict(filters)
+        payload = {}
         if flux_number:
             payload["numeroFluxDepot"] = flux_number
         if invoice_number:
             payload["numeroFacture"] = invoice_number
+        if statuses:
+            payload["statutCourant"] = list(statuses)
+        if changed_since:
+            payload["periodeDateHeureEtatCourantDu"] = replies.format_moment(changed_since)
 
         def fetch(page):
-            reply = self._call(path, dict(payload, rechercheFactureParFournisseur={
-                "nbResultatsParPage": page_size, "pageResultatDemandee": page}))
-            return reply, self._int((reply.get("parametresRetour") or {}).get("pages"), "pages", path)
+            fields = replies.reply(self._call(path, dict(payload, rechercheFactureParFournisseur={
+                "nbResultatsParPage": page_size, "pageResultatDemandee": page,
+                "triColonne": "dateDepot", "triSens": "Ascendant"})), path)
+            return ([replies.SupplierInvoice.read(item) for item in fields.items("listeFactures")],
+                    replies.Paging.read(fields.obj("parametresRetour")).pages)
 
-        invoices = []
-        for reply in self._pages(fetch, page_size):
-            invoices.extend(reply.get("listeFactures") or [])
-        return invoices
+        return [invoice for invoices in self._pages(fetch) for invoice in invoices]
 
-    def get_supplier_invoice(self, id_invoice):
-        """factures/v1/consulter/fournisseur: one of the supplier's invoices."""
-        return self._call("factures/v1/consulter/fournisseur", {"identifiantFactureCPP": id_invoice})
+    def get_invoice_history(self, invoice_id, page_size=DEFAULT_PAGE_SIZE):
+        """factures/v1/consulter/historique: current status and every status, newest first."""
+        path = "factures/v1/consulter/historique"
+        first = {}
 
-    def get_invoice_history(self, id_invoice):
-        """factures/v1/consulter/historique: current status and the history of statuses."""
-        return self._call("factures/v1/consulter/historique", {"idFacture": id_invoice})
+        def fetch(page):
+            fields = replies.reply(self._call(path, {
+                "idFacture": invoice_id,
+                "paramRechercheHistoStatuts": {"nbResultatsParPageListeHistoStatut": page_size,
+                                               "pageResultatDemandeeListeHistoStatut": page},
+            }), path)
+            first.setdefault("fields", fields)
+            entries, paging = replies.InvoiceHistory.read_entries(fields)
+            return entries, paging.pages
 
-    def complete_invoice(self, id_invoice, comment=None, attachments=()):
+        entries = [entry for page in self._pages(fetch) for entry in page]
+        if "fields" not in first:
+            raise exc.ChorusMalformedReplyError("historiquesDesStatuts is missing", operation=path)
+        return replies.InvoiceHistory.build(first["fields"], invoice_id, entries)
+
+    def get_attachment_types(self):
+        """transverses/v1/recuperer/typespj: the codes a supporting document of an invoice may have."""
+        return self._read("transverses/v1/recuperer/typespj", {"codeLangue": "FR", "typeObjet": "FACTURE"},
+                          lambda fields: [replies.AttachmentType.read(item)
+                                          for item in fields.items("listeTypePieceJointe")])
+
+    def upload_file(self, name, content, mimetype, extension):
+        """transverses/v1/ajouter/fichier: put a file in Chorus Pro; returns its pieceJointeId.
+
+        Retried like a read: a file uploaded twice is only an unused file in Chorus Pro.
+        """
+        return self._read("transverses/v1/ajouter/fichier", {
+            "pieceJointeFichier": base64.b64encode(content).decode(), "pieceJointeNom": name,
+            "pieceJointeTypeMime": mimetype, "pieceJointeExtension": extension.upper(),
+        }, lambda fields: fields.integer("pieceJointeId", required=True))
+
+    def complete_invoice(self, invoice_id, comment=None, attachments=()):
         """factures/v1/completer: add supporting documents to a SUSPENDUE invoice.
 
-        ``attachments``: iterable of (file name, bytes).
+        ``attachments``: (file name, bytes, mimetype, Chorus Pro type code) each; the files are first
+        added to Chorus Pro (ajouter/fichier), then referenced by their id.
         """
-        return self._call("factures/v1/completer", {
-            "idFacture": id_invoice,
-            "commentaire": comment or "",
-            "listePiecesJointes": [
-                {"pieceJointeNom": name, "pieceJointeContenu": base64.b64encode(data).decode()}
-                for name, data in attachments
-            ],
-        }, write=True)
+        pieces = []
+        for name, data, mimetype, type_code in attachments:
+            extension = name.rsplit(".", 1)[-1] if "." in name else ""
+            piece_id = self.upload_file(name, data, mimetype, extension)
+            pieces.append({"pieceJointeComplementaireId": piece_id, "pieceJointeComplementaireDesignation": name,
+                           "pieceJointeComplementaireType": type_code})
+        payload = {"identifiantFactureCPP": invoice_id, "commentaire": comment or ""}
+        if pieces:
+            payload["pieceJointeComplementaire"] = pieces
+        return self._read("factures/v1/completer", payload,
+                          lambda fields: replies.Processed.read(fields, invoice_id), write=True)
 
-    def recycle_invoice(self, id_invoice, id_recipient=None, service_code=None, engagement_number=None):
-        """factures/v1/recycler: change the routing data of an A_RECYCLER invoice."""
-        payload = {"idFacture": id_invoice}
-        if id_recipient:
-            payload["idDestinataire"] = id_recipient
+    def recycle_invoice(self, invoice_id, recipient_code, service_code=None, engagement=None, comment=None):
+        """factures/v1/recycler: send an A_RECYCLER invoice again with other routing data."""
+        recipient = {"codeDestinataire": recipient_code}
         if service_code:
-            payload["codeServiceExecutant"] = service_code
-        if engagement_number:
-            payload["numeroEngagement"] = engagement_number
-        return self._call("factures/v1/recycler", payload, write=True)
+            recipient["codeServiceExecutant"] = service_code
+        payload = {"identifiantFactureCPP": invoice_id, "destinataire": recipient, "commentaire": comment or ""}
+        if engagement:
+            payload["reference"] = {"numeroBonCommande": engagement}
+        return self._read("factures/v1/recycler", payload,
+                          lambda fields: replies.Processed.read(fields, invoice_id), write=True)
 
     # recipient side
     def get_active_recipient_structures(self):
-        """transverses/v1/recuperer/structures/actives/destinataire."""
+        """transverses/v1/recuperer/structures/actives/destinataire: the structures this account receives for."""
         try:
-            reply = self._call("transverses/v1/recuperer/structures/actives/destinataire", {})
+            return self._read("transverses/v1/recuperer/structures/actives/destinataire", {},
+                              lambda fields: [replies.ActiveStructure.read(item)
+                                              for item in fields.items("listeStructures")])
         except exc.ChorusNoResultError:
             return []
-        return reply.get("listeStructures") or []
 
-    def iter_received_invoice_pages(self, page_size=DEFAULT_PAGE_SIZE, **filters):
-        """factures/v1/rechercher/recipiendaire, one list of invoices per page."""
+    def iter_received_invoice_pages(self, recipient_id=None, changed_since=None, statuses=None, invoice_number=None,
+                                    page_size=DEFAULT_PAGE_SIZE):
+        """factures/v1/rechercher/recipiendaire, one list of ReceivedInvoiceSummary per page.
+
+        ``changed_since``: a naive UTC datetime; only the invoices whose status changed since then.
+        """
         path = "factures/v1/rechercher/recipiendaire"
+        payload = {"typeDemandePaiement": "FACTURE"}
+        if recipient_id:
+            payload["idDestinataire"] = recipient_id
+        if changed_since:
+            payload["periodeDateHeureEtatCourantDu"] = replies.format_moment(changed_since)
+        if statuses:
+            payload["statutCourant"] = list(statuses)
+        if invoice_number:
+            payload["numeroFacture"] = invoice_number
 
         def fetch(page):
-            reply = self._call(path, dict(filters, paramRecherche={
+            fields = replies.reply(self._call(path, dict(payload, paramRecherche={
                 "nbResultatsParPage": page_size, "pageResultatDemandee": page,
-                "triSens": "Ascendant", "triColonne": "DateDepot"}))
-            return reply, self._int(reply.get("pages"), "pages", path)
+                "triColonne": "dateDepot", "triSens": "Ascendant"})), path)
+            # Paging at the top level here (not in parametresRetour).
+            return ([replies.ReceivedInvoiceSummary.read(item) for item in fields.items("listeFactures")],
+                    replies.Paging.read(fields).pages)
 
-        for reply in self._pages(fetch, page_size):
-            yield reply.get("listeFactures") or []
+        yield from self._pages(fetch)
 
-    def search_received_invoices(self, page_size=DEFAULT_PAGE_SIZE, **filters):
+    def search_received_invoices(self, **filters):
         """factures/v1/rechercher/recipiendaire: every page."""
-        invoices = []
-        for page in self.iter_received_invoice_pages(page_size=page_size, **filters):
-            invoices.extend(page)
-        return invoices
+        return [invoice for page in self.iter_received_invoice_pages(**filters) for invoice in page]
 
-    def get_received_invoice(self, id_invoice):
-        """factures/v1/consulter/recipiendaire: an invoice received by the buyer, in detail."""
-        return self._call("factures/v1/consulter/recipiendaire", {"identifiantFactureCPP": id_invoice})
+    def get_received_invoice(self, invoice_id, page_size=DEFAULT_PAGE_SIZE):
+        """factures/v1/consulter/recipiendaire: an invoice received by the buyer, in detail.
 
-    def download_invoices(self, id_invoices, fmt="PDF", with_attachments=True):
-        """factures/v1/telecharger/groupe: the file (PDF, or ZIP with a folder per invoice), as bytes."""
+        Its VAT lines and its supporting documents are paged inside the reply: every page is read.
+        The invoice lines are not used: one is asked for.
+        """
+        path = "factures/v1/consulter/recipiendaire"
+        spec = replies.ReceivedInvoice
+
+        def call(vat_page, document_page):
+            return spec.invoice(replies.reply(self._call(path, {
+                "identifiantFactureCPP": invoice_id, "codeLangue": "FR",
+                "rechercheLignePoste": {"nbResultatsParPageLignesPoste": 1, "pageResultatDemandeeLignesPoste": 1},
+                "recherchePj": {"nbResultatsParPageListePieceJointe": page_size,
+                                "pageResultatDemandeeListePieceJointe": document_page},
+                "rechercheligneTvaRecap": {"nbResultatsParPageListeListeRecapitulatifTVA": page_size,
+                                           "pageResultatDemandeeListeRecapitulatifTVA": vat_page},
+            }), path))
+
+        invoice = call(1, 1)
+        vat_items, vat_pages = spec.paged(invoice, spec.VAT_PAGES)
+        document_items, document_pages = spec.paged(invoice, spec.DOCUMENT_PAGES)
+        for page in range(2, max(vat_pages, document_pages) + 1):
+            more = call(min(page, vat_pages), min(page, document_pages))
+            if page <= vat_pages:
+                vat_items += spec.paged(more, spec.VAT_PAGES)[0]
+            if page <= document_pages:
+                document_items += spec.paged(more, spec.DOCUMENT_PAGES)[0]
+        return spec.read(invoice, vat_items, document_items)
+
+    def download_invoices(self, invoice_ids, with_attachments=True):
+        """factures/v1/telecharger/groupe: the PDFs (and supporting documents) as one file, in bytes.
+
+        ``downloads.place`` reads its documented layouts.
+        """
         path = "factures/v1/telecharger/groupe"
-        reply = self._call(path, {
-            "format": fmt,
+        reply = replies.reply(self._call(path, {
+            "format": "PDF",
             "avecPiecesJointesComplementaires": "OUI" if with_attachments else "NON",
-            "listeFacture": [{"idFacture": i} for i in id_invoices],
-        })
+            "listeFacture": [{"idFacture": invoice_id} for invoice_id in invoice_ids],
+        }), path)
+        encoded = reply.text("fichierResultat", required=True)
         try:
-            return base64.b64decode(reply.get("fichierResultat") or "", validate=True)
+            return base64.b64decode(encoded, validate=True)
         except (ValueError, TypeError):
             raise exc.ChorusMalformedReplyError("fichierResultat is not base64", operation=path) from None
 
-    def process_received_invoice(self, id_invoice, new_status, reason=None, mandate_number=None):
+    def process_received_invoice(self, invoice_id, new_status, reason=None, mandate_number=None):
         """factures/v1/traiter/recue: set the buyer's status of an invoice."""
-        payload = {"idFacture": id_invoice, "nouveauStatut": new_status}
+        payload = {"idFacture": invoice_id, "nouveauStatut": new_status}
         if reason:
             payload["motif"] = reason
         if mandate_number:
             payload["numeroDPMandat"] = mandate_number
-        return self._call("factures/v1/traiter/recue", payload, write=True)
+        return self._read("factures/v1/traiter/recue", payload,
+                          lambda fields: replies.Processed.read(fields, invoice_id), write=True)
 
     def get_allowed_statuses(self, current_status):
-        """transverses/v1/recuperer/etats/traitement: the statuses allowed after ``current_status``."""
-        reply = self._call("transverses/v1/recuperer/etats/traitement", {"statutCourant": current_status})
-        return [item.get("statut") for item in reply.get("listeStatutsPossibles") or [] if item.get("statut")]
+        """transverses/v1/recuperer/etats/traitement: the statuses a buyer may set after ``current_status``."""
+        return self._read("transverses/v1/recuperer/etats/traitement", {"statutCourant": current_status},
+                          lambda fields: [item.text("statutPossiblePourTraitement", required=True)
+                                          for item in fields.items("listeStatutsPossiblesPourTraitement")])
 
 
 def _is_connect_refused(error):
