@@ -1,4 +1,5 @@
 from . import chorus_partner_service
+from . import chorus_attachment_type
 from . import res_company
 from . import res_config_settings
 from . import res_partner

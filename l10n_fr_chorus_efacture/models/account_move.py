@@ -352,7 +352,7 @@ class AccountMove(models.Model):
                 failures.update(dict.fromkeys(ready, message))
                 self._chorus_commit()
                 continue
-            flux_number = reply["numeroFluxDepot"]
+            flux_number = reply.flux_number
             for move in ready:
                 move_content, move_filename, _syntax = files[move]
                 # Each invoice keeps its own file, even when it travelled in an archive.
@@ -384,13 +384,13 @@ class AccountMove(models.Model):
             raise UserError(_("%(move)s may already be in Chorus Pro (its last deposit got no reply), and Chorus "
                               "Pro cannot be asked right now: %(error)s", move=self.display_name,
                               error=self.env["res.company"]._chorus_error_message(error))) from None
-        found = [i for i in found if i.get("statut") != "REJETEE"]
+        found = [i for i in found if i.status != "REJETEE"]
         if found:
             invoice = found[0]
             self.write({
-                "chorus_state": "integrated", "chorus_invoice_id": str(invoice["identifiantFactureCPP"]),
-                "chorus_flux_number": invoice.get("numeroFluxDepot") or self.chorus_flux_number,
-                "chorus_invoice_status": invoice.get("statut"), "chorus_error": False,
+                "chorus_state": "integrated", "chorus_invoice_id": str(invoice.id),
+                "chorus_flux_number": invoice.flux_number or self.chorus_flux_number,
+                "chorus_invoice_status": _known_status(invoice.status), "chorus_error": False,
             })
             self.message_post(body=_("Found in Chorus Pro after a lost reply: it was deposited (flux %(flux)s); "
                                      "it is not sent again.", flux=self.chorus_flux_number))
@@ -452,24 +452,24 @@ class AccountMove(models.Model):
 
     def _chorus_follow_flux(self, client, flux_number):
         report = client.get_flux_report(flux_number)
-        state = report.get("etatCourantDepotFlux")
+        state = report.state
         if state not in ("IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE"):
             return
         errors_by_number = {}
-        for error in report.get("listeErreurDP") or []:
-            errors_by_number.setdefault(error.get("numeroDP"), []).append(error.get("libelleErreurDP") or "")
-        technical = ["%s: %s" % (e.get("codeErreur"), e.get("libelleErreur"))
-                     for e in report.get("listeErreurTechnique") or []]
+        for error in report.invoice_errors:
+            errors_by_number.setdefault(error.invoice_number, []).append(error.message or "")
+        technical = ["%s: %s" % (e.code, e.message) for e in report.technical_errors]
         found = {}
         if state != "IN_REJETE":
-            found = {i["numeroFacture"]: i for i in client.search_supplier_invoices(flux_number=flux_number)}
+            found = {i.number: i for i in client.search_supplier_invoices(flux_number=flux_number)}
         for move in self:
             invoice = found.get(move.name)
             if invoice:
                 move.write({
-                    "chorus_state": "integrated", "chorus_invoice_id": str(invoice["identifiantFactureCPP"]),
-                    "chorus_invoice_status": invoice.get("statut"), "chorus_status_date": fields.Datetime.now(),
-                    "chorus_status_comment": invoice.get("commentaireEtatCourant") or False, "chorus_error": False,
+                    "chorus_state": "integrated", "chorus_invoice_id": str(invoice.id),
+                    "chorus_invoice_status": _known_status(invoice.status),
+                    "chorus_status_date": invoice.status_time or fields.Datetime.now(),
+                    "chorus_status_comment": invoice.comment or False, "chorus_error": False,
                 })
                 move.message_post(body=_("Chorus Pro integrated the invoice (flux %(flux)s): status %(status)s.",
                                          flux=flux_number, status=move._chorus_status_label()))
@@ -488,19 +488,18 @@ class AccountMove(models.Model):
     def _chorus_follow_statuses(self, client):
         if not self:
             return
-        current = {str(i["identifiantFactureCPP"]): i for i in client.search_supplier_invoices()}
+        current = {str(i.id): i for i in client.search_supplier_invoices()}
         for move in self:
             invoice = current.get(move.chorus_invoice_id)
-            if not invoice or invoice.get("statut") == move.chorus_invoice_status:
+            if not invoice or invoice.status == move.chorus_invoice_status:
                 continue
-            history = client.get_invoice_history(invoice["identifiantFactureCPP"])
-            entries = (history.get("historiquesDesStatuts") or {}).get("histoStatut") or []
-            latest = entries[0] if entries else {}
-            status = history.get("statutCourantCode") or invoice.get("statut")
-            comment = latest.get("histoStatutCommentaire") or invoice.get("commentaireEtatCourant") or False
+            history = client.get_invoice_history(invoice.id)
+            latest = history.latest
+            status = _known_status(history.current_status)
+            comment = (latest and latest.comment) or invoice.comment or False
             move.write({
                 "chorus_invoice_status": status, "chorus_status_comment": comment,
-                "chorus_status_date": _parse_chorus_datetime(latest.get("histoStatutDatePassage")),
+                "chorus_status_date": (latest and latest.time) or invoice.status_time or fields.Datetime.now(),
             })
             body = _("Chorus Pro status: %(status)s.", status=move._chorus_status_label())
             if comment:
@@ -517,10 +516,9 @@ class AccountMove(models.Model):
         self.activity_schedule("mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id)
 
 
-def _parse_chorus_datetime(value):
-    if not value:
-        return fields.Datetime.now()
-    try:
-        return fields.Datetime.to_datetime(value.replace("T", " ")[:19])
-    except ValueError:
-        return fields.Datetime.now()
+def _known_status(status):
+    """A status of Chorus Pro as the selection knows it; another one (new in Chorus Pro) is logged, not stored."""
+    if status in dict(CHORUS_INVOICE_STATUSES):
+        return status
+    _logger.warning("Chorus Pro status %r is unknown to this module", status)
+    return False

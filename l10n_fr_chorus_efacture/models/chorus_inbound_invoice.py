@@ -1,24 +1,22 @@
-import io
+import json
 import logging
 import re
-import zipfile
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..chorus import downloads
 from ..chorus import exceptions as chorus_exc
+from ..chorus.replies import PARIS, Processed
 from ..tools.transaction import commit_if_allowed, try_lock_row
-from .account_move import CHORUS_INVOICE_STATUSES, _parse_chorus_datetime
+from .account_move import CHORUS_INVOICE_STATUSES, _known_status
 
 _logger = logging.getLogger(__name__)
 
-# Statuses a buyer may set after each status (traiter recue); MANDATEE comes from the mandate wizard.
-BUYER_TRANSITIONS = {
-    "MISE_A_DISPOSITION": ["SERVICE_FAIT", "REJETEE", "SUSPENDUE", "A_RECYCLER"],
-    "COMPLETEE": ["SERVICE_FAIT", "REJETEE"],
-    "SERVICE_FAIT": ["REJETEE", "SUSPENDUE"],
-}
+# The statuses the processing wizard offers, in this order, when Chorus Pro allows them
+# (transverses/v1/recuperer/etats/traitement); MANDATEE comes from the mandate wizard.
+PROCESSING_STATUSES = ["SERVICE_FAIT", "REJETEE", "SUSPENDUE", "A_RECYCLER"]
 # A reason is required for these (Chorus Pro demands it for REJETEE and SUSPENDUE; the accountant's
 # file wants the service fait justified too).
 REASON_REQUIRED = {"REJETEE", "SUSPENDUE", "SERVICE_FAIT"}
@@ -76,6 +74,9 @@ class ChorusInboundInvoice(models.Model):
                                          string="Status History")
     was_suspended = fields.Boolean(readonly=True, help="Chorus Pro allows one suspension only.")
     pdf_attachment_id = fields.Many2one("ir.attachment", readonly=True, string="Invoice PDF")
+    chorus_document_names = fields.Text(
+        readonly=True, help="Names of the supporting documents Chorus Pro lists (JSON): tells them apart from "
+                            "the invoice PDF in a download.")
     document_count = fields.Integer(compute="_compute_document_count", string="Documents")
     documents_state = fields.Selection([("missing", "To download"), ("done", "Downloaded")], default="missing",
                                        readonly=True, string="Documents Status")
@@ -317,12 +318,14 @@ class ChorusInboundInvoice(models.Model):
 
     # ------------------------------------------------------------ statuses
     def _chorus_allowed_statuses(self):
+        """The statuses the buyer may set now: those Chorus Pro allows after the current one (as last asked,
+        see res.company._chorus_refresh_allowed_statuses), without a second suspension (CCP R2192-27)."""
         self.ensure_one()
         if self.sync_state == "pending" or self.move_id:
             return []
-        # Chorus Pro allows one suspension only.
-        return [status for status in BUYER_TRANSITIONS.get(self.chorus_status, [])
-                if not (status == "SUSPENDUE" and self.was_suspended)]
+        allowed = self.company_id._chorus_next_statuses(self.chorus_status) or []
+        return [status for status in PROCESSING_STATUSES
+                if status in allowed and not (status == "SUSPENDUE" and self.was_suspended)]
 
     def _chorus_add_history(self, status, date=None, comment=None, origin="chorus"):
         self.ensure_one()
@@ -332,7 +335,14 @@ class ChorusInboundInvoice(models.Model):
         })
 
     def _chorus_request_status(self, status, reason=None, mandate_number=None):
-        """Queue a status for Chorus Pro, then try to push it at once."""
+        """Queue a status for Chorus Pro, then try to push it at once.
+
+        MANDATEE comes from the mandate wizard, which checks its own conditions; it is queued even while
+        Chorus Pro is down.
+        """
+        if status != MANDATED:
+            for company, invoices in self.grouped("company_id").items():
+                company._chorus_refresh_allowed_statuses(invoices.mapped("chorus_status"))
         for invoice in self:
             if status != MANDATED and status not in invoice._chorus_allowed_statuses():
                 raise UserError(_("%(invoice)s cannot go from %(current)s to %(new)s in Chorus Pro.",
@@ -377,10 +387,10 @@ class ChorusInboundInvoice(models.Model):
                     invoice.write({"sync_error": self.env["res.company"]._chorus_error_message(error)})
                     invoice._chorus_commit()
                     continue
-                status = reply.get("nouveauStatut") or invoice.sync_status
-                values = {"chorus_status": status, "chorus_status_date": _parse_chorus_datetime(
-                    reply.get("dateTraitement")), "chorus_status_comment": invoice.sync_reason or False,
-                    "sync_state": "done", "sync_error": False}
+                status = _known_status(reply.status) or invoice.sync_status
+                values = {"chorus_status": status, "chorus_status_date": fields.Datetime.now(),
+                          "chorus_status_comment": invoice.sync_reason or False,
+                          "sync_state": "done", "sync_error": False}
                 if status == "SUSPENDUE":
                     values["was_suspended"] = True
                 invoice.write(values)
@@ -401,8 +411,8 @@ class ChorusInboundInvoice(models.Model):
         if not self.sync_error:
             return None
         current = client.get_received_invoice(int(self.chorus_invoice_id))
-        if current.get("statutFacture") == self.sync_status:
-            return {"nouveauStatut": self.sync_status, "dateTraitement": None}
+        if current.status == self.sync_status:
+            return Processed(invoice_id=current.id, number=current.number, status=current.status, date=None)
         return None
 
     def _chorus_lock(self):
@@ -425,6 +435,9 @@ class ChorusInboundInvoice(models.Model):
         return True
 
     def action_process(self):
+        # Ask Chorus Pro now which statuses may follow: the wizard only reads the answer.
+        for company, invoices in self.grouped("company_id").items():
+            company._chorus_refresh_allowed_statuses(invoices.mapped("chorus_status"))
         return {
             "type": "ir.actions.act_window", "name": _("Process in Chorus Pro"),
             "res_model": "chorus.inbound.process.wizard", "view_mode": "form", "target": "new",
@@ -488,19 +501,18 @@ class ChorusInboundInvoice(models.Model):
         try:
             client = company._chorus_get_client()
             structures = client.get_active_recipient_structures()
-            watermark = company.chorus_inbound_watermark
+            watermark = company.sudo().chorus_inbound_watermark
             newest = watermark
+            page_size = self.env.context.get("chorus_page_size") or PAGE_SIZE
             for structure in structures:
-                filters = {"idDestinataire": structure.get("idStructureCPP")}
-                if watermark:
-                    filters["periodeDateHeureEtatCourantDu"] = watermark
-                page_size = self.env.context.get("chorus_page_size") or PAGE_SIZE
-                for page in client.iter_received_invoice_pages(page_size=page_size, **filters):
+                for page in client.iter_received_invoice_pages(recipient_id=structure.id, changed_since=watermark,
+                                                               page_size=page_size):
                     counts["found"] += len(page)
-                    created, updated = self._chorus_import_page(company, client, page, structure, errors)
+                    created, updated = self._chorus_import_page(company, client, page, errors)
                     counts["created"] += created
                     counts["updated"] += updated
-                    newest = max([newest or ""] + [i.get("dateHeureEtatCourant") or "" for i in page]) or False
+                    newest = max([moment for moment in [newest] + [i.status_time for i in page] if moment],
+                                 default=False)
                     log.write({"count_found": counts["found"], "count_created": counts["created"],
                                "count_updated": counts["updated"]})
                     self._chorus_commit()
@@ -535,120 +547,129 @@ class ChorusInboundInvoice(models.Model):
         return 0x4350524F00000000 + company.id  # "CPRO" in the high bytes: apart from other advisory locks
 
     @api.model
-    def _chorus_import_page(self, company, client, page, structure, errors):
-        ids = [str(item["idFacture"]) for item in page if item.get("idFacture")]
+    def _chorus_import_page(self, company, client, page, errors):
+        """Create the new invoices of a page of rechercher recipiendaire; update the known ones' status."""
         existing = {i.chorus_invoice_id: i for i in self.search([
-            ("company_id", "=", company.id), ("chorus_invoice_id", "in", ids)])}
-        created = updated = 0
+            ("company_id", "=", company.id), ("chorus_invoice_id", "in", [str(item.id) for item in page])])}
+        updated = 0
         vals_list = []
         for item in page:
-            invoice_id = str(item.get("idFacture") or "")
-            if not invoice_id:
-                continue
-            record = existing.get(invoice_id)
+            record = existing.get(str(item.id))
             if record:
-                if record._chorus_update_status(item.get("statut"), item.get("dateHeureEtatCourant")):
+                if record._chorus_update_status(item):
                     updated += 1
                 continue
             try:
-                detail = client.get_received_invoice(int(invoice_id))
+                detail = client.get_received_invoice(item.id)
+                history = None
+                if item.status != "MISE_A_DISPOSITION":
+                    # The payment delay starts when Chorus Pro made the invoice available: the history says when.
+                    history = client.get_invoice_history(item.id)
+                vals_list.append(self._chorus_values(company, item, detail, history))
+            except chorus_exc.ChorusMalformedReplyError as error:
+                # A field missing or out of range: this invoice is reported, the others go on.
+                errors.append(_("Invoice %(id)s: unreadable data from Chorus Pro (%(error)s).", id=item.id,
+                                error=error.detail))
             except chorus_exc.ChorusFunctionalError as error:
-                errors.append(_("Invoice %(id)s: %(error)s", id=invoice_id,
+                errors.append(_("Invoice %(id)s: %(error)s", id=item.id,
                                 error=self.env["res.company"]._chorus_error_message(error)))
-                continue
-            try:
-                vals_list.append(self._chorus_values(company, item, detail, structure))
-            except (ValueError, TypeError, KeyError, AttributeError) as error:
-                # Out-of-range amounts or dates, missing fields: this invoice is reported, the others go on.
-                errors.append(_("Invoice %(id)s: unreadable data from Chorus Pro (%(error)s).", id=invoice_id,
-                                error=str(error)[:200]))
+            except ValueError as error:
+                errors.append(_("Invoice %(id)s: %(error)s", id=item.id, error=str(error)))
         # One create for the page; no creation message per record (the import log says what came in).
         new_records = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True,
                                         tracking_disable=True).create(vals_list)
-        created = len(new_records)
         self.env["chorus.inbound.invoice.status"].create([{
             "inbound_id": record.id, "status": record.chorus_status, "date": record.chorus_status_date,
             "comment": record.chorus_status_comment,
         } for record in new_records if record.chorus_status])
         new_records._chorus_match_supplier()
-        return created, updated
+        return len(new_records), updated
 
-    def _chorus_update_status(self, status, date):
-        """The status Chorus Pro lists, when it changed there (another user, the accountant)."""
+    def _chorus_update_status(self, item):
+        """The status Chorus Pro lists (a ReceivedInvoiceSummary), when it changed there (another user, the
+        accountant)."""
         self.ensure_one()
+        status = _known_status(item.status)
         if not status or status == self.chorus_status or self.sync_state == "pending":
             return False
-        when = _parse_chorus_datetime(date)
-        self.write({"chorus_status": status, "chorus_status_date": when,
+        when = item.status_time or fields.Datetime.now()
+        self.write({"chorus_status": status, "chorus_status_date": when, "chorus_status_comment": item.comment,
                     "was_suspended": self.was_suspended or status == "SUSPENDUE"})
-        self._chorus_add_history(status, when)
+        self._chorus_add_history(status, when, item.comment)
         self.message_post(body=_("Chorus Pro status: %(status)s.", status=self._chorus_status_label()))
         return True
 
     @api.model
-    def _chorus_values(self, company, item, detail, structure):
-        supplier = detail.get("fournisseur") or {}
-        references = detail.get("references") or {}
-        totals = detail.get("montantTotal") or {}
-        recipient = detail.get("destinataire") or {}
+    def _chorus_values(self, company, item, detail, history=None):
+        """The values of a new received invoice: its summary in the list, its detail, its history (when its
+        status is no longer MISE_A_DISPOSITION)."""
         currency = self.env["res.currency"].with_context(active_test=False).search(
-            [("name", "=", references.get("deviseFacture") or item.get("devise") or "EUR")], limit=1)
+            [("name", "=", detail.currency)], limit=1)
         if not currency:
-            raise ValueError("unknown currency %s" % (references.get("deviseFacture") or item.get("devise")))
-        amount_untaxed = _amount(totals.get("montantHtTotal", item.get("montantHT")))
-        amount_total = _amount(totals.get("montantTtcTotal", item.get("montantTTC")))
-        status = detail.get("statutFacture") or item.get("statut")
+            raise ValueError(_("the currency %(currency)s is unknown in Odoo: activate it.", currency=detail.currency))
+        available = item.status_time if item.status == "MISE_A_DISPOSITION" else             (history and history.last_time_of("MISE_A_DISPOSITION"))
+        main = detail.main_document_id
         return {
             "company_id": company.id,
-            "chorus_invoice_id": str(item["idFacture"]),
-            "name": detail.get("numeroFacture") or item.get("numeroFacture") or str(item["idFacture"]),
-            "invoice_type": "AVOIR" if (references.get("typeFacture") or item.get("typeFacture")) == "AVOIR"
-            else "FACTURE",
-            "supplier_name": supplier.get("raisonSociale") or item.get("designationFournisseur"),
-            "supplier_siret": supplier.get("codeFournisseur") or item.get("codeFournisseur"),
-            "supplier_iban": supplier.get("coordBancairesFournisseurCompteBancaire") or False,
-            "supplier_bic": supplier.get("coordBancairesFournisseurBicSwift") or False,
-            "recipient_siret": recipient.get("codeDestinataire") or item.get("codeDestinataire"),
-            "recipient_structure_id": str(recipient.get("idDestinataire") or structure.get("idStructureCPP") or ""),
-            "service_code": recipient.get("codeServiceExecutant") or item.get("codeServiceExecutant") or False,
-            "engagement": references.get("numeroBonCommande") or item.get("numeroBonCommande") or False,
-            "contract": references.get("numeroMarche") or item.get("numeroMarche") or False,
-            "invoice_date": _date(detail.get("dateFacture") or item.get("dateFacture")),
-            "deposit_date": _date(detail.get("dateDepot") or item.get("dateDepot")),
-            "availability_date": _date(detail.get("dateMiseADisposition")) or _date(item.get("dateDepot")),
+            "chorus_invoice_id": str(detail.id),
+            "name": detail.number,
+            "invoice_type": "AVOIR" if detail.invoice_type == "AVOIR" else "FACTURE",
+            "supplier_name": detail.supplier.name,
+            "supplier_siret": detail.supplier.code,
+            "supplier_iban": detail.supplier.iban or False,
+            "supplier_bic": detail.supplier.bic or False,
+            "recipient_siret": detail.recipient_code or item.recipient_code,
+            "recipient_structure_id": str(detail.recipient_id or item.recipient_id or ""),
+            "service_code": detail.service_code or item.service_code or False,
+            "engagement": detail.engagement or False,
+            "contract": detail.contract or False,
+            "invoice_date": detail.invoice_date,
+            "deposit_date": detail.deposit_date,
+            # The day Chorus Pro made it available, in France; the deposit day when no history says it.
+            "availability_date": _paris_day(available) if available else detail.deposit_date,
             "currency_id": currency.id,
-            "amount_untaxed": amount_untaxed,
-            "amount_tax": _amount(totals.get("montantTVA", amount_total - amount_untaxed)),
-            "amount_total": amount_total,
-            "amount_to_pay": _amount(totals.get("montantAPayer", item.get("montantAPayer"))),
-            "tax_line_ids": [fields.Command.create({
-                "rate": _amount(line.get("tauxTva"), limit=100),
-                "base": _amount(line.get("montantBaseHtParTaux")),
-                "amount": _amount(line.get("montantTvaParTaux")),
-            }) for line in detail.get("recapitulatifDeTva") or []],
-            "chorus_status": status if status in dict(CHORUS_INVOICE_STATUSES) else False,
-            "chorus_status_date": _parse_chorus_datetime(item.get("dateHeureEtatCourant")),
-            "chorus_status_comment": detail.get("commentaireEtatCourant") or False,
-            "was_suspended": status == "SUSPENDUE",
+            "amount_untaxed": detail.amount_untaxed,
+            "amount_tax": detail.amount_tax,
+            "amount_total": detail.amount_total,
+            "amount_to_pay": detail.amount_to_pay,
+            "tax_line_ids": [fields.Command.create({"rate": line.rate, "base": line.base, "amount": line.amount})
+                             for line in detail.vat_lines],
+            "chorus_status": _known_status(item.status),
+            "chorus_status_date": item.status_time,
+            "chorus_status_comment": item.comment or detail.comment or False,
+            "was_suspended": item.status == "SUSPENDUE" or bool(
+                history and any(entry.status == "SUSPENDUE" for entry in history.entries)),
             "documents_state": "missing",
+            "chorus_document_names": json.dumps([document.name for document in detail.documents
+                                                 if document.id != main and document.name]),
         }
 
+    def _chorus_document_refs(self):
+        return [downloads.InvoiceRef(id=int(invoice.chorus_invoice_id), number=invoice.name,
+                                     document_names=tuple(json.loads(invoice.chorus_document_names or "[]")))
+                for invoice in self]
+
     def _chorus_download_documents(self, client, errors):
-        """Download the PDFs with their supporting documents, several invoices per call."""
+        """Download the PDFs with their supporting documents, several invoices per call.
+
+        An invoice whose files cannot be placed (the folder naming of a multi-invoice ZIP is not documented)
+        is downloaded again alone, where the layout leaves no doubt.
+        """
         done = 0
         batches = [self[i:i + DOWNLOAD_BATCH] for i in range(0, len(self), DOWNLOAD_BATCH)]
+        max_bytes = self._chorus_max_download_bytes()
         while batches:
             batch = batches.pop(0)
             try:
                 content = client.download_invoices([int(i.chorus_invoice_id) for i in batch])
-                files = self._chorus_unpack_download(content)
-            except (chorus_exc.ChorusTooLargeError, ValueError) as error:
+                placement = downloads.place(content, batch._chorus_document_refs(), max_bytes=max_bytes)
+            except (chorus_exc.ChorusTooLargeError, downloads.DownloadError) as error:
                 if len(batch) > 1:
                     # Too large, or unreadable: halve the batch until the invoice at fault stands alone,
                     # so that the others are downloaded.
                     half = len(batch) // 2
                     batches[:0] = [batch[:half], batch[half:]]
-                elif isinstance(error, ValueError):
+                elif isinstance(error, downloads.DownloadError):
                     errors.append(_("Documents of %(invoice)s not readable: %(error)s", invoice=batch.name,
                                     error=str(error)))
                 else:
@@ -659,79 +680,57 @@ class ChorusInboundInvoice(models.Model):
                 errors.append(_("Documents of %(count)s invoices not downloaded: %(error)s", count=len(batch),
                                 error=self.env["res.company"]._chorus_error_message(error)))
                 continue
-            done += batch._chorus_attach_documents(files, errors)
+            unplaced = batch.filtered(lambda i: int(i.chorus_invoice_id) in placement.unplaced)
+            batches[:0] = [invoice for invoice in unplaced]  # each alone
+            done += (batch - unplaced)._chorus_attach_documents(placement.files, errors)
             self._chorus_commit()
         return done
-
-    @api.model
-    def _chorus_unpack_download(self, content):
-        """telecharger groupe's file as [(path, bytes)]: one PDF ("" as path), or a ZIP, size-checked first."""
-        if content.startswith(b"%PDF"):
-            return [("", content)]
-        if not content.startswith(b"PK"):
-            raise ValueError(_("neither a PDF nor a ZIP file"))
-        try:
-            with zipfile.ZipFile(io.BytesIO(content)) as archive:
-                infos = [i for i in archive.infolist() if not i.is_dir()]
-                if len(infos) > MAX_DOWNLOAD_MEMBERS or \
-                        sum(i.file_size for i in infos) > self._chorus_max_download_bytes():
-                    raise ValueError(_("the archive is too large once unpacked"))
-                return [(info.filename, archive.read(info)) for info in infos]
-        except zipfile.BadZipFile:
-            raise ValueError(_("a damaged ZIP file")) from None
 
     @api.model
     def _chorus_max_download_bytes(self):
         """Largest download unpacked (MB in the system parameter l10n_fr_chorus_efacture.max_download_mb)."""
         megabytes = self.env["ir.config_parameter"].sudo().get_param("l10n_fr_chorus_efacture.max_download_mb")
         try:
-            return int(megabytes) * 1024 * 1024 if megabytes else MAX_DOWNLOAD_BYTES
+            return int(megabytes) * 1024 * 1024 if megabytes else downloads.MAX_UNPACKED_BYTES
         except ValueError:
-            return MAX_DOWNLOAD_BYTES
+            return downloads.MAX_UNPACKED_BYTES
 
-    def _chorus_attach_documents(self, files, errors):
-        """Attach a download's files to these invoices (one PDF alone, or a ZIP with a folder per invoice).
+    def _chorus_attach_documents(self, files_by_id, errors):
+        """Attach each invoice's downloaded files ({Chorus id: [DownloadedFile]}).
 
-        An invoice whose PDF is not a PDF gets nothing and is reported; returns how many got their documents.
+        An invoice whose own file is not a PDF gets nothing and is reported; returns how many got their documents.
         """
         Attachment = self.env["ir.attachment"].sudo()
-        members = {invoice: [] for invoice in self}
-        if len(self) == 1 and len(files) == 1 and files[0][0] == "":
-            members[self] = [("%s.pdf" % self.name, files[0][1], True)]
-        else:
-            by_folder = {invoice.chorus_invoice_id: invoice for invoice in self}
-            for path, content in files:
-                folder, _sep, rest = path.partition("/")
-                invoice = by_folder.get(folder.split("_", 1)[0])
-                if invoice:
-                    members[invoice].append((rest.rsplit("/", 1)[-1], content, not rest.startswith("PJ/")))
-        for invoice, items in list(members.items()):
-            invoice_files = [content for _name, content, is_invoice in items if is_invoice]
-            if not invoice_files or not all(content.startswith(b"%PDF") for content in invoice_files):
-                errors.append(_("Invoice %(invoice)s: the invoice file Chorus Pro sent is not a PDF; its documents "
-                                "are not attached.", invoice=invoice.name))
-                del members[invoice]
-        accepted = self.browse([invoice.id for invoice in members])
+        accepted = self.browse()
+        for invoice in self:
+            files = files_by_id.get(int(invoice.chorus_invoice_id)) or []
+            main = [f for f in files if f.is_invoice]
+            if not main:
+                errors.append(_("Invoice %(invoice)s: no PDF of the invoice among the %(count)s files Chorus Pro "
+                                "sent; its documents are not attached.", invoice=invoice.name, count=len(files)))
+                continue
+            if not main[0].content.startswith(b"%PDF"):
+                errors.append(_("Invoice %(invoice)s: the invoice file %(file)s Chorus Pro sent is not a PDF; its "
+                                "documents are not attached.", invoice=invoice.name, file=main[0].name))
+                continue
+            accepted |= invoice
         # Downloaded again after a crash: the documents already attached are replaced, not doubled.
         Attachment.search([("res_model", "=", self._name), ("res_id", "in", accepted.ids)]).unlink()
         invoice_label, piece_label = _("Invoice PDF from Chorus Pro"), _("Supporting document")
         vals_list, owners = [], []
-        for invoice, items in members.items():
-            for name, content, is_invoice in items:
+        for invoice in accepted:
+            for document in files_by_id[int(invoice.chorus_invoice_id)]:
                 vals_list.append({
-                    "name": name, "raw": content, "res_model": self._name, "res_id": invoice.id,
-                    "mimetype": "application/pdf" if name.lower().endswith(".pdf") else False,
-                    "description": invoice_label if is_invoice else piece_label,
+                    "name": document.name, "raw": document.content, "res_model": self._name, "res_id": invoice.id,
+                    "mimetype": "application/pdf" if document.content.startswith(b"%PDF") else False,
+                    "description": invoice_label if document.is_invoice else piece_label,
                 })
-                owners.append((invoice, is_invoice))
+                owners.append((invoice, document.is_invoice))
         attachments = Attachment.create(vals_list)
-        pdfs = {}
+        accepted.write({"documents_state": "done"})
         for attachment, (invoice, is_invoice) in zip(attachments, owners):
             if is_invoice:
-                pdfs.setdefault(invoice, attachment)
-        accepted.write({"documents_state": "done"})
-        for invoice, pdf in pdfs.items():
-            invoice.write({"pdf_attachment_id": pdf.id, "message_main_attachment_id": pdf.id})
+                invoice.write({"pdf_attachment_id": attachment.id, "message_main_attachment_id": attachment.id})
         return len(accepted)
 
 
@@ -749,27 +748,6 @@ class ChorusInboundInvoiceTax(models.Model):
 
 
 # ---------------------------------------------------------------- helpers
-MAX_AMOUNT = 10 ** 12
-
-
-def _amount(value, limit=MAX_AMOUNT):
-    """A Chorus Pro amount as a float; refuses what no invoice can hold."""
-    if value in (None, ""):
-        return 0.0
-    number = float(value)
-    if number != number or abs(number) >= limit:
-        raise ValueError("amount out of range: %r" % (value,))
-    return round(number, 2)
-
-
-def _date(value):
-    if not value:
-        return False
-    date = fields.Date.to_date(str(value)[:10])
-    if not 1900 <= date.year <= 2200:
-        raise ValueError("date out of range: %r" % (value,))
-    return date
-
-
-MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
-MAX_DOWNLOAD_MEMBERS = 2000
+def _paris_day(moment):
+    """The French day of a naive UTC datetime."""
+    return moment.replace(tzinfo=timezone.utc).astimezone(PARIS).date()

@@ -21,6 +21,8 @@ PASSWORD_WARNING_DAYS = 15
 MANAGER_GROUP = "l10n_fr_chorus_efacture.group_chorus_manager"
 # Legal payment delays of public buyers (CCP R2192-10, R2192-11).
 PAYMENT_DELAYS = {"state": 30, "hospital": 50, "company": 60}
+# Chorus Pro's answer on the statuses that may follow another is asked again after this.
+ALLOWED_STATUSES_MAX_AGE = timedelta(days=1)
 
 
 class ResCompany(models.Model):
@@ -82,9 +84,13 @@ class ResCompany(models.Model):
     chorus_inbound_validation = fields.Boolean(
         string="Internal validation before mandating",
         help="A Chorus Pro inbound validator must validate a received invoice before its mandate is created.")
-    chorus_inbound_watermark = fields.Char(
+    chorus_inbound_watermark = fields.Datetime(
         copy=False, groups="base.group_system",
         help="Latest status time Chorus Pro listed at the last complete import; the next one starts there.")
+    chorus_allowed_statuses = fields.Json(
+        copy=False, groups="base.group_system",
+        help="What Chorus Pro answered to transverses/v1/recuperer/etats/traitement: for each status, the statuses "
+             "a buyer may set next and when it was asked.")
     chorus_timeout = fields.Integer(string="Chorus Pro Time-out (s)", default=30,
                                     help="Seconds allowed for each call to Chorus Pro.")
 
@@ -141,6 +147,43 @@ class ResCompany(models.Model):
                 info.mtime = int(time.time())
                 archive.addfile(info, io.BytesIO(content))
         return buffer.getvalue(), "LOT_%s.tar.gz" % stamp
+
+    # ------------------------------------------------------- buyer statuses
+    def _chorus_next_statuses(self, status):
+        """The statuses Chorus Pro allows after ``status`` (as last asked), or None when never asked."""
+        self.ensure_one()
+        entry = (self.sudo().chorus_allowed_statuses or {}).get(status or "")
+        return entry["statuses"] if entry else None
+
+    def _chorus_refresh_allowed_statuses(self, statuses):
+        """Ask Chorus Pro which statuses may follow each of ``statuses``, unless asked within a day.
+
+        Chorus Pro unreachable: a stale answer is kept and used; with none at all, the user is told.
+        """
+        self.ensure_one()
+        known = dict(self.sudo().chorus_allowed_statuses or {})
+        now = fields.Datetime.now()
+        stale = [status for status in set(filter(None, statuses))
+                 if status not in known or fields.Datetime.to_datetime(known[status]["asked"])
+                 < now - ALLOWED_STATUSES_MAX_AGE]
+        if not stale:
+            return
+        try:
+            client = self._chorus_get_client()
+            for status in stale:
+                try:
+                    allowed = client.get_allowed_statuses(status)
+                except chorus_exc.ChorusNoResultError:
+                    allowed = []
+                known[status] = {"statuses": allowed, "asked": fields.Datetime.to_string(now)}
+        except (chorus_exc.ChorusError, UserError) as error:
+            missing = [status for status in stale if status not in known]
+            if missing:
+                message = error.args[0] if isinstance(error, UserError) else self._chorus_error_message(error)
+                raise UserError(_("Chorus Pro cannot say now which statuses may follow %(statuses)s: %(error)s",
+                                  statuses=", ".join(sorted(missing)), error=message)) from None
+            _logger.info("Chorus Pro's allowed statuses kept from the last answer: %s", error)
+        self.sudo().chorus_allowed_statuses = known
 
     def _chorus_unknown_grace(self):
         """How long a deposit whose reply was lost may stay unlisted before it counts as not received."""

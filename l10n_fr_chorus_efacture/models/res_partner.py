@@ -95,37 +95,35 @@ class ResPartner(models.Model):
                 "No Chorus Pro structure has the SIRET %(siret)s: check the SIRET of %(partner)s, or ask the "
                 "customer for the SIRET it uses in Chorus Pro.", siret=siret, partner=self.display_name))
         structure = structures[0]
-        details = client.get_structure(structure["idStructureCPP"])
-        params = details.get("parametres") or {}
-        services = client.search_services(structure["idStructureCPP"])
+        details = client.get_structure(structure.id)
+        services = client.search_services(structure.id)
         # Update in place: a service chosen on an invoice or in a wizard keeps its record.
         known = {s.chorus_service_id: s for s in self.chorus_service_ids}
         seen = set()
         service_commands = []
         for service in services:
             engagement_required = False
-            if service.get("estActif") and service.get("codeService") != RESERVED_SERVICE_CODE:
-                detail = client.get_service(structure["idStructureCPP"], service["idService"])
-                engagement_required = bool((detail.get("parametres") or {}).get("numeroEngagement"))
+            if service.active and service.code != RESERVED_SERVICE_CODE:
+                engagement_required = client.get_service(structure.id, service.id).engagement_required
             values = {
-                "chorus_service_id": service["idService"],
-                "code": service.get("codeService"),
-                "name": service.get("libelleService"),
-                "is_active": bool(service.get("estActif")),
+                "chorus_service_id": service.id,
+                "code": service.code,
+                "name": service.name,
+                "is_active": service.active,
                 "engagement_required": engagement_required,
             }
-            seen.add(service["idService"])
-            if service["idService"] in known:
-                service_commands.append((1, known[service["idService"]].id, values))
+            seen.add(service.id)
+            if service.id in known:
+                service_commands.append((1, known[service.id].id, values))
             else:
                 service_commands.append((0, 0, values))
         service_commands += [(2, record.id) for sid, record in known.items() if sid not in seen]
         self.sudo().write({
-            "chorus_structure_id": structure["idStructureCPP"],
-            "chorus_structure_name": details.get("designationStructure") or structure.get("designationStructure"),
-            "chorus_service_required": bool(params.get("codeServiceDoitEtreRenseigne")),
-            "chorus_engagement_required": bool(params.get("numeroEJDoitEtreRenseigne")),
-            "chorus_service_or_engagement": bool(params.get("gestionNumeroEJOuCodeService")),
+            "chorus_structure_id": structure.id,
+            "chorus_structure_name": details.name or structure.name,
+            "chorus_service_required": details.service_required,
+            "chorus_engagement_required": details.engagement_required,
+            "chorus_service_or_engagement": details.service_or_engagement,
             "chorus_structure_checked": fields.Datetime.now(),
             "chorus_service_ids": service_commands,
         })

@@ -6,3 +6,4 @@ from . import test_send
 from . import test_translations
 from . import test_inbound
 from . import test_fault_matrix
+from . import test_shapes

@@ -76,6 +76,10 @@ class SandboxMixin:
     def calls(self, operation):
         return self.sandbox.state.calls.get(operation, 0)
 
+    def last_payload(self, operation):
+        """The last request body the sandbox received for ``operation``."""
+        return next(payload for op, payload in reversed(self.sandbox.state.received_payloads) if op == operation)
+
     def make_client(self, login=SUPPLIER_LOGIN, password=SUPPLIER_PASSWORD, client_secret=CLIENT_SECRET, **kw):
         kw.setdefault("timeout", 5)
         kw.setdefault("backoff", 0.01)

@@ -7,7 +7,7 @@ from odoo.tests import BaseCase, tagged
 
 from .. import chorus
 from ..chorus import exceptions as exc
-from .common import (BUYER_LOGIN, BUYER_PASSWORD, COMMUNE_SIRET, HOPITAL_SIRET, SUPPLIER_SIRET, SandboxMixin,
+from .common import (BUYER_LOGIN, BUYER_PASSWORD, COMMUNE_SIRET, HOPITAL_SIRET, SandboxMixin,
                      cii_invoice, free_port_url)
 
 DEPOSIT = "factures/v1/deposer/flux"
@@ -26,7 +26,7 @@ class TestChorusClient(SandboxMixin, BaseCase):
     def deposit(self, number, **kw):
         kw.setdefault("service", "SERV_TECHNIQUES")
         reply = self.client.deposit_flux(cii_invoice(number, **kw), "%s.xml" % number, SYNTAX_CII)
-        return reply["numeroFluxDepot"]
+        return reply.flux_number
 
     # ------------------------------------------------------------------ token
     def test_token_is_cached_and_shared(self):
@@ -50,7 +50,7 @@ class TestChorusClient(SandboxMixin, BaseCase):
         self.client.search_structures(COMMUNE_SIRET)
         self.inject("token_expired", "structures/v1/consulter")
         reply = self.client.get_structure(25000101)
-        self.assertEqual(reply["designationStructure"], "Commune de Saint-Véran-les-Pins")
+        self.assertEqual(reply.name, "Commune de Saint-Véran-les-Pins")
         self.assertEqual(self.client.stats["token_requests"], 2)
 
     def test_bad_client_secret(self):
@@ -80,20 +80,24 @@ class TestChorusClient(SandboxMixin, BaseCase):
     # ------------------------------------------------------------- structures
     def test_structures(self):
         found = self.client.search_structures(HOPITAL_SIRET)
-        self.assertEqual([s["idStructureCPP"] for s in found], [25000202])
+        self.assertEqual([(s.id, s.name) for s in found], [(25000202, "Centre Hospitalier de Valbonne")])
         self.assertEqual(self.client.search_structures("11111111111111"), [], "no result is an empty list")
         details = self.client.get_structure(25000202)
-        self.assertTrue(details["parametres"]["numeroEJDoitEtreRenseigne"])
-        self.assertFalse(details["parametres"]["codeServiceDoitEtreRenseigne"])
+        self.assertTrue(details.engagement_required)
+        self.assertFalse(details.service_required)
+        self.assertEqual(details.identifier, HOPITAL_SIRET)
+        payload = self.last_payload("structures/v1/consulter")
+        self.assertEqual(payload, {"idStructure": 25000202, "codeLangue": "FR"}, "go-choruspro's idStructure")
 
     def test_services_all_pages(self):
         services = self.client.search_services(25000101, page_size=1)
         self.assertEqual(len(services), 4)
         self.assertGreaterEqual(self.calls("structures/v1/rechercher/services"), 4)
-        codes = {s["codeService"]: s["estActif"] for s in services}
+        codes = {s.code: s.active for s in services}
         self.assertEqual(codes["ANCIEN_CCAS"], False)
         service = self.client.get_service(25000303, 9300001)
-        self.assertTrue(service["parametres"]["numeroEngagement"])
+        self.assertTrue(service.engagement_required)
+        self.assertFalse(self.client.get_service(25000303, 9300002).engagement_required)
 
     def test_unknown_structure_is_functional_error(self):
         with self.assertRaises(exc.ChorusFunctionalError) as caught:
@@ -101,37 +105,33 @@ class TestChorusClient(SandboxMixin, BaseCase):
         self.assertEqual(caught.exception.code_retour, 20001)
         self.assertIn("Structure inconnue", caught.exception.message)
 
-    def test_engagements(self):
-        found = self.client.search_engagements(25000202)
-        self.assertEqual(len(found), 2)
-        self.assertEqual(self.client.search_engagements(25000202, "EJ-NOPE"), [])
-
     # -------------------------------------------------------------- supplier
     def test_deposit_and_flux_report(self):
         flux = self.deposit("FA-001")
         report = self.client.get_flux_report(flux)
-        self.assertEqual(report["etatCourantDepotFlux"], "IN_INTEGRE")
-        self.assertEqual(report["listeErreurDP"], [])
+        self.assertEqual(report.state, "IN_INTEGRE")
+        self.assertEqual(report.invoice_errors, ())
+        self.assertTrue(report.deposit_time)
 
     def test_flux_rejected_with_errors(self):
         flux = self.deposit("FA-002", service=None)  # the commune requires a service code
         report = self.client.get_flux_report(flux)
-        self.assertEqual(report["etatCourantDepotFlux"], "IN_REJETE")
-        self.assertIn("code service", report["listeErreurDP"][0]["libelleErreurDP"])
-        self.assertEqual(report["listeErreurDP"][0]["numeroDP"], "FA-002")
+        self.assertEqual(report.state, "IN_REJETE")
+        self.assertIn("code service", report.invoice_errors[0].message)
+        self.assertEqual(report.invoice_errors[0].invoice_number, "FA-002")
 
     def test_duplicate_number_rejected(self):
         self.deposit("FA-003")
         report = self.client.get_flux_report(self.deposit("FA-003"))
-        self.assertEqual(report["etatCourantDepotFlux"], "IN_REJETE")
-        self.assertIn("doublon", report["listeErreurDP"][0]["libelleErreurDP"])
+        self.assertEqual(report.state, "IN_REJETE")
+        self.assertIn("doublon", report.invoice_errors[0].message)
 
     def test_flux_with_doctype_rejected(self):
         xml = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'
         reply = self.client.deposit_flux(xml, "evil.xml", SYNTAX_CII)
-        report = self.client.get_flux_report(reply["numeroFluxDepot"])
-        self.assertEqual(report["etatCourantDepotFlux"], "IN_REJETE")
-        self.assertTrue(report["listeErreurTechnique"])
+        report = self.client.get_flux_report(reply.flux_number)
+        self.assertEqual(report.state, "IN_REJETE")
+        self.assertTrue(report.technical_errors)
         self.assertNotIn("root:", str(report))
 
     def test_supplier_invoices_all_pages_history_complete_recycle(self):
@@ -139,50 +139,80 @@ class TestChorusClient(SandboxMixin, BaseCase):
         self.deposit("FA-011")
         self.deposit("FA-012")
         invoices = self.client.search_supplier_invoices(page_size=1)
-        self.assertEqual(sorted(i["numeroFacture"] for i in invoices), ["FA-010", "FA-011", "FA-012"])
+        self.assertEqual(sorted(i.number for i in invoices), ["FA-010", "FA-011", "FA-012"])
+        self.assertEqual(self.calls("factures/v1/rechercher/fournisseur"), 3, "one call per page")
         by_flux = self.client.search_supplier_invoices(flux_number=flux)
-        self.assertEqual([i["numeroFacture"] for i in by_flux], ["FA-010"])
-        invoice_id = by_flux[0]["identifiantFactureCPP"]
-        self.assertEqual(by_flux[0]["statut"], "DEPOSEE")
-        self.assertEqual(self.client.get_supplier_invoice(invoice_id)["numeroFacture"], "FA-010")
+        self.assertEqual([i.number for i in by_flux], ["FA-010"])
+        invoice_id = by_flux[0].id
+        self.assertEqual((by_flux[0].status, by_flux[0].flux_number), ("DEPOSEE", flux))
+        self.assertEqual(self.client.search_supplier_invoices(statuses=["MISE_A_DISPOSITION"]), [])
 
         self.control("advance", seconds=3601)
-        history = self.client.get_invoice_history(invoice_id)
-        self.assertEqual(history["statutCourantCode"], "MISE_A_DISPOSITION")
-        codes = [h["histoStatutCode"] for h in history["historiquesDesStatuts"]["histoStatut"]]
-        self.assertEqual(codes, ["MISE_A_DISPOSITION", "DEPOSEE"])
+        history = self.client.get_invoice_history(invoice_id, page_size=1)
+        self.assertEqual(history.current_status, "MISE_A_DISPOSITION")
+        self.assertEqual([h.status for h in history.entries], ["MISE_A_DISPOSITION", "DEPOSEE"], "newest first")
+        self.assertEqual(self.calls("factures/v1/consulter/historique"), 2, "every page of the history")
 
         with self.assertRaises(exc.ChorusFunctionalError):
             self.client.complete_invoice(invoice_id, "too early")
         self.control("invoice/status", idFacture=invoice_id, statut="SUSPENDUE", commentaire="PV manquant")
-        reply = self.client.complete_invoice(invoice_id, "PV joint", [("pv.pdf", b"%PDF-1.4 pv")])
-        self.assertEqual(reply["statutFacture"], "COMPLETEE")
+        reply = self.client.complete_invoice(invoice_id, "PV joint", [("pv.pdf", b"%PDF-1.4 pv", "application/pdf",
+                                                                        "PIECE_JUSTIFICATIVE")])
+        self.assertEqual(reply.invoice_id, invoice_id)
+        # The published payloads: the file added first, then referenced by its id.
+        upload = self.last_payload("transverses/v1/ajouter/fichier")
+        self.assertEqual((upload["pieceJointeNom"], upload["pieceJointeExtension"]), ("pv.pdf", "PDF"))
+        completed = self.last_payload("factures/v1/completer")
+        self.assertEqual(completed["identifiantFactureCPP"], invoice_id)
+        self.assertEqual(completed["pieceJointeComplementaire"][0]["pieceJointeComplementaireType"],
+                         "PIECE_JUSTIFICATIVE")
+        self.assertIn(completed["pieceJointeComplementaire"][0]["pieceJointeComplementaireId"],
+                      self.sandbox.state.files)
+        chorus_invoice = self.sandbox.state.invoices[invoice_id]
+        self.assertEqual((chorus_invoice["statut"], chorus_invoice["pieces"][0]["contenu"]),
+                         ("COMPLETEE", b"%PDF-1.4 pv"))
 
-        other = self.client.search_supplier_invoices(invoice_number="FA-011")[0]["identifiantFactureCPP"]
+        other = self.client.search_supplier_invoices(invoice_number="FA-011")[0].id
         self.control("invoice/status", idFacture=other, statut="A_RECYCLER", commentaire="Mauvais service")
         with self.assertRaises(exc.ChorusFunctionalError) as caught:
-            self.client.recycle_invoice(other, service_code="ANCIEN_CCAS")
+            self.client.recycle_invoice(other, COMMUNE_SIRET, service_code="ANCIEN_CCAS")
         self.assertIn("inactif", caught.exception.message)
-        reply = self.client.recycle_invoice(other, service_code="ECOLES")
-        self.assertEqual(reply["statutFacture"], "MISE_A_DISPOSITION")
+        reply = self.client.recycle_invoice(other, COMMUNE_SIRET, service_code="ECOLES", engagement="EJ-77")
+        self.assertEqual(reply.status, "MISE_A_DISPOSITION")
+        recycled = self.last_payload("factures/v1/recycler")
+        self.assertEqual(recycled["destinataire"], {"codeDestinataire": COMMUNE_SIRET, "codeServiceExecutant": "ECOLES"})
+        self.assertEqual(recycled["reference"], {"numeroBonCommande": "EJ-77"})
+        self.assertEqual(self.sandbox.state.invoices[other]["codeServiceExecutant"], "ECOLES")
 
     # ------------------------------------------------------------- recipient
     def test_recipient_structures_and_inbox_pages(self):
         structures = self.buyer.get_active_recipient_structures()
-        self.assertEqual(sorted(s["identifiantStructure"] for s in structures), [COMMUNE_SIRET, HOPITAL_SIRET])
+        self.assertEqual(sorted(s.identifier for s in structures), [COMMUNE_SIRET, HOPITAL_SIRET])
         invoices = self.buyer.search_received_invoices(page_size=10)
         self.assertEqual(len(invoices), 30)
-        self.assertEqual(len({i["idFacture"] for i in invoices}), 30)
+        self.assertEqual(len({i.id for i in invoices}), 30)
         self.assertEqual(self.calls("factures/v1/rechercher/recipiendaire"), 3)
-        self.assertEqual(self.buyer.search_received_invoices(numeroFacture="nope"), [])
+        self.assertEqual(self.last_payload("factures/v1/rechercher/recipiendaire")["typeDemandePaiement"], "FACTURE")
+        self.assertEqual(self.buyer.search_received_invoices(invoice_number="nope"), [])
+        # Only what changed since a time: the filter is an RFC 3339 time.
+        latest = max(i.status_time for i in invoices)
+        self.assertEqual({i.id for i in self.buyer.search_received_invoices(changed_since=latest)},
+                         {i.id for i in invoices if i.status_time >= latest})
 
     def test_received_invoice_detail_download_and_processing(self):
         first = self.buyer.search_received_invoices(page_size=5)[0]
-        detail = self.buyer.get_received_invoice(first["idFacture"])
-        self.assertTrue(detail["fournisseur"]["coordBancairesFournisseurCompteBancaire"].startswith("FR"))
-        self.assertEqual(detail["montantTotal"]["montantTtcTotal"], first["montantTTC"])
+        detail = self.buyer.get_received_invoice(first.id)
+        chorus_invoice = self.sandbox.state.invoices[first.id]
+        self.assertEqual(detail.supplier.iban, chorus_invoice["coordonneesBancaires"]["iban"])
+        self.assertEqual(detail.supplier.bic, chorus_invoice["coordonneesBancaires"]["bic"])
+        self.assertEqual((detail.amount_total, detail.amount_to_pay), (chorus_invoice["montantTTC"],
+                                                                      chorus_invoice["montantAPayer"]))
+        self.assertEqual([(v.rate, v.base, v.amount) for v in detail.vat_lines],
+                         [(v["tauxTva"], v["montantBaseHtParTaux"], v["montantTvaParTaux"])
+                          for v in chorus_invoice["lignesTva"]])
+        self.assertEqual(detail.currency, "EUR")
 
-        ids = [i["idFacture"] for i in self.buyer.search_received_invoices()[:3]]
+        ids = [i.id for i in self.buyer.search_received_invoices()[:3]]
         content = self.buyer.download_invoices(ids)
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             folders = {name.split("/")[0] for name in archive.namelist()}
@@ -192,15 +222,25 @@ class TestChorusClient(SandboxMixin, BaseCase):
 
         self.assertEqual(self.buyer.get_allowed_statuses("COMPLETEE"), ["REJETEE", "SERVICE_FAIT", "MANDATEE"])
         with self.assertRaises(exc.ChorusFunctionalError) as caught:
-            self.buyer.process_received_invoice(first["idFacture"], "REJETEE")
+            self.buyer.process_received_invoice(first.id, "REJETEE")
         self.assertIn("motif", caught.exception.message)
-        reply = self.buyer.process_received_invoice(first["idFacture"], "SERVICE_FAIT", "Livraison conforme")
-        self.assertEqual(reply["nouveauStatut"], "SERVICE_FAIT")
+        reply = self.buyer.process_received_invoice(first.id, "SERVICE_FAIT", "Livraison conforme")
+        self.assertEqual(reply.status, "SERVICE_FAIT")
         with self.assertRaises(exc.ChorusFunctionalError):
-            self.buyer.process_received_invoice(first["idFacture"], "MANDATEE")  # numeroDPMandat missing
-        reply = self.buyer.process_received_invoice(first["idFacture"], "MANDATEE", mandate_number="BILL/2026/0001")
-        self.assertEqual(self.buyer.get_received_invoice(first["idFacture"])["references"]["numeroDpMandat"],
-                         "BILL/2026/0001")
+            self.buyer.process_received_invoice(first.id, "MANDATEE")  # numeroDPMandat missing
+        self.buyer.process_received_invoice(first.id, "MANDATEE", mandate_number="BILL/2026/0001")
+        self.assertEqual(self.buyer.get_received_invoice(first.id).mandate_number, "BILL/2026/0001")
+
+    def test_nested_lists_read_on_every_page(self):
+        """VAT lines and supporting documents are paged inside consulter recipiendaire: all pages are read."""
+        invoice = next(i for i in self.sandbox.state.invoices.values() if len(i["pieces"]) == 2)
+        invoice["lignesTva"] = [{"tauxTva": 20.0, "montantBaseHtParTaux": 100.0, "montantTvaParTaux": 20.0},
+                                {"tauxTva": 10.0, "montantBaseHtParTaux": 50.0, "montantTvaParTaux": 5.0},
+                                {"tauxTva": 5.5, "montantBaseHtParTaux": 10.0, "montantTvaParTaux": 0.55}]
+        detail = self.buyer.get_received_invoice(invoice["idFacture"], page_size=1)
+        self.assertEqual([v.rate for v in detail.vat_lines], [20.0, 10.0, 5.5])
+        self.assertEqual(len(detail.documents), 3, "the invoice PDF and its two supporting documents")
+        self.assertEqual(self.calls("factures/v1/consulter/recipiendaire"), 3, "one call per page of the longest list")
 
     def test_health_check(self):
         self.assertTrue(self.client.health_check())
@@ -209,7 +249,7 @@ class TestChorusClient(SandboxMixin, BaseCase):
     def test_read_retried_after_503(self):
         self.inject("503", "structures/v1/consulter", count=2)
         reply = self.client.get_structure(25000101)
-        self.assertEqual(reply["idStructureCPP"], 25000101)
+        self.assertEqual(reply.id, 25000101)
         self.assertEqual(self.calls("structures/v1/consulter"), 3)
 
     def test_read_gives_up_when_down(self):
@@ -257,11 +297,21 @@ class TestChorusClient(SandboxMixin, BaseCase):
             client.deposit_flux(cii_invoice("FA-022", service="SERV_TECHNIQUES"), "FA-022.xml", SYNTAX_CII)
         self.assertEqual(self.calls(DEPOSIT), 1)
 
+    def test_reply_cut_in_the_middle(self):
+        """A reply cut in its body (the connection broke): a read is retried, a write is an unknown outcome."""
+        self.inject("cut_body", "structures/v1/consulter")
+        self.assertEqual(self.client.get_structure(25000101).id, 25000101)
+        self.assertEqual(self.calls("structures/v1/consulter"), 2)
+        self.inject("cut_body", DEPOSIT)
+        with self.assertRaises(exc.ChorusOutcomeUnknownError):
+            self.deposit("FA-040")
+        self.assertEqual((self.calls(DEPOSIT), len(self.sandbox.state.flux)), (1, 1), "applied, never sent twice")
+
     def test_too_large(self):
         self.sandbox.state.config["download_limit"] = 100
         first = self.buyer.search_received_invoices()[0]
         with self.assertRaises(exc.ChorusTooLargeError):
-            self.buyer.download_invoices([first["idFacture"]])
+            self.buyer.download_invoices([first.id])
 
     def test_malformed_reply(self):
         self.inject("malformed", "structures/v1/consulter")
@@ -270,14 +320,14 @@ class TestChorusClient(SandboxMixin, BaseCase):
         self.inject("bad_base64", "factures/v1/telecharger/groupe")
         first = self.buyer.search_received_invoices()[0]
         with self.assertRaises(exc.ChorusMalformedReplyError):
-            self.buyer.download_invoices([first["idFacture"]])
+            self.buyer.download_invoices([first.id])
 
     def test_giant_reply_refused(self):
         client = self.make_client(max_reply_bytes=1024 * 1024)
         self.inject("giant", "structures/v1/consulter")
         with self.assertRaisesRegex(exc.ChorusMalformedReplyError, "over the limit of 1048576"):
             client.get_structure(25000101)
-        self.assertEqual(client.get_structure(25000101)["idStructureCPP"], 25000101, "the next call works")
+        self.assertEqual(client.get_structure(25000101).id, 25000101, "the next call works")
         # A giant reply to a write: it was answered, so it may have been applied.
         self.inject("giant", "factures/v1/deposer/flux")
         with self.assertRaises(exc.ChorusOutcomeUnknownError):
@@ -293,8 +343,8 @@ class TestChorusClient(SandboxMixin, BaseCase):
     def test_supplier_siret_must_match_account(self):
         flux = self.deposit("FA-030", seller="39214567800018")
         report = self.client.get_flux_report(flux)
-        self.assertEqual(report["etatCourantDepotFlux"], "IN_REJETE")
-        self.assertIn(SUPPLIER_SIRET, str(self.sandbox.state.structures[26000001]))
+        self.assertEqual(report.state, "IN_REJETE")
+        self.assertIn("ne correspond pas au compte déposant", report.invoice_errors[0].message)
 
 
 @tagged("post_install", "-at_install", "chorus_client")

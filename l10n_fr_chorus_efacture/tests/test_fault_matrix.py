@@ -211,7 +211,7 @@ class TestFaultMatrix(SandboxMixin, AccountTestInvoicingCommon):
             self.env["chorus.inbound.invoice"]._cron_chorus_push_statuses()
             self.assertEqual((invoice.sync_state, invoice.chorus_status), ("done", "SUSPENDUE"))
             chorus = self.sandbox.state.invoices[int(invoice.chorus_invoice_id)]
-            self.assertEqual([h["histoStatutCode"] for h in chorus["historique"]].count("SUSPENDUE"), 1,
+            self.assertEqual([h["code"] for h in chorus["historique"]].count("SUSPENDUE"), 1,
                              "applied once in Chorus Pro")
             return "%s>done" % after_fault
         self.run_matrix("status push", scenario)

@@ -1,6 +1,7 @@
 """Invoices received through Chorus Pro (public-buyer side), against the sandbox."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import odoo
 from odoo import fields
@@ -10,10 +11,12 @@ from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 from .common import SandboxMixin, give_supplier
 
+PARIS = ZoneInfo("Europe/Paris")
 RECEIVED_SEARCH = "factures/v1/rechercher/recipiendaire"
 RECEIVED_GET = "factures/v1/consulter/recipiendaire"
 DOWNLOAD = "factures/v1/telecharger/groupe"
 PROCESS = "factures/v1/traiter/recue"
+STATES = "transverses/v1/recuperer/etats/traitement"
 SUPPLIERS = {  # the sandbox's inbox suppliers
     "bureautique": ("Bureautique du Midi SARL", "39214567800018", "FR7630004008230001234567819"),
     "nettoyage": ("Nettoyage Azur Services", "48151623500019", "FR7630003012340005000123471"),
@@ -57,9 +60,12 @@ class TestChorusInbound(BuyerCase):
         return self.sandbox.state.invoices[int(inbound.chorus_invoice_id)]
 
     def process(self, invoices, status, reason=None):
-        wizard = self.env["chorus.inbound.process.wizard"].create({
-            "inbound_ids": [fields.Command.set(invoices.ids)], "new_status": status, "reason": reason})
-        return wizard.action_confirm()
+        return self.processing_wizard(invoices, new_status=status, reason=reason).action_confirm()
+
+    def processing_wizard(self, invoices, **values):
+        """The processing wizard as "Process" opens it (after asking Chorus Pro which statuses may follow)."""
+        action = invoices.action_process()
+        return self.env[action["res_model"]].with_context(action["context"]).create(values)
 
     # ----------------------------------------------------------------- import
     def test_import_pages_documents_and_idempotence(self):
@@ -75,8 +81,16 @@ class TestChorusInbound(BuyerCase):
             chorus = self.chorus(invoice)
             self.assertEqual((invoice.name, invoice.amount_total, invoice.supplier_siret),
                              (chorus["numeroFacture"], chorus["montantTTC"], chorus["siretFournisseur"]))
-            self.assertEqual(invoice.supplier_iban, chorus["coordonneesBancaires"]["iban"])
+            self.assertEqual((invoice.supplier_iban, invoice.supplier_bic),
+                             (chorus["coordonneesBancaires"]["iban"], chorus["coordonneesBancaires"]["bic"]))
+            self.assertEqual((invoice.currency_id.name, invoice.invoice_date, invoice.amount_untaxed,
+                              invoice.amount_to_pay),
+                             (chorus["devise"], fields.Date.to_date(chorus["dateFacture"]), chorus["montantHT"],
+                              chorus["montantAPayer"]))
             self.assertEqual(invoice.chorus_status, "MISE_A_DISPOSITION")
+            # The payment delay starts the day Chorus Pro made the invoice available (French time).
+            made_available = datetime.fromtimestamp(chorus["historique"][-1]["time"], PARIS).date()
+            self.assertEqual(invoice.availability_date, made_available)
             self.assertTrue(invoice.pdf_attachment_id.raw.startswith(b"%PDF"))
             names = set(self.env["ir.attachment"].search([
                 ("res_model", "=", invoice._name), ("res_id", "=", invoice.id)]).mapped("name"))
@@ -103,6 +117,43 @@ class TestChorusInbound(BuyerCase):
         self.assertEqual(invoices[0].chorus_status, "REJETEE")
         invoices[0].invalidate_recordset(["status_history_ids"])  # read in the model's order, newest first
         self.assertEqual(invoices[0].status_history_ids.mapped("status"), ["REJETEE", "MISE_A_DISPOSITION"])
+
+    def test_availability_date_from_the_history(self):
+        """An invoice already processed elsewhere when first imported: its availability comes from its history."""
+        chorus = self.sandbox.state.invoices[7000001]
+        ten_days_ago = self.sandbox.state.now() - 10 * 86400
+        chorus["historique"][0]["time"] = ten_days_ago
+        self.control("invoice/status", idFacture=7000001, statut="SUSPENDUE", commentaire="Devis manquant")
+        self.control("invoice/status", idFacture=7000001, statut="COMPLETEE")
+        self.run_import()
+        invoice = self.received().filtered(lambda i: i.chorus_invoice_id == "7000001")
+        self.assertEqual(invoice.availability_date, datetime.fromtimestamp(ten_days_ago, PARIS).date())
+        self.assertEqual((invoice.chorus_status, invoice.was_suspended), ("COMPLETEE", True),
+                         "the history tells it was suspended once")
+        self.assertEqual(self.calls("factures/v1/consulter/historique"), 1, "only for that invoice")
+
+    def test_documents_whatever_the_folders(self):
+        """The folders of a multi-invoice download are named as Chorus Pro pleases: an invoice whose folder
+        cannot be told is downloaded alone, and no document is lost."""
+        self.sandbox.state.config["download_folders"] = "opaque"
+        log = self.run_import()
+        self.assertEqual((log.state, log.count_documents), ("done", 30))
+        self.assertEqual(self.calls(DOWNLOAD), 2 + 30, "two batches, then each invoice alone")
+        for invoice in self.received():
+            chorus = self.chorus(invoice)
+            attachments = self.env["ir.attachment"].search([("res_model", "=", invoice._name),
+                                                            ("res_id", "=", invoice.id)])
+            self.assertEqual(set(attachments.mapped("name")),
+                             {"%s.pdf" % chorus["numeroFacture"]} | {p["nom"] for p in chorus["pieces"]})
+            self.assertEqual(invoice.pdf_attachment_id.name, "%s.pdf" % chorus["numeroFacture"],
+                             "the invoice's own PDF, not a supporting document")
+        # Folders named by invoice number only: placed without downloading again.
+        self.received().sudo().unlink()
+        self.reset_sandbox()
+        self.sandbox.state.config["download_folders"] = "number"
+        self.company.sudo().chorus_inbound_watermark = False
+        log = self.run_import()
+        self.assertEqual((log.count_documents, self.calls(DOWNLOAD)), (30, 2))
 
     def test_import_crash_resumes(self):
         # Chorus Pro stops answering in the middle of the run (after 7 invoices read in detail).
@@ -133,7 +184,7 @@ class TestChorusInbound(BuyerCase):
     def test_transitions_and_reasons(self):
         self.run_import()
         first, second, third = self.received()[:3]
-        wizard = self.env["chorus.inbound.process.wizard"].create({"inbound_ids": [fields.Command.set(first.ids)]})
+        wizard = self.processing_wizard(first)
         self.assertEqual(wizard.allowed_statuses.split(","), sorted(["A_RECYCLER", "REJETEE", "SERVICE_FAIT",
                                                                      "SUSPENDUE"]))
         for status in ("SERVICE_FAIT", "REJETEE", "SUSPENDUE"):
@@ -156,23 +207,51 @@ class TestChorusInbound(BuyerCase):
         self.control("invoice/status", idFacture=int(first.chorus_invoice_id), statut="COMPLETEE")
         self.run_import()
         self.assertEqual(first.chorus_status, "COMPLETEE")
-        self.assertEqual(first._chorus_allowed_statuses(), ["SERVICE_FAIT", "REJETEE"])
-        wizard = self.env["chorus.inbound.process.wizard"].create({
-            "inbound_ids": [fields.Command.set(first.ids)], "reason": "Livraison conforme"})
+        self.assertEqual(self.processing_wizard(first).allowed_statuses, "REJETEE,SERVICE_FAIT")
+        wizard = self.processing_wizard(first, reason="Livraison conforme")
         self.assertEqual((wizard.allow_service_done, wizard.allow_rejected, wizard.allow_suspended,
                           wizard.allow_recycle), (True, True, False, False), "only the allowed buttons show")
         wizard.action_service_done()
         self.assertEqual(self.chorus(first)["statut"], "SERVICE_FAIT")
-        self.assertEqual(first._chorus_allowed_statuses(), ["REJETEE"], "suspended once already")
+        self.assertEqual(self.processing_wizard(first).allowed_statuses, "REJETEE", "suspended once already")
         # To recycle needs no reason; rejection does.
         self.process(second, "A_RECYCLER")
         self.assertEqual(self.chorus(second)["statut"], "A_RECYCLER")
         self.process(third, "REJETEE", "Facture adressée au mauvais service")
         self.assertEqual((third.chorus_status, third.stage), ("REJETEE", "rejected"))
         # Mixed selection: only what all of them allow is offered.
-        wizard = self.env["chorus.inbound.process.wizard"].create({
-            "inbound_ids": [fields.Command.set((first | third).ids)]})
+        wizard = self.processing_wizard(first | third)
         self.assertFalse(wizard.allowed_statuses)
+
+    def test_allowed_statuses_come_from_chorus_pro(self):
+        from chorus_sandbox import state as sandbox_state
+        self.run_import()
+        first = self.received()[0]
+        self.processing_wizard(first)
+        self.processing_wizard(first)
+        self.assertEqual(self.calls(STATES), 1, "asked once a day per status")
+        self.assertEqual(self.last_payload(STATES), {"statutCourant": "MISE_A_DISPOSITION"})
+        # Chorus Pro changes its rules: after a day, the module follows them.
+        transitions = dict(sandbox_state.TRANSITIONS)
+        self.addCleanup(sandbox_state.TRANSITIONS.update, transitions)
+        sandbox_state.TRANSITIONS["MISE_A_DISPOSITION"] = ["REJETEE", "SERVICE_FAIT", "MANDATEE"]
+        self.assertIn("A_RECYCLER", self.processing_wizard(first).allowed_statuses)
+
+        def a_day_later():
+            known = self.company.sudo().chorus_allowed_statuses
+            asked = fields.Datetime.to_string(fields.Datetime.now() - timedelta(days=1, minutes=1))
+            self.company.sudo().chorus_allowed_statuses = {k: dict(v, asked=asked) for k, v in known.items()}
+
+        a_day_later()
+        self.assertEqual(self.processing_wizard(first).allowed_statuses, "REJETEE,SERVICE_FAIT")
+        # Chorus Pro down: the last answer is used; with no answer at all, the user is told.
+        self.inject("503", STATES, count=10)
+        a_day_later()
+        self.assertEqual(self.processing_wizard(first).allowed_statuses, "REJETEE,SERVICE_FAIT")
+        self.company.sudo().chorus_allowed_statuses = False
+        with self.assertRaisesRegex(UserError, "Chorus Pro cannot say now which statuses may follow "
+                                               "MISE_A_DISPOSITION"):
+            first.action_process()
 
     def test_push_retried_after_503(self):
         self.run_import()
@@ -363,10 +442,10 @@ class TestChorusInboundHostile(BuyerCase):
         ancient["dateFacture"] = "0001-01-01"
         log = self.Inbound._chorus_import_company(self.company)
         self.assertEqual(log.state, "error")
-        self.assertIn("Invoice %s: unreadable data from Chorus Pro (amount out of range" % huge["idFacture"],
-                      log.message)
-        self.assertIn("Invoice %s: unreadable data from Chorus Pro (date out of range" % ancient["idFacture"],
-                      log.message)
+        self.assertIn("Invoice %s: unreadable data from Chorus Pro (facture.montantTotal.montantTtcTotal is out of "
+                      "range" % huge["idFacture"], log.message)
+        self.assertIn("Invoice %s: unreadable data from Chorus Pro (facture.references.dateFacture is out of range"
+                      % ancient["idFacture"], log.message)
         self.assertEqual(len(self.received()), 28, "the others are imported")
         # Corrected in Chorus Pro: the next run imports them (the window was not moved past them).
         huge["montantTTC"] = huge["montantHT"] * 1.2

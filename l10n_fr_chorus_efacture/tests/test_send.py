@@ -140,7 +140,7 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
                                  contract_reference="MARCHE-2026-07", chorus_attachment_ids=[Command.set(pv.ids)])
         reply = move._chorus_send()
         self.assertEqual(move.chorus_state, "deposited")
-        self.assertEqual(move.chorus_flux_number, reply["numeroFluxDepot"])
+        self.assertEqual(move.chorus_flux_number, reply.flux_number)
         self.assertTrue(move.chorus_sent_date)
         self.assertEqual(move.chorus_flux_syntax, "IN_DP_E2_CII_FACTURX")
         self.assertIn(move.chorus_flux_number, move.message_ids[0].body)
@@ -374,7 +374,7 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         refused_later = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
         failures, reply = self.env["account.move"]._chorus_send_many({good: None, refused_later: None})
         self.assertEqual(failures, {})
-        flux = self.sandbox.state.flux[reply["numeroFluxDepot"]]
+        flux = self.sandbox.state.flux[reply.flux_number]
         self.assertTrue(flux["content"].startswith(b"PK"))
         with zipfile.ZipFile(io.BytesIO(flux["content"])) as archive:
             self.assertEqual(len(archive.namelist()), 2)
@@ -425,6 +425,12 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         self.assertEqual([p["nom"] for p in invoice["pieces"]][-1], "pv_reception.pdf")
         self.assertEqual(invoice["pieces"][-1]["contenu"], pv.raw)
         self.assertIn("pv_reception.pdf", move.message_ids[0].body)
+        # The published completer: the file added to Chorus Pro first, referenced by its id and a Chorus type.
+        completed = self.last_payload("factures/v1/completer")
+        self.assertEqual(completed["identifiantFactureCPP"], int(move.chorus_invoice_id))
+        self.assertEqual(completed["pieceJointeComplementaire"][0]["pieceJointeComplementaireType"],
+                         wizard.attachment_type_id.code)
+        self.assertEqual(wizard.attachment_type_id.code, "PIECE_JUSTIFICATIVE")
 
     def test_recycle_invoice(self):
         move = self._sent_and_made_available(self.hopital, purchase_order_reference="EJ-CHV-2026-000123")
@@ -448,6 +454,10 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         self.assertEqual(move.purchase_order_reference, "EJ-CHV-2026-000456")
         invoice = self.sandbox.state.invoices[int(move.chorus_invoice_id)]
         self.assertEqual(invoice["numeroEngagement"], "EJ-CHV-2026-000456")
+        recycled = self.last_payload("factures/v1/recycler")
+        self.assertEqual((recycled["identifiantFactureCPP"], recycled["destinataire"]["codeDestinataire"],
+                          recycled["reference"]), (int(move.chorus_invoice_id), HOPITAL_SIRET,
+                                                   {"numeroBonCommande": "EJ-CHV-2026-000456"}))
         self.assertEqual(self.deposits(), 1, "recycling deposits nothing new")
 
     # --------------------------------------------------------------- UBL

@@ -77,4 +77,4 @@ class TestChorusTour(SandboxMixin, HttpCase):
         self.assertEqual(invoice.move_id.state, "posted")
         chorus = self.sandbox.state.invoices[int(invoice.chorus_invoice_id)]
         self.assertEqual((chorus["statut"], chorus["numeroDpMandat"]), ("MANDATEE", invoice.move_id.name))
-        self.assertEqual(chorus["historique"][-2]["histoStatutCommentaire"], "Prestation réalisée et contrôlée")
+        self.assertEqual(chorus["historique"][-2]["comment"], "Prestation réalisée et contrôlée")

@@ -2,7 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..models.account_move import CHORUS_INVOICE_STATUSES
-from ..models.chorus_inbound_invoice import BUYER_TRANSITIONS, REASON_MAX, REASON_REQUIRED
+from ..models.chorus_inbound_invoice import REASON_MAX, REASON_REQUIRED
 
 PROCESSING_STATUSES = [(code, label) for code, label in CHORUS_INVOICE_STATUSES
                        if code in ("SERVICE_FAIT", "REJETEE", "SUSPENDUE", "A_RECYCLER")]
@@ -49,7 +49,7 @@ class ChorusInboundProcessWizard(models.TransientModel):
                               "allows %(allowed)s).", status=labels[self.new_status],
                               invoices=", ".join(i.display_name for i in refused),
                               current=", ".join(sorted({i._chorus_status_label() for i in refused})),
-                              allowed=", ".join(labels[s] for s in BUYER_TRANSITIONS.get(refused[0].chorus_status, []))
+                              allowed=", ".join(labels[s] for s in refused[0]._chorus_allowed_statuses())
                               or _("nothing")))
         reason = (self.reason or "").strip()
         if self.new_status in REASON_REQUIRED and not reason:

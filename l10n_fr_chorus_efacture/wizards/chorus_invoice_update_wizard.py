@@ -2,6 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..chorus import exceptions as chorus_exc
+from ..models.account_move import _known_status
 from ..models.chorus_partner_service import RESERVED_SERVICE_CODE
 
 
@@ -25,9 +26,20 @@ class ChorusInvoiceUpdateWizard(models.TransientModel):
         domain="[('partner_id', '=', partner_id), ('is_active', '=', True), ('code', '!=', '%s')]"
                % RESERVED_SERVICE_CODE)
     engagement = fields.Char(string="Engagement juridique")
+    attachment_type_id = fields.Many2one(
+        "chorus.attachment.type", string="Type of the documents",
+        help="The type Chorus Pro records for the documents added (its own list).")
 
     @api.model
     def _open(self, move, mode):
+        attachment_type = self.env["chorus.attachment.type"]
+        if mode == "complete":
+            # completer needs a document type from Chorus Pro's own list: read it now, not in the form.
+            try:
+                attachment_type._chorus_refresh(move.company_id._chorus_get_client())
+            except chorus_exc.ChorusError as error:
+                if not attachment_type.search_count([]):
+                    raise UserError(self.env["res.company"]._chorus_error_message(error)) from None
         return {
             "type": "ir.actions.act_window",
             "name": _("Complete the invoice in Chorus Pro") if mode == "complete"
@@ -40,6 +52,7 @@ class ChorusInvoiceUpdateWizard(models.TransientModel):
                 "default_service_id": move.commercial_partner_id.chorus_service_ids.filtered(
                     lambda s: s.code == move.buyer_reference)[:1].id,
                 "default_engagement": move.purchase_order_reference,
+                "default_attachment_type_id": attachment_type._chorus_default().id,
             },
         }
 
@@ -56,6 +69,8 @@ class ChorusInvoiceUpdateWizard(models.TransientModel):
         if self.mode == "complete":
             if not self.attachment_ids:
                 errors.append(_("Supporting documents: add at least one document asked for by the customer."))
+            if not self.attachment_type_id:
+                errors.append(_("Type of the documents: choose one of Chorus Pro's types."))
             errors += [self.env._("Attachment %(error)s", error=error) for error in
                        (move._chorus_check_attachment(a) for a in self.attachment_ids) if error]
         else:
@@ -76,15 +91,20 @@ class ChorusInvoiceUpdateWizard(models.TransientModel):
         invoice_id = int(move.chorus_invoice_id)
         try:
             if self.mode == "complete":
-                reply = client.complete_invoice(invoice_id, comment=self.comment,
-                                                attachments=[(a.name, a.raw) for a in self.attachment_ids])
+                reply = client.complete_invoice(invoice_id, comment=self.comment, attachments=[
+                    (a.name, a.raw, a.mimetype or "application/octet-stream", self.attachment_type_id.code)
+                    for a in self.attachment_ids])
             else:
-                reply = client.recycle_invoice(invoice_id, service_code=self.service_id.code or None,
-                                               engagement_number=(self.engagement or "").strip() or None)
+                # Recycling keeps the customer (its SIRET): another customer is a credit note and a new invoice.
+                reply = client.recycle_invoice(invoice_id, move.commercial_partner_id.siret,
+                                               service_code=self.service_id.code or None,
+                                               engagement=(self.engagement or "").strip() or None,
+                                               comment=self.comment)
         except chorus_exc.ChorusError as error:
             # Chorus Pro refused or could not be reached: nothing changes on the invoice.
             raise UserError(self.env["res.company"]._chorus_error_message(error)) from None
-        values = {"chorus_invoice_status": reply.get("statutFacture") or move.chorus_invoice_status,
+        status = "COMPLETEE" if self.mode == "complete" else "MISE_A_DISPOSITION"
+        values = {"chorus_invoice_status": _known_status(reply.status) or status,
                   "chorus_status_date": fields.Datetime.now(), "chorus_status_comment": False}
         if self.mode == "complete":
             self.attachment_ids.write({"res_model": "account.move", "res_id": move.id})
