@@ -14,8 +14,6 @@ ODOO_CONF="$CHORUS_HOME/odoo.conf"
 SANDBOX_PORT="${SANDBOX_PORT:-8787}"
 ODOO_PORT="${ODOO_PORT:-8069}"
 PY="$VENV/bin/python"
-# The sandbox package is used from this checkout, never installed into the shared virtualenv.
-export PYTHONPATH="$REPO_DIR/sandbox${PYTHONPATH:+:$PYTHONPATH}"
 
 log() { printf '\033[1m[chorus]\033[0m %s\n' "$*" >&2; }
 die() { printf '[chorus] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -163,10 +161,28 @@ require_browser_test_deps() {
     "$PY" -c 'import websocket' 2>/dev/null || die "the websocket-client package is missing: Odoo would skip browser tests silently"
 }
 
+install_test_requirements() {
+    # test-requirements.txt (the sandbox package, pytest-odoo, websocket-client), as OCA repositories
+    # install them; the sandbox is reinstalled whenever its files change.
+    local stamp="$VENV/.test-requirements.sha1" sum
+    sum=$( (cat "$REPO_DIR/test-requirements.txt"
+            cd "$REPO_DIR" && find sandbox -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*' \
+                -not -path 'sandbox/build/*' | sort | xargs sha1sum) | sha1sum | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+        log "installing the test requirements (test-requirements.txt)"
+        (cd "$REPO_DIR" && "$PY" -m pip install -q -r test-requirements.txt \
+            && "$PY" -m pip install -q --no-deps --force-reinstall ./sandbox) \
+            || die "the test requirements could not be installed (pip install -r test-requirements.txt)"
+        rm -rf "$REPO_DIR/sandbox/build" "$REPO_DIR"/sandbox/*.egg-info
+        echo "$sum" > "$stamp"
+    fi
+}
+
 setup_all() {
     install_system_packages
     start_postgres
     install_python
+    install_test_requirements
     write_odoo_conf
     require_browser_test_deps
 }

@@ -10,7 +10,7 @@ if curl -s -o /dev/null "http://127.0.0.1:$SANDBOX_PORT/_sandbox/state"; then
     log "Chorus Pro sandbox already running on port $SANDBOX_PORT"
 else
     log "starting the Chorus Pro sandbox on port $SANDBOX_PORT (log: $CHORUS_HOME/sandbox.log)"
-    nohup "$PY" -m chorus_sandbox --port "$SANDBOX_PORT" > "$CHORUS_HOME/sandbox.log" 2>&1 &
+    nohup "$VENV/bin/chorus-pro-sandbox" --port "$SANDBOX_PORT" > "$CHORUS_HOME/sandbox.log" 2>&1 &
     for _ in $(seq 1 20); do
         curl -s -o /dev/null "http://127.0.0.1:$SANDBOX_PORT/_sandbox/state" && break
         sleep 0.5

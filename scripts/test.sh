@@ -1,20 +1,39 @@
 #!/usr/bin/env bash
 # Command 2: run every test with Odoo's own test runner (TransactionCase and HttpCase tours) on a
-# fresh database; the client and sandbox tests run in the same run, against an in-process sandbox.
-# Prints "N passed, N failed" last; exits non-zero on any failure, error, skipped browser test,
-# or warning logged while the module installs.
+# fresh database, then the same tests under pytest-odoo on that database (browser tours only run under
+# Odoo's runner: see conftest.py). The client and sandbox tests run in both, against an in-process
+# sandbox. Prints "N passed, N failed" last (both runners together); exits non-zero on any failure,
+# error, skipped test, or warning logged while the module installs.
+#   TEST_TAGS=/l10n_fr_chorus_efacture:TestChorusClient bash scripts/test.sh   runs one class in both
+#   CHORUS_PYTEST=0 bash scripts/test.sh                                        Odoo's runner only
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DB="${CHORUS_TEST_DB:-chorus_test}"
 TAGS="${TEST_TAGS:-/l10n_fr_chorus_efacture}"
 
 setup_all
 LOG="$CHORUS_HOME/test.log"
+PYTEST_XML="$CHORUS_HOME/pytest.xml"
+rm -f "$PYTEST_XML"
 PGPASSWORD=$PG_PASSWORD dropdb -h localhost -U "$PG_USER" --if-exists "$DB"
-log "running the tests on a new database $DB (log: $LOG)"
+log "running the tests with Odoo's runner on a new database $DB (log: $LOG)"
 set +e
 odoo_bin -c "$ODOO_CONF" -d "$DB" -i l10n_fr_chorus_efacture --test-enable --test-tags "$TAGS" \
     --stop-after-init --http-port "${TEST_HTTP_PORT:-8169}" --log-level=test 2>&1 | tee "$LOG" \
     | grep -E "ERROR|FAIL|WARNING|Ran [0-9]+ test|tests when loading|Starting .*Test|skipped" | grep -v "^$"
 status=${PIPESTATUS[0]}
+pytest_status=-
+if [ "${CHORUS_PYTEST:-1}" != 0 ]; then
+    # The same selection as TEST_TAGS, by class or method name (the part after "module:").
+    selection=$(printf '%s' "$TAGS" | tr ',' '\n' | sed -n 's/^[^:]*:\(.*\)$/\1/p' | tr '.' ' ' | paste -sd' ' -)
+    filter=()
+    if [ -n "$selection" ]; then
+        filter=(-k "$(printf '%s' "$selection" | sed 's/ \+/ or /g')")
+    fi
+    log "running the same tests under pytest-odoo on $DB (log: $CHORUS_HOME/pytest.log)"
+    (cd "$REPO_DIR" && "$VENV/bin/pytest" --odoo-config="$ODOO_CONF" --odoo-database="$DB" -q -p no:warnings \
+        -p no:cacheprovider --junitxml="$PYTEST_XML" "${filter[@]}") > "$CHORUS_HOME/pytest.log" 2>&1
+    pytest_status=$?
+    grep -E "^(FAILED|ERROR)|[0-9]+ (passed|failed)" "$CHORUS_HOME/pytest.log"
+fi
 set -e
-"$PY" "$REPO_DIR/scripts/test_summary.py" "$LOG" "$status"
+"$PY" "$REPO_DIR/scripts/test_summary.py" "$LOG" "$status" "$PYTEST_XML" "$pytest_status"

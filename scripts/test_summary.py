@@ -1,12 +1,19 @@
-"""Read an Odoo test log and print the closing line "N passed, N failed"; exit 1 on any problem."""
+"""Read the test logs and print the closing line "N passed, N failed"; exit 1 on any problem.
 
+    test_summary.py <Odoo test log> <Odoo exit status> <pytest JUnit XML> <pytest exit status or ->
+"""
+
+import os
 import re
 import sys
+import xml.etree.ElementTree as ET
 
 log_path, status = sys.argv[1], int(sys.argv[2])
+pytest_xml, pytest_status = sys.argv[3], sys.argv[4]
 text = open(log_path, encoding="utf-8", errors="replace").read()
 problems = []
 
+# Odoo's runner.
 totals = re.findall(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests", text)
 failed = errors = tests = 0
 for f, e, t in totals:
@@ -25,9 +32,31 @@ criticals = [line for line in text.splitlines() if " CRITICAL " in line]
 if criticals:
     problems.append("critical errors:\n  %s" % "\n  ".join(c[:300] for c in criticals[:10]))
 if not tests:
-    problems.append("no test ran")
+    problems.append("no test ran under Odoo's runner")
 if status != 0:
     problems.append("Odoo exited with status %d" % status)
+odoo_line = "Odoo's runner: %d passed, %d failed" % (tests - failed - errors, failed + errors)
+
+# pytest-odoo (the same tests but the browser tours, see conftest.py).
+py_passed = py_failed = 0
+pytest_line = "pytest-odoo: not run (CHORUS_PYTEST=0)"
+if pytest_status != "-":
+    if not os.path.exists(pytest_xml):
+        problems.append("pytest-odoo wrote no report (exit status %s): see pytest.log" % pytest_status)
+    else:
+        # One count per test method, as Odoo's runner counts (the suite totals also count subtests).
+        cases = list(ET.parse(pytest_xml).getroot().iter("testcase"))
+        py_tests = len(cases)
+        py_failed = sum(1 for case in cases if case.find("failure") is not None or case.find("error") is not None)
+        py_skipped = sum(1 for case in cases if case.find("skipped") is not None)
+        py_passed = py_tests - py_failed - py_skipped
+        if py_skipped:
+            problems.append("%d test(s) skipped under pytest-odoo" % py_skipped)
+        if not py_tests:
+            problems.append("no test ran under pytest-odoo")
+        pytest_line = "pytest-odoo: %d passed, %d failed" % (py_passed, py_failed)
+    if pytest_status not in ("0", "5"):
+        problems.append("pytest exited with status %s" % pytest_status)
 
 # The fault-injection matrix (tests/test_fault_matrix.py), shown again at the end of the run.
 matrix = re.search(r"^Fault matrix .*?(?=\n\S*\d{4}-\d\d-\d\d |\Z)", text, re.M | re.S)
@@ -38,5 +67,7 @@ elif "test_fault_matrix" in text:
 
 for problem in problems:
     print("PROBLEM: " + problem)
-print("%d passed, %d failed" % (tests - failed - errors, failed + errors))
-sys.exit(1 if problems or failed or errors else 0)
+print(odoo_line)
+print(pytest_line)
+print("%d passed, %d failed" % (tests - failed - errors + py_passed, failed + errors + py_failed))
+sys.exit(1 if problems or failed or errors or py_failed else 0)

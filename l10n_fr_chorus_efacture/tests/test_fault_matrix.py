@@ -14,9 +14,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
-from chorus_sandbox.documents import make_pdf
-
-from .common import COMMUNE_SIRET, SandboxMixin, give_supplier
+from .common import COMMUNE_SIRET, SandboxMixin, give_supplier, make_pdf
 
 _logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
-from .common import SandboxMixin, give_supplier
+from .common import SandboxMixin, give_supplier, sandbox_state
 
 PARIS = ZoneInfo("Europe/Paris")
 RECEIVED_SEARCH = "factures/v1/rechercher/recipiendaire"
@@ -224,7 +224,6 @@ class TestChorusInbound(BuyerCase):
         self.assertFalse(wizard.allowed_statuses)
 
     def test_allowed_statuses_come_from_chorus_pro(self):
-        from chorus_sandbox import state as sandbox_state
         self.run_import()
         first = self.received()[0]
         self.processing_wizard(first)

@@ -15,9 +15,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
-from chorus_sandbox.documents import make_pdf
-
-from .common import COMMUNE_SIRET, HOPITAL_SIRET, SUPPLIER_SIRET
+from .common import COMMUNE_SIRET, HOPITAL_SIRET, SUPPLIER_SIRET, make_pdf
 from .test_partner import ChorusCompanyMixin
 
 DEPOSIT = "factures/v1/deposer/flux"

@@ -12,11 +12,10 @@ from requests.adapters import BaseAdapter
 
 from odoo.tests import BaseCase, tagged
 
-from chorus_sandbox import shapes
-
 from .. import chorus
 from ..chorus import exceptions as exc
-from .common import BUYER_LOGIN, BUYER_PASSWORD, COMMUNE_SIRET, SandboxMixin, cii_invoice
+from .common import (BUYER_LOGIN, BUYER_PASSWORD, COMMUNE_SIRET, NeedsSandbox, SandboxMixin, cii_invoice,
+                     shapes)
 
 SYNTAX_CII = "IN_DP_E1_CII_16B"
 
@@ -67,7 +66,7 @@ def variant_reply(operation, source_part):
 
 
 @tagged("post_install", "-at_install", "chorus_client", "chorus_shapes")
-class TestPublishedReplies(BaseCase):
+class TestPublishedReplies(NeedsSandbox, BaseCase):
     """The client against the published replies themselves, without the sandbox."""
 
     def client(self, bodies):

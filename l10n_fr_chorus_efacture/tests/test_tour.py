@@ -3,13 +3,11 @@
 import base64
 import shutil
 
-from chorus_sandbox.documents import make_pdf
-
 from odoo import Command, fields
 
 from odoo.tests import HttpCase, tagged
 
-from .common import COMMUNE_SIRET, SandboxMixin
+from .common import COMMUNE_SIRET, SandboxMixin, make_pdf
 
 
 @tagged("post_install", "-at_install", "chorus_tour")
