@@ -1,10 +1,12 @@
 import logging
+from datetime import timedelta
 
 from facturx import generate_from_binary, xml_check_xsd
 from lxml import etree
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.misc import format_datetime
 
 from ..chorus import exceptions as chorus_exc
 from ..tools.transaction import commit_if_allowed, try_lock_row
@@ -32,9 +34,30 @@ FINAL_STATUSES = {"MISE_EN_PAIEMENT", "REJETEE"}
 ACTION_STATUSES = {"REJETEE", "SUSPENDUE", "A_RECYCLER"}
 # States in which the invoice is (or may be) in Chorus Pro: it is definitive.
 DEFINITIVE_STATES = {"sending", "unknown", "deposited", "integrated"}
+# Flux states (consulterCRDetaille's etatCourantDepotFlux, from the fact sheet).
+FLUX_STATES = [
+    ("IN_RECU", "Received"),
+    ("IN_TRAITE_SE_CPP", "Processed by the exchange service"),
+    ("IN_EN_ATTENTE_TRAITEMENT_CPP", "Waiting to be processed"),
+    ("IN_EN_COURS_TRAITEMENT_CPP", "Being processed"),
+    ("IN_INCIDENTE", "Incident"),
+    ("IN_EN_ATTENTE_RETRAITEMENT_CPP", "Waiting to be processed again"),
+    ("IN_REJETE", "Rejected"),
+    ("IN_INTEGRE", "Integrated"),
+    ("IN_INTEGRE_PARTIEL", "Partly integrated"),
+    ("IN_DEPOT_PORTAIL_EN_ATTENTE_TRAITEMENT_SE_CPP", "Portal deposit waiting for the exchange service"),
+]
+FLUX_DONE = {"IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE"}
+# How long a deposit may be under way: past it, "sending" means the worker stopped (the call has a
+# time-out), and the invoice is looked up in Chorus Pro like a lost reply.
+SENDING_MARGIN = timedelta(minutes=5)
+# After this, an invoice still not found after a lost reply, or a flux still not done, is given to a user.
+WAIT_BEFORE_TELLING = timedelta(hours=24)
 FLUX_SYNTAX_FACTURX = "IN_DP_E2_CII_FACTURX"
 FLUX_SYNTAX_UBL = "IN_DP_E1_UBL_INVOICE"
 ENGAGEMENT_MAX = 50
+# Invoices sent to Chorus Pro together go as one flux; a flux holds 500 invoices at most (fact sheet).
+FLUX_MAX_INVOICES = 500
 ATTACHMENT_EXTENSIONS = {"pdf", "csv", "xml"}
 ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
 ATTACHMENT_NAME_MAX = 50
@@ -60,10 +83,17 @@ class AccountMove(models.Model):
         ("rejected", "Flux rejected"),
         ("error", "Not sent"),
     ], string="Chorus Pro", copy=False, readonly=True, tracking=True, index=True,
-        help="Sending: being deposited. Outcome unknown: the reply was lost; Chorus Pro is looked up before "
-             "anything is sent again. Deposited: Chorus Pro received the flux. Integrated: the invoice is in "
-             "Chorus Pro. Flux rejected: Chorus Pro refused the flux; correct the invoice and send it again.")
+        help="Sending: being deposited (looked up in Chorus Pro if the deposit stopped half-way). Outcome unknown: "
+             "the reply was lost; Chorus Pro is looked up every hour, and nothing is sent again until it lists the "
+             "invoice or a user confirms it does not have it. Deposited: Chorus Pro received the flux and is "
+             "processing it. Integrated: the invoice is in Chorus Pro. Flux rejected: Chorus Pro refused it; "
+             "correct the invoice and send it again. Not sent: nothing reached Chorus Pro; send it again.")
     chorus_flux_number = fields.Char(string="Chorus Flux Number", copy=False, readonly=True, index=True)
+    chorus_flux_state = fields.Selection(
+        FLUX_STATES, string="Flux State", copy=False, readonly=True,
+        help="The state of the deposited flux as Chorus Pro reports it (consulterCRDetaille).")
+    chorus_waiting_told = fields.Boolean(
+        copy=False, readonly=True, help="A user was told that Chorus Pro has not answered for long.")
     chorus_sent_date = fields.Datetime(string="Sent to Chorus Pro On", copy=False, readonly=True)
     chorus_flux_syntax = fields.Char(string="Chorus Flux Syntax", copy=False, readonly=True)
     chorus_flux_attachment_id = fields.Many2one("ir.attachment", string="Chorus Flux", copy=False, readonly=True)
@@ -99,9 +129,14 @@ class AccountMove(models.Model):
         return self.chorus_state in DEFINITIVE_STATES and self.chorus_invoice_status != "REJETEE"
 
     def _chorus_is_chorus_move(self):
+        """Whether its EDI is built for Chorus Pro: always while it is deposited there (the sending path
+        decides, whatever the customer's usual method), or when its customer receives through Chorus Pro."""
         self.ensure_one()
-        partner = self.commercial_partner_id.with_company(self.company_id)
-        return self.is_sale_document(include_receipts=False) and partner.invoice_sending_method == "chorus_pro"
+        if not self.is_sale_document(include_receipts=False):
+            return False
+        if self.env.context.get("chorus_flux"):
+            return True
+        return self.commercial_partner_id.with_company(self.company_id).invoice_sending_method == "chorus_pro"
 
     # ---------------------------------------------------------------- lock
     def _chorus_already_sent_message(self):
@@ -235,6 +270,9 @@ class AccountMove(models.Model):
     def _chorus_build_flux(self, pdf_content=None):
         """(file content, file name, syntaxeFlux) of this invoice, checked against the XSD."""
         self.ensure_one()
+        # Built for Chorus Pro, whatever the customer's usual sending method: exact routing references and
+        # SIRETs with scheme 0009 (_chorus_is_chorus_move).
+        self = self.with_context(chorus_flux=True)
         if self.company_id.chorus_flux_format == "ubl":
             xml, _errors = self.env["account.edi.xml.ubl_bis3"]._export_invoice(self)
             self._chorus_check_xsd(xml, "ubl")
@@ -279,14 +317,45 @@ class AccountMove(models.Model):
         self.ensure_one()
         self._chorus_lock_row()
         self.invalidate_recordset(["chorus_state", "chorus_flux_number", "chorus_sent_date"])
+        if self.chorus_state == "sending" and self._chorus_sending_stale():
+            self._chorus_mark_interrupted()
         if self.chorus_state == "unknown":
-            self._chorus_resolve_unknown()
+            self._chorus_resolve_unknown(from_user=True)
         self._chorus_check_not_definitive()
+        self._chorus_ensure_structure()
         errors = self._chorus_send_errors()
         if errors:
             raise UserError(_("%(move)s cannot be sent to Chorus Pro:\n%(errors)s", move=self.display_name,
                               errors="\n".join("- %s" % e for e in errors)))
         return self._chorus_build_flux(pdf_content)
+
+    def _chorus_ensure_structure(self):
+        """The customer's Chorus Pro structure, looked up now when it never was: whatever the customer's usual
+        sending method, what is deposited carries routing data checked against Chorus Pro."""
+        partner = self.commercial_partner_id
+        if partner.chorus_structure_id or partner._chorus_siret_error(partner.siret):
+            return  # known, or the SIRET error is reported by the checks
+        try:
+            partner._chorus_refresh_structure(self.company_id)
+        except chorus_exc.ChorusError as error:
+            raise UserError(_("%(move)s cannot be sent to Chorus Pro: the structure of %(partner)s could not be "
+                              "looked up (%(error)s).", move=self.display_name, partner=partner.display_name,
+                              error=self.env["res.company"]._chorus_error_message(error))) from None
+
+    def _chorus_sending_stale(self):
+        """A deposit marked "sending" longer than a call can last: the worker stopped half-way."""
+        self.ensure_one()
+        limit = timedelta(seconds=self.company_id.chorus_timeout or 30) + SENDING_MARGIN
+        return not self.chorus_sent_date or self.chorus_sent_date < fields.Datetime.now() - limit
+
+    def _chorus_mark_interrupted(self):
+        """A deposit that stopped half-way may have reached Chorus Pro: treat it as a lost reply."""
+        for move in self:
+            move.write({"chorus_state": "unknown", "chorus_waiting_told": False,
+                        "chorus_error": _("The sending stopped half-way (the worker stopped, or the reply never "
+                                          "came): the invoice is looked up in Chorus Pro before anything is sent "
+                                          "again.")})
+            move.message_post(body=move.chorus_error)
 
     def _chorus_send(self, pdf_content=None):
         """Deposit this invoice in Chorus Pro, at most once. Raises UserError with the reason when not sent."""
@@ -331,7 +400,7 @@ class AccountMove(models.Model):
             ready.with_context(chorus_allow_write=True).write({
                 "chorus_state": "sending", "chorus_sent_date": fields.Datetime.now(), "chorus_error": False,
                 "chorus_flux_number": False, "chorus_invoice_id": False, "chorus_invoice_status": False,
-                "chorus_flux_syntax": syntax,
+                "chorus_flux_syntax": syntax, "chorus_flux_state": False, "chorus_waiting_told": False,
             })
             self._chorus_commit()
             try:
@@ -374,8 +443,13 @@ class AccountMove(models.Model):
             self._chorus_commit()
         return failures, reply
 
-    def _chorus_resolve_unknown(self):
-        """After a lost reply, look the invoice up in Chorus Pro before any new deposit."""
+    def _chorus_resolve_unknown(self, from_user=False):
+        """After a lost reply, look the invoice up in Chorus Pro; True when found (then integrated).
+
+        Not found, it stays "unknown": Chorus Pro may still be processing the flux. Only Chorus Pro listing
+        it, or a user confirming that Chorus Pro does not have it (action_chorus_not_in_chorus), lets it
+        out. ``from_user``: a user is sending it again now, and is told why not.
+        """
         self.ensure_one()
         client = self.company_id._chorus_get_client()
         try:
@@ -386,20 +460,53 @@ class AccountMove(models.Model):
                               error=self.env["res.company"]._chorus_error_message(error))) from None
         found = [i for i in found if i.status != "REJETEE"]
         if found:
-            invoice = found[0]
-            self.write({
-                "chorus_state": "integrated", "chorus_invoice_id": str(invoice.id),
-                "chorus_flux_number": invoice.flux_number or self.chorus_flux_number,
-                "chorus_invoice_status": _known_status(invoice.status), "chorus_error": False,
-            })
-            self.message_post(body=_("Found in Chorus Pro after a lost reply: it was deposited (flux %(flux)s); "
-                                     "it is not sent again.", flux=self.chorus_flux_number))
-        elif fields.Datetime.now() - (self.chorus_sent_date or fields.Datetime.now()) < \
-                self.company_id._chorus_unknown_grace():
+            self._chorus_link_found(found[0], _("Found in Chorus Pro after a lost reply: it was deposited (flux "
+                                                "%(flux)s); it is not sent again."))
+            return True
+        if from_user:
             raise UserError(_("%(move)s may already be in Chorus Pro: its last deposit got no reply and Chorus Pro "
-                              "has not listed it yet. Try again in a few minutes.", move=self.display_name))
-        else:
-            self.write({"chorus_state": "error", "chorus_error": _("Not found in Chorus Pro after a lost reply.")})
+                              "does not list it yet. It is looked up every hour. If Chorus Pro does not have it "
+                              "(check the flux list in the Chorus Pro portal), use \"Not in Chorus Pro\" on the "
+                              "invoice, then send it again.", move=self.display_name))
+        if self.chorus_sent_date and self.chorus_sent_date < fields.Datetime.now() - WAIT_BEFORE_TELLING:
+            self._chorus_tell_once(_("Chorus Pro: invoice not found after a lost reply"), _(
+                "Chorus Pro still does not list %(move)s, whose deposit got no reply. Check the flux list in the "
+                "Chorus Pro portal: if Chorus Pro does not have it, use \"Not in Chorus Pro\" on the invoice and "
+                "send it again.", move=self.display_name))
+        return False
+
+    def _chorus_link_found(self, invoice, message):
+        """Chorus Pro has this invoice (a SupplierInvoice): the move follows it."""
+        self.write({
+            "chorus_state": "integrated", "chorus_invoice_id": str(invoice.id),
+            "chorus_flux_number": invoice.flux_number or self.chorus_flux_number,
+            "chorus_invoice_status": _known_status(invoice.status), "chorus_error": False,
+            "chorus_status_date": invoice.status_time or fields.Datetime.now(),
+            "chorus_status_comment": invoice.comment or False, "chorus_waiting_told": False,
+        })
+        self.message_post(body=message % {"flux": self.chorus_flux_number or "-"})
+
+    def _chorus_tell_once(self, summary, note):
+        """Give a waiting invoice to its salesperson, once (an activity and a message)."""
+        for move in self.filtered(lambda m: not m.chorus_waiting_told):
+            move._chorus_schedule_activity(summary, note)
+            move.message_post(body=note)
+            move.chorus_waiting_told = True
+
+    def action_chorus_not_in_chorus(self):
+        """"Not in Chorus Pro": after a lost reply, a user checked in the Chorus Pro portal that it does not
+        have the invoice; it may be sent again (looked up once more first)."""
+        for move in self.filtered(lambda m: m.chorus_state == "unknown"):
+            move._chorus_lock_row()
+            if move._chorus_resolve_unknown():
+                continue
+            move.write({"chorus_state": "error", "chorus_waiting_told": False, "chorus_error": _(
+                "Not in Chorus Pro, as %(user)s checked on %(date)s after a lost reply: it can be sent again.",
+                user=self.env.user.name, date=format_datetime(self.env, fields.Datetime.now()))})
+            move.message_post(body=move.chorus_error)
+            move.activity_ids.filtered(lambda a: "Chorus Pro" in (a.summary or "")).action_feedback(
+                feedback=move.chorus_error)
+        return True
 
     def action_chorus_send(self):
         """"Send to Chorus Pro": the send wizard, on the Chorus Pro method."""
@@ -422,11 +529,22 @@ class AccountMove(models.Model):
         self.ensure_one()
         return self.env["chorus.invoice.update.wizard"]._open(self, "recycle")
 
+    @api.model
+    def _cron_account_move_send(self, job_count=10):
+        # Odoo's background sending takes 10 invoices a run: invoices sent to Chorus Pro together are taken in
+        # one run instead, so that they go as one flux per company.
+        pending = self.search([("sending_data", "!=", False)], limit=FLUX_MAX_INVOICES)
+        if any((move.sending_data or {}).get("chorus_pro") for move in pending):
+            job_count = max(job_count, len(pending))
+        return super()._cron_account_move_send(job_count=job_count)
+
     # ------------------------------------------------------------ follow-up
     @api.model
     def _cron_chorus_follow_up(self):
-        """Follow deposited flux until integrated or rejected, then invoice statuses until final."""
-        domain = ["|", ("chorus_state", "in", ("deposited", "unknown")),
+        """Every state under way is taken on: a deposit that stopped half-way ("sending" for too long) and a
+        lost reply are looked up, flux are followed until Chorus Pro is done with them, then invoice statuses
+        until final."""
+        domain = ["|", ("chorus_state", "in", ("sending", "deposited", "unknown")),
                   "&", ("chorus_state", "=", "integrated"), ("chorus_invoice_status", "not in", list(FINAL_STATUSES))]
         for company, moves in self.sudo().search(domain).grouped("company_id").items():
             try:
@@ -435,52 +553,77 @@ class AccountMove(models.Model):
                 _logger.info("Chorus Pro follow-up skipped for company %s: %s", company.id, error.args[0])
                 continue
             try:
+                for move in moves.filtered(lambda m: m.chorus_state == "sending"):
+                    # Another worker may be depositing it right now: only an old one, and only when unlocked.
+                    if move._chorus_sending_stale() and try_lock_row(move):
+                        move._chorus_mark_interrupted()
                 for move in moves.filtered(lambda m: m.chorus_state == "unknown"):
-                    try:
+                    if try_lock_row(move):
                         move._chorus_resolve_unknown()
-                    except UserError:
-                        continue  # still too early to tell: next run
                 for flux_number, flux_moves in moves.filtered(
                         lambda m: m.chorus_state == "deposited").grouped("chorus_flux_number").items():
                     flux_moves._chorus_follow_flux(client, flux_number)
                 moves.filtered(lambda m: m.chorus_state == "integrated")._chorus_follow_statuses(client)
-            except chorus_exc.ChorusError as error:
+            except (chorus_exc.ChorusError, UserError) as error:
                 # Chorus Pro down, slow or confused: nothing changes, the next run tries again.
                 _logger.warning("Chorus Pro follow-up interrupted for company %s: %s", company.id,
                                 error.__class__.__name__)
             self._chorus_commit()
 
     def _chorus_follow_flux(self, client, flux_number):
+        """Follow a deposited flux as Chorus Pro reports it. An invoice is rejected only when the flux is
+        rejected or Chorus Pro names an error for it; integrated but not listed yet, it waits."""
         report = client.get_flux_report(flux_number)
-        state = report.state
-        if state not in ("IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE"):
+        state = report.state if report.state in dict(FLUX_STATES) else False
+        if state != self[:1].chorus_flux_state:
+            self.write({"chorus_flux_state": state})
+        if report.state == "IN_INCIDENTE":
+            self._chorus_tell_once(_("Chorus Pro: incident on the flux"), _(
+                "Chorus Pro reports an incident on the flux %(flux)s. It usually processes it again by itself "
+                "(state \"Waiting to be processed again\"); if it stays so, contact Chorus Pro's support with the "
+                "flux number. The invoice stays as it is meanwhile.", flux=flux_number))
+        if report.state not in FLUX_DONE:
+            self._chorus_tell_if_long(_("Chorus Pro has not processed the flux %(flux)s yet (%(state)s).",
+                                        flux=flux_number, state=report.state))
             return
         errors_by_number = {}
         for error in report.invoice_errors:
             errors_by_number.setdefault(error.invoice_number, []).append(error.message or "")
         technical = ["%s: %s" % (e.code, e.message) for e in report.technical_errors]
         found = {}
-        if state != "IN_REJETE":
+        if report.state != "IN_REJETE":
             found = {i.number: i for i in client.search_supplier_invoices(flux_number=flux_number)}
         for move in self:
             invoice = found.get(move.name)
             if invoice:
-                move.write({
-                    "chorus_state": "integrated", "chorus_invoice_id": str(invoice.id),
-                    "chorus_invoice_status": _known_status(invoice.status),
-                    "chorus_status_date": invoice.status_time or fields.Datetime.now(),
-                    "chorus_status_comment": invoice.comment or False, "chorus_error": False,
-                })
-                move.message_post(body=_("Chorus Pro integrated the invoice (flux %(flux)s): status %(status)s.",
-                                         flux=flux_number, status=move._chorus_status_label()))
+                move._chorus_link_found(invoice, _("Chorus Pro integrated the invoice (flux %(flux)s)."))
                 continue
-            reasons = errors_by_number.get(move.name) or technical or \
+            own_errors = errors_by_number.get(move.name)
+            if report.state != "IN_REJETE" and not own_errors:
+                # Integrated, not listed yet, and no error for it: Chorus Pro is not done listing it.
+                move._chorus_tell_if_long(_("Chorus Pro integrated the flux %(flux)s but does not list %(move)s "
+                                            "yet.", flux=flux_number, move=move.display_name))
+                continue
+            # Refused; unless Chorus Pro already has this invoice from an earlier deposit (a lost reply).
+            earlier = [i for i in client.search_supplier_invoices(invoice_number=move.name) if i.status != "REJETEE"]
+            if earlier:
+                move._chorus_link_found(earlier[0], _("Chorus Pro refused the new flux, but already had this "
+                                                      "invoice from an earlier deposit (flux %(flux)s): the "
+                                                      "invoice follows that one."))
+                continue
+            reasons = own_errors or technical or \
                 [reason for reasons in errors_by_number.values() for reason in reasons] or [_("no reason given")]
             message = _("Chorus Pro rejected the flux %(flux)s: %(reasons)s. Correct the invoice (reset it to "
                         "draft if needed) and send it again.", flux=flux_number, reasons="; ".join(reasons))
             move.write({"chorus_state": "rejected", "chorus_error": message})
             move.message_post(body=message)
             move._chorus_schedule_activity(_("Chorus Pro rejected the invoice"), message)
+
+    def _chorus_tell_if_long(self, note):
+        """A deposit Chorus Pro has not finished with after a day is given to a user, once."""
+        late = self.filtered(lambda m: m.chorus_sent_date
+                             and m.chorus_sent_date < fields.Datetime.now() - WAIT_BEFORE_TELLING)
+        late._chorus_tell_once(_("Chorus Pro: flux not processed yet"), note)
 
     def _chorus_status_label(self):
         return dict(CHORUS_INVOICE_STATUSES).get(self.chorus_invoice_status, self.chorus_invoice_status or "")

@@ -1,4 +1,8 @@
+import logging
+
 from odoo import _, api, models
+
+_logger = logging.getLogger(__name__)
 
 
 class AccountMoveSend(models.AbstractModel):
@@ -6,10 +10,35 @@ class AccountMoveSend(models.AbstractModel):
 
     @api.model
     def _get_default_sending_method(self, move) -> set:
-        # "Send to Chorus Pro" opens the usual flow on the Chorus Pro method.
-        if self.env.context.get("chorus_send") and self._is_applicable_to_move("chorus_pro", move):
+        # "Send to Chorus Pro" opens the usual flow on the Chorus Pro method; the background job of a batch
+        # reads it from the move's sending data (Odoo's own job would take the customer's method).
+        chosen = self.env.context.get("chorus_send") or (move.sending_data or {}).get("chorus_pro")
+        if chosen and self._is_applicable_to_move("chorus_pro", move):
             return "chorus_pro"
         return super()._get_default_sending_method(move)
+
+    @api.model
+    def _prepare_invoice_pdf_report(self, invoices_data):
+        """Odoo renders the PDFs of a batch in one wkhtmltopdf call, which Debian's wkhtmltopdf (unpatched Qt)
+        cannot do ("Exit with code 1", then an empty file): when the grouped call fails, each invoice is
+        rendered alone; one that still fails is reported on its own, the others go on."""
+        if len(invoices_data) > 1:
+            try:
+                with self.env.cr.savepoint():
+                    return super()._prepare_invoice_pdf_report(invoices_data)
+            except Exception as error:  # wkhtmltopdf and the PDF readers raise many kinds
+                _logger.info("Rendering %s invoice PDFs in one call failed (%s): one call per invoice",
+                             len(invoices_data), error.__class__.__name__)
+            for invoice, invoice_data in invoices_data.items():
+                invoice_data.pop("pdf_attachment_values", None)
+                try:
+                    with self.env.cr.savepoint():
+                        super()._prepare_invoice_pdf_report({invoice: invoice_data})
+                except Exception as error:
+                    invoice_data["error"] = {"error_title": _("The PDF of the invoice could not be rendered"),
+                                             "errors": [str(error)[:500]]}
+            return None
+        return super()._prepare_invoice_pdf_report(invoices_data)
 
     @api.model
     def _is_applicable_to_company(self, method, company):
@@ -48,6 +77,14 @@ class AccountMoveSend(models.AbstractModel):
                 "action_text": _("View invoices"),
                 "action": self.env["account.move"].concat(*problems)._get_records_action(
                     name=_("Invoices to correct")),
+            }
+        not_looked_up = chorus_moves.commercial_partner_id.filtered(lambda p: not p.chorus_structure_id)
+        if not_looked_up:
+            alerts["l10n_fr_chorus_efacture_structure"] = {
+                "level": "info",
+                "message": _("The Chorus Pro structure of %(partners)s is looked up before depositing; its service "
+                             "code and engagement rules are checked then.",
+                             partners=", ".join(not_looked_up.mapped("display_name"))),
             }
         alerts["l10n_fr_chorus_efacture_definitive"] = {
             "level": "info",

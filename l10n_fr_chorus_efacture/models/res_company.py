@@ -185,10 +185,6 @@ class ResCompany(models.Model):
             _logger.info("Chorus Pro's allowed statuses kept from the last answer: %s", error)
         self.sudo().chorus_allowed_statuses = known
 
-    def _chorus_unknown_grace(self):
-        """How long a deposit whose reply was lost may stay unlisted before it counts as not received."""
-        return timedelta(hours=2)
-
     # -------------------------------------------------------------- secrets
     @api.model
     def _chorus_fernet(self):

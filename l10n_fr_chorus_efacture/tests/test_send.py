@@ -4,6 +4,7 @@ import base64
 import io
 import tarfile
 import zipfile
+from datetime import timedelta
 
 from facturx import get_xml_from_pdf
 from lxml import etree
@@ -245,13 +246,57 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         with self.assertRaisesRegex(UserError, "reply of Chorus Pro .* was lost"):
             move._chorus_send()
         self.assertEqual(move.chorus_state, "unknown")
-        with self.assertRaisesRegex(UserError, "has not listed it yet"):
+        with self.assertRaisesRegex(UserError, "does not list it yet.*Not in Chorus Pro"):
             move._chorus_send()
+        # Days later, still not listed (Chorus Pro still processing): it stays unknown, never sent twice by
+        # itself; a user is told once.
+        move.chorus_sent_date = fields.Datetime.now() - timedelta(days=2)
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_state, "unknown")
+        self.assertEqual(len(move.activity_ids.filtered(lambda a: "lost reply" in a.summary)), 1)
         self.assertEqual(self.deposits(), 1)
         self.control("advance", seconds=3601)
         self.env["account.move"]._cron_chorus_follow_up()
         self.assertEqual(move.chorus_state, "integrated")
         self.assertEqual(self.deposits(), 1)
+
+    def test_lost_reply_user_confirms_not_in_chorus(self):
+        """The way out when Chorus Pro never received it: a user checks the portal and says so."""
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        # A deposit whose reply was lost before Chorus Pro kept anything.
+        move.with_context(chorus_allow_write=True).write({"chorus_state": "unknown",
+                                                          "chorus_sent_date": fields.Datetime.now()})
+        with self.assertRaisesRegex(UserError, "does not list it yet"):
+            move._chorus_send()
+        move.action_chorus_not_in_chorus()
+        self.assertEqual(move.chorus_state, "error")
+        self.assertIn("Not in Chorus Pro, as", move.chorus_error)
+        move._chorus_send()
+        self.assertEqual((move.chorus_state, self.deposits()), ("deposited", 1))
+        # Said of an invoice Chorus Pro does have: it is found and followed, not sent again.
+        self.env["account.move"]._cron_chorus_follow_up()
+        move.with_context(chorus_allow_write=True).write({"chorus_state": "unknown"})
+        move.action_chorus_not_in_chorus()
+        self.assertEqual((move.chorus_state, self.deposits()), ("integrated", 1))
+
+    def test_sending_interrupted(self):
+        """A worker that stopped while depositing leaves "sending": the cron looks it up once the call
+        cannot be under way any more."""
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        move._chorus_send()
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_state, "integrated")
+        # As a worker killed during the deposit call would leave it:
+        move.with_context(chorus_allow_write=True).write({"chorus_state": "sending", "chorus_invoice_id": False,
+                                                          "chorus_sent_date": fields.Datetime.now()})
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_state, "sending", "too early: the deposit may still be under way")
+        move.chorus_sent_date = fields.Datetime.now() - timedelta(minutes=10)
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual((move.chorus_state, self.deposits()), ("integrated", 1))
+        self.assertTrue(move.chorus_invoice_id)
+        self.assertIn("stopped half-way", move.message_ids.mapped("body")[1])
 
     def test_chorus_down_nothing_lost(self):
         move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
@@ -365,6 +410,86 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         missing_service.buyer_reference = "ECOLES"
         missing_service._chorus_send()
         self.assertEqual(self.deposits(), 2)
+
+    def test_send_to_chorus_keeps_the_method_in_the_background(self):
+        """"Send to Chorus Pro" on several invoices of customers set to email: Odoo's background job deposits
+        them (one flux for the whole selection, even past its 10 invoices a run), and emails nobody."""
+        self.commune.invoice_sending_method = "email"
+        self.commune.email = "mairie@saint-veran.example.fr"
+        moves = self.env["account.move"]
+        for _number in range(12):
+            moves |= self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        action = moves.action_chorus_send()
+        wizard = self.env[action["res_model"]].with_context(action["context"]).create({})
+        self.assertEqual(list(wizard.summary_data), ["chorus_pro"])
+        wizard.action_send_and_print()
+        mails_before = self.env["mail.mail"].search_count([])
+        self.env["account.move"]._cron_account_move_send()
+        self.assertEqual(self.deposits(), 1, "one flux for the 12 invoices selected together")
+        self.assertEqual(set(moves.mapped("chorus_state")), {"deposited"})
+        self.assertEqual(len(set(moves.mapped("chorus_flux_number"))), 1)
+        self.assertEqual(self.env["mail.mail"].search_count([]), mails_before, "nobody emailed")
+        self.assertFalse(any(moves.mapped("sending_data")))
+
+    def test_sent_to_chorus_whatever_the_customer_method(self):
+        """A customer not set to Chorus Pro, sent through Chorus Pro: its structure is looked up, and the flux
+        carries the exact routing data (no fallback to its reference or the invoice number, SIRET scheme 0009)."""
+        self.hopital.write({"invoice_sending_method": "email", "ref": "CLIENT-HOPITAL-42"})
+        self.hopital.sudo().write({"chorus_structure_id": 0, "chorus_service_ids": [Command.clear()]})
+        move = self.make_invoice(self.hopital, purchase_order_reference="EJ-CHV-2026-000123")
+        move._chorus_send()
+        self.assertEqual(self.hopital.chorus_structure_id, 25000202, "looked up before depositing")
+        xml = get_xml_from_pdf(move.chorus_flux_attachment_id.raw, check_xsd=False)[1]
+        root = etree.fromstring(xml)
+        ns = {"ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
+        self.assertFalse(root.xpath("//ram:BuyerReference", namespaces=ns), "no invented service code (BT-10)")
+        self.assertEqual(root.xpath("//ram:BuyerOrderReferencedDocument/ram:IssuerAssignedID/text()", namespaces=ns),
+                         ["EJ-CHV-2026-000123"])
+        self.assertEqual(root.xpath("//ram:BuyerTradeParty/ram:SpecifiedLegalOrganization/ram:ID/@schemeID",
+                                    namespaces=ns), ["0009"])
+        # Its engagement is required by its structure: refused before any deposit when missing.
+        other = self.make_invoice(self.hopital)
+        with self.assertRaisesRegex(UserError, "requires the engagement juridique"):
+            other._chorus_send()
+        self.assertEqual(self.deposits(), 1)
+
+    def test_flux_integrated_before_listed_and_incidents(self):
+        """Rejected only when Chorus Pro says so: integrated but not listed yet waits; an incident is shown."""
+        self.sandbox.state.config.update(flux_delay=3600, list_delay=7200)
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        move._chorus_send()
+        flux = move.chorus_flux_number
+        self.control("flux/state", numeroFluxDepot=flux, etat="IN_INCIDENTE")
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual((move.chorus_state, move.chorus_flux_state), ("deposited", "IN_INCIDENTE"))
+        self.assertTrue(move.activity_ids.filtered(lambda a: "incident" in a.summary))
+        self.control("flux/state", numeroFluxDepot=flux, etat="IN_EN_ATTENTE_RETRAITEMENT_CPP")
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_flux_state, "IN_EN_ATTENTE_RETRAITEMENT_CPP")
+        self.control("flux/state", numeroFluxDepot=flux, etat="IN_EN_ATTENTE_TRAITEMENT_CPP")
+        self.control("advance", seconds=3601)
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_flux_state, "IN_INTEGRE")
+        self.assertEqual(move.chorus_state, "deposited", "integrated but not listed yet: it waits")
+        with self.assertRaisesRegex(UserError, "already sent to Chorus Pro"):
+            move.button_draft()
+        self.control("advance", seconds=7201)
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_state, "integrated")
+        self.assertEqual(self.deposits(), 1)
+
+    def test_rejected_again_but_chorus_has_it(self):
+        """A flux rejected as a duplicate of an invoice Chorus Pro already has: the invoice follows that one."""
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        move._chorus_send()
+        self.env["account.move"]._cron_chorus_follow_up()
+        first_id = move.chorus_invoice_id
+        # As if it had been deposited again after a lost reply (a user said "Not in Chorus Pro" wrongly).
+        move.with_context(chorus_allow_write=True).write({"chorus_state": "error", "chorus_invoice_id": False})
+        move._chorus_send()
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual((move.chorus_state, move.chorus_invoice_id), ("integrated", first_id))
+        self.assertIn("already had this invoice", move.message_ids[0].body)
 
     def test_batch_zip_and_partial_integration(self):
         self.company.chorus_archive_format = "zip"

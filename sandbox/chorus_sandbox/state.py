@@ -113,6 +113,7 @@ class SandboxState:
             # "opaque" (facture_1, facture_2...: names that say nothing of the invoice).
             "download_folders": "id_number",
             "strict": True,                   # check every reply against the published shapes
+            "list_delay": 0,                  # seconds after integration before the supplier's search lists it
         }
         self.initial_config = dict(self.config)
         self.reset()
@@ -422,7 +423,7 @@ class SandboxState:
                 **item, "fournisseur": supplier["idStructureCPP"], "destinataire": buyer["idStructureCPP"],
                 "numeroFluxDepot": flux["numeroFluxDepot"],
                 "designationFournisseur": supplier["designationStructure"],
-                "statut": "DEPOSEE",
+                "statut": "DEPOSEE", "listed_at": self.now() + float(self.config["list_delay"]),
             })
             flux["invoices"].append(self.next_invoice_id - 1)
             accepted += 1
@@ -537,7 +538,8 @@ class SandboxState:
                  and (not payload.get("numeroFluxDepot") or i.get("numeroFluxDepot") == payload["numeroFluxDepot"])
                  and (not payload.get("numeroFacture") or i["numeroFacture"] == payload["numeroFacture"])
                  and (not statuses or i["statut"] in statuses)
-                 and (since is None or i["changed"] >= since)]
+                 and (since is None or i["changed"] >= since)
+                 and i.get("listed_at", 0) <= self.now()]
         if not found:
             raise no_result()
         found.sort(key=lambda i: (i["dateDepot"], i["idFacture"]), reverse=_descending(paging))
