@@ -483,6 +483,19 @@ class ReceivedInvoiceSummary:
         )
 
 
+    @classmethod
+    def from_detail(cls, detail, history):
+        """What the list would say of an invoice read by its id (a retry): its detail and its history."""
+        latest = history.latest
+        if latest is None:
+            raise ChorusMalformedReplyError("historiquesDesStatuts.histoStatut is empty",
+                                            operation="factures/v1/consulter/historique")
+        return cls(id=detail.id, number=detail.number, status=history.current_status, status_time=latest.time,
+                   comment=latest.comment, supplier_code=detail.supplier.code, supplier_name=detail.supplier.name,
+                   recipient_id=detail.recipient_id, recipient_code=detail.recipient_code,
+                   service_code=detail.service_code)
+
+
 @dataclass(frozen=True)
 class Supplier:
     """facture.fournisseur of consulter/recipiendaire."""

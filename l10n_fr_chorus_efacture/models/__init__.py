@@ -10,3 +10,4 @@ from . import account_edi_xml_ubl_bis3
 from . import chorus_inbound_invoice
 from . import chorus_inbound_invoice_status
 from . import chorus_inbound_import_log
+from . import chorus_inbound_retry

@@ -1,15 +1,19 @@
+import contextlib
 import json
 import logging
 import re
 from datetime import timedelta, timezone
 
+import psycopg2
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import float_compare
 
 from ..chorus import downloads
 from ..chorus import exceptions as chorus_exc
-from ..chorus.replies import PARIS, Processed
-from ..tools.transaction import commit_if_allowed, try_lock_row
+from ..chorus.replies import PARIS, Processed, ReceivedInvoiceSummary
+from ..tools.transaction import commit_if_allowed, rollback_if_allowed, try_lock_row
 from .account_move import CHORUS_INVOICE_STATUSES, _known_status
 
 _logger = logging.getLogger(__name__)
@@ -80,6 +84,8 @@ class ChorusInboundInvoice(models.Model):
     document_count = fields.Integer(compute="_compute_document_count", string="Documents")
     documents_state = fields.Selection([("missing", "To download"), ("done", "Downloaded")], default="missing",
                                        readonly=True, string="Documents Status")
+    documents_error = fields.Char(readonly=True, string="Documents Error",
+                                  help="Why the last download of the documents failed; every import tries again.")
     partner_id = fields.Many2one("res.partner", string="Supplier", tracking=True, check_company=True,
                                  domain="[('is_company', '=', True)]")
     match_method = fields.Selection([("iban", "IBAN"), ("siret", "SIRET"), ("siren", "SIREN"),
@@ -97,12 +103,23 @@ class ChorusInboundInvoice(models.Model):
                            help="Availability date + the company's payment delay.")
     days_left = fields.Integer(compute="_compute_days_left", help="Days left before the due date; negative: late.")
     move_id = fields.Many2one("account.move", readonly=True, string="Mandate", copy=False, check_company=True)
+    # A mandate asked for: its bill is made at once, or by the cron if the worker stopped before.
+    mandate_state = fields.Selection([("requested", "Being created"), ("refused", "Not mandated")], readonly=True,
+                                     copy=False, string="Mandate Request")
+    mandate_error = fields.Text(readonly=True, copy=False, string="Why not mandated")
+    mandate_journal_id = fields.Many2one("account.journal", readonly=True, copy=False, check_company=True)
+    mandate_account_id = fields.Many2one("account.account", readonly=True, copy=False, string="Article")
+    mandate_analytic_distribution = fields.Json(readonly=True, copy=False)
     sync_state = fields.Selection([("pending", "Pending"), ("done", "Done"), ("error", "Error")],
                                   readonly=True, string="Sync with Chorus Pro", tracking=True)
     sync_status = fields.Selection(CHORUS_INVOICE_STATUSES, readonly=True, string="Status to Send")
     sync_reason = fields.Char(readonly=True, string="Reason to Send")
     sync_mandate_number = fields.Char(readonly=True, string="Mandate Number to Send")
     sync_error = fields.Text(readonly=True, string="Sync Error")
+    sync_attempt_date = fields.Datetime(
+        readonly=True, copy=False, string="Last Attempt",
+        help="When the queued status was last sent; set before the call, so that an attempt cut short (lost reply, "
+             "stopped worker) is looked up in Chorus Pro before the status is sent again.")
     stage = fields.Selection([
         ("to_process", "To process"), ("to_validate", "To validate"), ("to_mandate", "To mandate"),
         ("mandated", "Mandated"), ("waiting", "Waiting for the supplier"), ("rejected", "Rejected"),
@@ -335,10 +352,15 @@ class ChorusInboundInvoice(models.Model):
         })
 
     def _chorus_request_status(self, status, reason=None, mandate_number=None):
-        """Queue a status for Chorus Pro, then try to push it at once.
+        """Queue a status for Chorus Pro, then try to push it at once."""
+        self._chorus_queue_status(status, reason=reason, mandate_number=mandate_number)
+        self._chorus_push_statuses()
 
-        MANDATEE comes from the mandate wizard, which checks its own conditions; it is queued even while
-        Chorus Pro is down.
+    def _chorus_queue_status(self, status, reason=None, mandate_number=None):
+        """Queue a status for Chorus Pro (sent by _chorus_push_statuses, now or by the cron).
+
+        MANDATEE comes from the mandates, which check their own conditions; it is queued even while Chorus Pro
+        is down.
         """
         if status != MANDATED:
             for company, invoices in self.grouped("company_id").items():
@@ -349,8 +371,8 @@ class ChorusInboundInvoice(models.Model):
                                   invoice=invoice.display_name, current=invoice._chorus_status_label(),
                                   new=dict(CHORUS_INVOICE_STATUSES)[status]))
         self.write({"sync_state": "pending", "sync_status": status, "sync_reason": reason or False,
-                    "sync_mandate_number": mandate_number or False, "sync_error": False})
-        self._chorus_push_statuses()
+                    "sync_mandate_number": mandate_number or False, "sync_error": False,
+                    "sync_attempt_date": False})
 
     def _chorus_status_label(self):
         return dict(CHORUS_INVOICE_STATUSES).get(self.chorus_status, self.chorus_status or "")
@@ -369,13 +391,16 @@ class ChorusInboundInvoice(models.Model):
                 try:
                     reply = invoice._chorus_already_applied(client)
                     if not reply:
+                        # Known before the call: a lost reply or a stopped worker is looked up next time.
+                        invoice.sync_attempt_date = fields.Datetime.now()
+                        invoice._chorus_commit()
                         reply = client.process_received_invoice(
                             int(invoice.chorus_invoice_id), invoice.sync_status, reason=invoice.sync_reason or None,
                             mandate_number=invoice.sync_mandate_number or None)
                 except chorus_exc.ChorusFunctionalError as error:
                     # Chorus Pro refused: the status stays as it was; the user reads why.
                     message = self.env["res.company"]._chorus_error_message(error)
-                    invoice.write({"sync_state": "error", "sync_error": message})
+                    invoice.write({"sync_state": "error", "sync_error": message, "sync_attempt_date": False})
                     invoice.message_post(body=_("Chorus Pro refused the status %(status)s: %(error)s",
                                                 status=dict(CHORUS_INVOICE_STATUSES)[invoice.sync_status],
                                                 error=message))
@@ -390,7 +415,7 @@ class ChorusInboundInvoice(models.Model):
                 status = _known_status(reply.status) or invoice.sync_status
                 values = {"chorus_status": status, "chorus_status_date": fields.Datetime.now(),
                           "chorus_status_comment": invoice.sync_reason or False,
-                          "sync_state": "done", "sync_error": False}
+                          "sync_state": "done", "sync_error": False, "sync_attempt_date": False}
                 if status == "SUSPENDUE":
                     values["was_suspended"] = True
                 invoice.write(values)
@@ -406,9 +431,10 @@ class ChorusInboundInvoice(models.Model):
                 invoice._chorus_commit()
 
     def _chorus_already_applied(self, client):
-        """After a failed attempt (maybe a lost reply), Chorus Pro may already have the status: ask first."""
+        """After an attempt that got no clear answer (a lost reply, a stopped worker), Chorus Pro may already
+        have the status: ask first."""
         self.ensure_one()
-        if not self.sync_error:
+        if not (self.sync_error or self.sync_attempt_date):
             return None
         current = client.get_received_invoice(int(self.chorus_invoice_id))
         if current.status == self.sync_status:
@@ -427,11 +453,145 @@ class ChorusInboundInvoice(models.Model):
 
     @api.model
     def _cron_chorus_push_statuses(self):
+        """What received invoices have under way: mandates a stopped worker left half-done, then the statuses
+        waiting for Chorus Pro."""
+        self.search([("mandate_state", "=", "requested")])._chorus_create_mandates()
         self.search([("sync_state", "=", "pending")])._chorus_push_statuses()
 
+    # -------------------------------------------------------------- mandates
+    def _chorus_mandate_refusal(self, company=None):
+        """Why this invoice cannot be mandated now, or False."""
+        self.ensure_one()
+        if self.move_id:
+            return _("already mandated by %(bill)s.", bill=self.move_id.display_name)
+        if self.chorus_status != "SERVICE_FAIT":
+            return _("its status is %(status)s; it must be Service done first.",
+                     status=self._chorus_status_label() or _("unknown"))
+        if self.sync_state == "pending":
+            return _("a status is still waiting to be sent to Chorus Pro.")
+        if self.company_id.chorus_inbound_validation and not self.internal_validated:
+            return _("it is not validated internally yet.")
+        if not self.partner_id:
+            return _("it has no supplier: match or create it first.")
+        if company and self.company_id != company:
+            return _("it belongs to another company; mandate it from that company.")
+        return False
+
+    def _chorus_request_mandates(self, journal, account, analytic_distribution=None):
+        """Mandate these invoices: the request is saved first (the cron finishes it if the worker stops), then
+        each bill is made in a transaction of its own. Returns {invoice: its bill, or why not}."""
+        self.write({"mandate_state": "requested", "mandate_error": False, "mandate_journal_id": journal.id,
+                    "mandate_account_id": account.id,
+                    "mandate_analytic_distribution": analytic_distribution or False})
+        self._chorus_commit()
+        return self._chorus_create_mandates()
+
+    def _chorus_create_mandates(self):
+        """The bill of each requested invoice, and its MANDATEE queued, committed together; then Chorus Pro is
+        told. A refusal stops only that invoice. Returns {invoice: its bill, or why not}."""
+        results = {}
+        for invoice in self.filtered(lambda i: i.mandate_state == "requested"):
+            if not invoice._chorus_lock():
+                results[invoice] = _("another user is mandating it right now.")
+                continue
+            if invoice.mandate_state != "requested":
+                results[invoice] = invoice.move_id or invoice.mandate_error
+                continue
+            reason = invoice._chorus_mandate_refusal()
+            if not reason:
+                try:
+                    with self.env.cr.savepoint():
+                        bill = invoice._chorus_create_bill()
+                        invoice.write({"move_id": bill.id, "mandate_state": False, "mandate_error": False})
+                        invoice._chorus_queue_status(MANDATED, mandate_number=bill.name)
+                except UserError as error:
+                    reason = error.args[0]
+            if reason:
+                invoice.write({"mandate_state": "refused", "mandate_error": reason})
+                invoice.message_post(body=_("Not mandated: %(reason)s", reason=reason))
+                results[invoice] = reason
+            else:
+                results[invoice] = invoice.move_id
+            invoice._chorus_commit()
+        self.filtered(lambda i: i.sync_state == "pending" and i.sync_status == MANDATED)._chorus_push_statuses()
+        return results
+
+    def _chorus_purchase_tax(self, rate):
+        taxes = self.env["account.tax"].search([
+            ("company_id", "=", self.company_id.id), ("type_tax_use", "=", "purchase"),
+            ("amount_type", "=", "percent"), ("amount", "=", rate), ("price_include", "=", False),
+        ])
+        # Prefer the plain deductible VAT on goods and services over reverse charge or immobilisation taxes.
+        plain = taxes.filtered(lambda t: len(t.invoice_repartition_line_ids) == 2)
+        return (plain or taxes)[:1]
+
+    def _chorus_create_bill(self):
+        """The posted vendor bill (credit note for an AVOIR) of this invoice: one line per VAT rate, the due date
+        of the legal delay, the documents attached."""
+        self.ensure_one()
+        lines = []
+        for tax_line in self.tax_line_ids or [False]:
+            rate = tax_line.rate if tax_line else 0.0
+            base = tax_line.base if tax_line else self.amount_untaxed
+            tax = self._chorus_purchase_tax(rate) if rate else self.env["account.tax"]
+            if rate and not tax:
+                raise UserError(_("%(invoice)s: no purchase tax of %(rate)s %% exists in %(company)s; create it "
+                                  "(Accounting > Configuration > Taxes).", invoice=self.display_name,
+                                  rate=rate, company=self.company_id.name))
+            lines.append(fields.Command.create({
+                "name": _("%(number)s - VAT %(rate)s %%", number=self.name, rate=rate),
+                "account_id": self.mandate_account_id.id, "quantity": 1, "price_unit": base,
+                "tax_ids": [fields.Command.set(tax.ids)],
+                "analytic_distribution": self.mandate_analytic_distribution or False,
+            }))
+        bill = self.env["account.move"].with_company(self.company_id).create({
+            "move_type": "in_refund" if self.invoice_type == "AVOIR" else "in_invoice",
+            "company_id": self.company_id.id,
+            "journal_id": self.mandate_journal_id.id,
+            "partner_id": self.partner_id.id,
+            "invoice_date": self.invoice_date or self.deposit_date,
+            "date": fields.Date.context_today(self),
+            "ref": self.name,
+            "chorus_invoice_id": self.chorus_invoice_id,
+            "chorus_inbound_id": self.id,
+            "currency_id": self.currency_id.id,
+            "invoice_line_ids": lines,
+        })
+        bill.write({"invoice_payment_term_id": False, "invoice_date_due": self.date_due})
+        if float_compare(bill.amount_total, self.amount_total, precision_rounding=self.currency_id.rounding):
+            raise UserError(_("%(invoice)s: the bill's total %(bill)s differs from Chorus Pro's %(chorus)s; check "
+                              "the VAT rates of the invoice.", invoice=self.display_name,
+                              bill=bill.amount_total, chorus=self.amount_total))
+        attachments = self.env["ir.attachment"].search([("res_model", "=", self._name), ("res_id", "=", self.id)])
+        copies = self.env["ir.attachment"]
+        for attachment in attachments:
+            copies |= attachment.copy({"res_model": "account.move", "res_id": bill.id})
+        bill.action_post()
+        # Posting can move the due date to the payment term's: the legal delay from Chorus Pro wins.
+        if bill.invoice_date_due != self.date_due:
+            bill.line_ids.filtered(lambda l: l.display_type == "payment_term").date_maturity = self.date_due
+        pdf = copies.filtered(lambda a: a.name == self.pdf_attachment_id.name)[:1] or copies[:1]
+        if pdf:
+            bill.message_main_attachment_id = pdf
+        bill.message_post(
+            body=_("Mandate of the invoice %(number)s received through Chorus Pro (Chorus number %(chorus)s).",
+                   number=self.name, chorus=self.chorus_invoice_id),
+            attachment_ids=copies.ids)
+        self.message_post(body=_("Mandate %(bill)s created.", bill=bill.name))
+        return bill
+
     def action_retry_sync(self):
-        self.filtered(lambda i: i.sync_state == "error").write({"sync_state": False, "sync_error": False})
+        """Send the queued status again (after a refusal, once its cause is fixed in Chorus Pro)."""
+        self.filtered(lambda i: i.sync_state == "error" and i.sync_status).write({"sync_state": "pending"})
         self.filtered(lambda i: i.sync_state == "pending")._chorus_push_statuses()
+        return True
+
+    def action_cancel_sync(self):
+        """Give up the queued status that Chorus Pro refused: the invoice keeps the status Chorus Pro has.
+        (Not a mandate's: its bill exists, Chorus Pro must be told.)"""
+        self.filtered(lambda i: i.sync_state == "error" and i.sync_status != MANDATED).write({
+            "sync_state": False, "sync_status": False, "sync_reason": False, "sync_mandate_number": False,
+            "sync_error": False, "sync_attempt_date": False})
         return True
 
     def action_process(self):
@@ -482,64 +642,136 @@ class ChorusInboundInvoice(models.Model):
 
     @api.model
     def _chorus_import_company(self, company):
-        """Import what Chorus Pro has for the company since the last run; commits page by page."""
+        """Import what Chorus Pro has for the company since the last complete run; commits page by page.
+
+        One import per company at a time (a lock held on a connection of its own, so that it is released
+        whatever happens to this transaction). An invoice that cannot be imported goes to the retry list and
+        the import moves on; the window moves once every page was read.
+        """
         # The import writes what Chorus Pro says, whoever triggers it.
         self = self.sudo().with_company(company)
-        log = self.env["chorus.inbound.import.log"].create({"company_id": company.id})
-        self._chorus_commit()
-        counts = {"found": 0, "created": 0, "updated": 0, "documents": 0}
-        errors = []
-        lock_key = self._chorus_import_lock_key(company)
-        # Session lock: it survives the commits of each page and ends with the connection if the worker dies.
-        self.env.cr.execute("SELECT pg_try_advisory_lock(%s)", [lock_key])
-        if not self.env.cr.fetchone()[0]:
-            log.write({"state": "error", "date_end": fields.Datetime.now(),
-                       "message": _("An import is already running for this company; this one stops without "
-                                    "doing anything.")})
+        company = company.sudo()
+        Log = self.env["chorus.inbound.import.log"]
+        with self._chorus_import_lock(company) as locked:
+            if not locked:
+                log = Log.create({"company_id": company.id, "state": "error", "date_end": fields.Datetime.now(),
+                                  "message": _("An import is already running for this company; this one stops "
+                                               "without doing anything.")})
+                self._chorus_commit()
+                return log
+            # This worker holds the company's lock: a log still "running" is one whose worker stopped.
+            Log.search([("company_id", "=", company.id), ("state", "=", "running")]).write({
+                "state": "interrupted", "date_end": fields.Datetime.now(),
+                "message": _("The worker stopped during this import; the next import took over.")})
+            log = Log.create({"company_id": company.id})
             self._chorus_commit()
-            return log
-        try:
-            client = company._chorus_get_client()
-            structures = client.get_active_recipient_structures()
-            watermark = company.sudo().chorus_inbound_watermark
-            newest = watermark
-            page_size = self.env.context.get("chorus_page_size") or PAGE_SIZE
-            for structure in structures:
-                for page in client.iter_received_invoice_pages(recipient_id=structure.id, changed_since=watermark,
-                                                               page_size=page_size):
-                    counts["found"] += len(page)
-                    created, updated = self._chorus_import_page(company, client, page, errors)
-                    counts["created"] += created
-                    counts["updated"] += updated
-                    newest = max([moment for moment in [newest] + [i.status_time for i in page] if moment],
-                                 default=False)
-                    log.write({"count_found": counts["found"], "count_created": counts["created"],
-                               "count_updated": counts["updated"]})
-                    self._chorus_commit()
-                    # The page is saved: forget its records, so memory stays flat however many pages come.
-                    self.env.invalidate_all()
-            # Invoices whose documents are still missing (a crash, a time-out): downloaded now.
-            missing = self.search([("company_id", "=", company.id), ("documents_state", "=", "missing")])
-            counts["documents"] = missing._chorus_download_documents(client, errors)
+            counts = {"found": 0, "created": 0, "updated": 0, "documents": 0, "retried": 0, "failed": 0}
+            errors = []
+            try:
+                self._chorus_import_run(company, log, counts, errors)
+            except (chorus_exc.ChorusError, UserError) as error:
+                errors.append(error.args[0] if isinstance(error, UserError)
+                              else self.env["res.company"]._chorus_error_message(error))
+            except Exception as error:
+                # A database error (or a bug): what was committed stays; this run's transaction is dropped.
+                if not rollback_if_allowed(self.env):
+                    raise
+                _logger.exception("Chorus Pro import of company %s stopped", company.id)
+                errors.append(_("The import stopped on an unexpected error (%(error)s); what was read before is "
+                                "kept, the next import takes over.", error=str(error)[:300]))
+            log.write({"state": "error" if errors else "done", "date_end": fields.Datetime.now(),
+                       "count_found": counts["found"], "count_created": counts["created"],
+                       "count_updated": counts["updated"], "count_documents": counts["documents"],
+                       "count_retried": counts["retried"], "count_failed": counts["failed"],
+                       "message": "\n".join(errors) or False})
             self._chorus_commit()
-            # Only a complete run without error moves the watermark: a crash, or an invoice refused for its
-            # data, repeats the window, which creates nothing twice.
-            if not errors:
-                company.sudo().chorus_inbound_watermark = newest
-            state = "error" if errors else "done"
-        except chorus_exc.ChorusError as error:
-            errors.append(self.env["res.company"]._chorus_error_message(error))
-            state = "error"
-        except UserError as error:
-            errors.append(error.args[0])
-            state = "error"
-        finally:
-            self.env.cr.execute("SELECT pg_advisory_unlock(%s)", [lock_key])
-        log.write({"state": state, "date_end": fields.Datetime.now(), "count_found": counts["found"],
-                   "count_created": counts["created"], "count_updated": counts["updated"],
-                   "count_documents": counts["documents"], "message": "\n".join(errors) or False})
-        self._chorus_commit()
         return log
+
+    @api.model
+    def _chorus_import_run(self, company, log, counts, errors):
+        client = company._chorus_get_client()
+        Retry = self.env["chorus.inbound.retry"]
+        # First what failed before.
+        retries = Retry.search([("company_id", "=", company.id)])
+        # Tried once a run: the pages below skip what the retry pass just tried.
+        tried = set(retries.mapped("chorus_invoice_id"))
+        if retries:
+            counts["retried"] = self._chorus_import_retries(company, client, retries, counts)
+            self._chorus_commit()
+        structures = client.get_active_recipient_structures()
+        watermark = company.chorus_inbound_watermark
+        newest = watermark
+        page_size = self.env.context.get("chorus_page_size") or PAGE_SIZE
+        for structure in structures:
+            for page in client.iter_received_invoice_pages(recipient_id=structure.id, changed_since=watermark,
+                                                           page_size=page_size):
+                counts["found"] += len(page)
+                created, updated = self._chorus_import_page(company, client, page, counts, skip=tried)
+                counts["created"] += created
+                counts["updated"] += updated
+                newest = max([moment for moment in [newest] + [i.status_time for i in page] if moment],
+                             default=False)
+                log.write({"count_found": counts["found"], "count_created": counts["created"],
+                           "count_updated": counts["updated"], "count_failed": counts["failed"]})
+                self._chorus_commit()
+                # The page is saved: forget its records, so memory stays flat however many pages come.
+                self.env.invalidate_all()
+        # Every page was read: the next run starts from the latest status time listed. The invoices that
+        # failed are in the retry list, tried again by every run.
+        company.chorus_inbound_watermark = newest
+        self._chorus_commit()
+        failed = Retry.search([("company_id", "=", company.id)])
+        if failed:
+            errors.append(_("%(count)s invoices could not be imported; they are tried again by every import "
+                            "(Chorus Pro > Invoices to import again):\n%(list)s", count=len(failed),
+                            list="\n".join("- %s: %s" % (r.display_name, r.reason) for r in failed[:20])))
+        # Invoices whose documents are still missing (a crash, a time-out, a bad file): downloaded now.
+        missing = self.search([("company_id", "=", company.id), ("documents_state", "=", "missing")])
+        counts["documents"] = missing._chorus_download_documents(client, errors)
+        self._chorus_commit()
+
+    @api.model
+    def _chorus_import_retries(self, company, client, retries, counts):
+        """Import again the invoices that failed before, read by their Chorus id."""
+        failures = {}
+        known = set(self.search([("company_id", "=", company.id),
+                                 ("chorus_invoice_id", "in", retries.mapped("chorus_invoice_id"))])
+                    .mapped("chorus_invoice_id"))
+        items = []
+        for retry in retries.filtered(lambda r: r.chorus_invoice_id not in known):
+            try:
+                detail = client.get_received_invoice(int(retry.chorus_invoice_id))
+                history = client.get_invoice_history(detail.id)
+                items.append((ReceivedInvoiceSummary.from_detail(detail, history), detail, history))
+            except chorus_exc.ChorusMalformedReplyError as error:
+                failures[retry.chorus_invoice_id] = _("unreadable data from Chorus Pro (%(error)s)",
+                                                      error=error.detail)
+            except chorus_exc.ChorusFunctionalError as error:
+                failures[retry.chorus_invoice_id] = self.env["res.company"]._chorus_error_message(error)
+        created = self._chorus_create_received(company, items, failures)
+        Retry = self.env["chorus.inbound.retry"]
+        Retry._chorus_clear(company, known | set(created.mapped("chorus_invoice_id")))
+        Retry._chorus_record(company, failures, {str(item.id): item for item, _d, _h in items})
+        counts["failed"] += len(failures)
+        return len(created) + len(known)
+
+    @api.model
+    @contextlib.contextmanager
+    def _chorus_import_lock(self, company):
+        """The company's import lock (a PostgreSQL advisory lock), held on a connection of its own: a database
+        error in the import's transaction cannot keep it, and it ends with the connection if the worker dies.
+        Yields whether it was taken."""
+        key = self._chorus_import_lock_key(company)
+        with self.env.registry.cursor() as lock_cr:
+            lock_cr.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            locked = lock_cr.fetchone()[0]
+            lock_cr.commit()
+            try:
+                yield locked
+            finally:
+                if locked:
+                    lock_cr.execute("SELECT pg_advisory_unlock(%s)", [key])
+                    lock_cr.commit()
 
     @api.model
     def _chorus_import_lock_key(self, company):
@@ -547,17 +779,24 @@ class ChorusInboundInvoice(models.Model):
         return 0x4350524F00000000 + company.id  # "CPRO" in the high bytes: apart from other advisory locks
 
     @api.model
-    def _chorus_import_page(self, company, client, page, errors):
-        """Create the new invoices of a page of rechercher recipiendaire; update the known ones' status."""
+    def _chorus_import_page(self, company, client, page, counts, skip=()):
+        """Create the new invoices of a page of rechercher recipiendaire; update the known ones' status.
+
+        An invoice that cannot be read or stored goes to the retry list; the others go on. ``skip``: Chorus ids
+        already tried in this run.
+        """
         existing = {i.chorus_invoice_id: i for i in self.search([
             ("company_id", "=", company.id), ("chorus_invoice_id", "in", [str(item.id) for item in page])])}
         updated = 0
-        vals_list = []
+        to_create = []
+        failures = {}
         for item in page:
             record = existing.get(str(item.id))
             if record:
                 if record._chorus_update_status(item):
                     updated += 1
+                continue
+            if str(item.id) in skip:
                 continue
             try:
                 detail = client.get_received_invoice(item.id)
@@ -565,25 +804,52 @@ class ChorusInboundInvoice(models.Model):
                 if item.status != "MISE_A_DISPOSITION":
                     # The payment delay starts when Chorus Pro made the invoice available: the history says when.
                     history = client.get_invoice_history(item.id)
-                vals_list.append(self._chorus_values(company, item, detail, history))
+                to_create.append((item, detail, history))
             except chorus_exc.ChorusMalformedReplyError as error:
-                # A field missing or out of range: this invoice is reported, the others go on.
-                errors.append(_("Invoice %(id)s: unreadable data from Chorus Pro (%(error)s).", id=item.id,
-                                error=error.detail))
+                # A field missing or out of range: this invoice is reported and tried again, the others go on.
+                failures[str(item.id)] = _("unreadable data from Chorus Pro (%(error)s)", error=error.detail)
             except chorus_exc.ChorusFunctionalError as error:
-                errors.append(_("Invoice %(id)s: %(error)s", id=item.id,
-                                error=self.env["res.company"]._chorus_error_message(error)))
+                failures[str(item.id)] = self.env["res.company"]._chorus_error_message(error)
+        created = self._chorus_create_received(company, to_create, failures)
+        Retry = self.env["chorus.inbound.retry"]
+        Retry._chorus_record(company, failures, {str(item.id): item for item in page})
+        Retry._chorus_clear(company, created.mapped("chorus_invoice_id"))
+        counts["failed"] += len(failures)
+        return len(created), updated
+
+    @api.model
+    def _chorus_create_received(self, company, items, failures):
+        """Create received invoices from (summary, detail, history) triples: one create for all, or, when the
+        database refuses it, one per invoice so that only the one at fault fails (into ``failures``)."""
+        vals_list = []
+        for item, detail, history in items:
+            try:
+                vals_list.append(self._chorus_values(company, item, detail, history))
             except ValueError as error:
-                errors.append(_("Invoice %(id)s: %(error)s", id=item.id, error=str(error)))
-        # One create for the page; no creation message per record (the import log says what came in).
-        new_records = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True,
-                                        tracking_disable=True).create(vals_list)
+                failures[str(item.id)] = str(error)
+        # No creation message per record (the import log says what came in).
+        Inbound = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True)
+        try:
+            with self.env.cr.savepoint():
+                new_records = Inbound.create(vals_list)
+        except psycopg2.Error:
+            self.env.invalidate_all()
+            new_records = self.browse()
+            for vals in vals_list:
+                try:
+                    with self.env.cr.savepoint():
+                        new_records |= Inbound.create([vals])
+                except psycopg2.Error as error:
+                    self.env.invalidate_all()
+                    reason = getattr(error.diag, "message_primary", None) or str(error)
+                    failures[vals["chorus_invoice_id"]] = _("the database refused it (%(error)s)",
+                                                            error=reason.strip()[:300])
         self.env["chorus.inbound.invoice.status"].create([{
             "inbound_id": record.id, "status": record.chorus_status, "date": record.chorus_status_date,
             "comment": record.chorus_status_comment,
         } for record in new_records if record.chorus_status])
         new_records._chorus_match_supplier()
-        return len(new_records), updated
+        return new_records
 
     def _chorus_update_status(self, item):
         """The status Chorus Pro lists (a ReceivedInvoiceSummary), when it changed there (another user, the
@@ -669,12 +935,15 @@ class ChorusInboundInvoice(models.Model):
                     # so that the others are downloaded.
                     half = len(batch) // 2
                     batches[:0] = [batch[:half], batch[half:]]
-                elif isinstance(error, downloads.DownloadError):
-                    errors.append(_("Documents of %(invoice)s not readable: %(error)s", invoice=batch.name,
-                                    error=str(error)))
                 else:
-                    errors.append(_("Invoice %(invoice)s: its documents are too large for Chorus Pro to send.",
-                                    invoice=batch.name))
+                    if isinstance(error, downloads.DownloadError):
+                        message = _("Documents of %(invoice)s not readable: %(error)s", invoice=batch.name,
+                                    error=str(error))
+                    else:
+                        message = _("Invoice %(invoice)s: its documents are too large for Chorus Pro to send.",
+                                    invoice=batch.name)
+                    errors.append(message)
+                    batch.documents_error = message
                 continue
             except chorus_exc.ChorusError as error:
                 errors.append(_("Documents of %(count)s invoices not downloaded: %(error)s", count=len(batch),
@@ -705,13 +974,16 @@ class ChorusInboundInvoice(models.Model):
         for invoice in self:
             files = files_by_id.get(int(invoice.chorus_invoice_id)) or []
             main = [f for f in files if f.is_invoice]
+            message = None
             if not main:
-                errors.append(_("Invoice %(invoice)s: no PDF of the invoice among the %(count)s files Chorus Pro "
-                                "sent; its documents are not attached.", invoice=invoice.name, count=len(files)))
-                continue
-            if not main[0].content.startswith(b"%PDF"):
-                errors.append(_("Invoice %(invoice)s: the invoice file %(file)s Chorus Pro sent is not a PDF; its "
-                                "documents are not attached.", invoice=invoice.name, file=main[0].name))
+                message = _("Invoice %(invoice)s: no PDF of the invoice among the %(count)s files Chorus Pro sent; its "
+                            "documents are not attached.", invoice=invoice.name, count=len(files))
+            elif not main[0].content.startswith(b"%PDF"):
+                message = _("Invoice %(invoice)s: the invoice file %(file)s Chorus Pro sent is not a PDF; its "
+                            "documents are not attached.", invoice=invoice.name, file=main[0].name)
+            if message:
+                errors.append(message)
+                invoice.documents_error = message
                 continue
             accepted |= invoice
         # Downloaded again after a crash: the documents already attached are replaced, not doubled.
@@ -727,7 +999,7 @@ class ChorusInboundInvoice(models.Model):
                 })
                 owners.append((invoice, document.is_invoice))
         attachments = Attachment.create(vals_list)
-        accepted.write({"documents_state": "done"})
+        accepted.write({"documents_state": "done", "documents_error": False})
         for attachment, (invoice, is_invoice) in zip(attachments, owners):
             if is_invoice:
                 invoice.write({"pdf_attachment_id": attachment.id, "message_main_attachment_id": attachment.id})

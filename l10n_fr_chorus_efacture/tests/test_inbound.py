@@ -7,6 +7,7 @@ import odoo
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 from .common import SandboxMixin, give_supplier, sandbox_state
@@ -28,6 +29,10 @@ SUPPLIERS = {  # the sandbox's inbox suppliers
 
 class BuyerCase(SandboxMixin, AccountTestInvoicingCommon):
     """A French public buyer (chart of accounts loaded) receiving through the sandbox's inbox."""
+
+    def inbox(self):
+        return sorted((i for i in self.sandbox.state.invoices.values() if i["statut"] == "MISE_A_DISPOSITION"),
+                      key=lambda i: i["idFacture"])
 
     @classmethod
     @AccountTestInvoicingCommon.setup_country("fr")
@@ -360,6 +365,13 @@ class TestChorusInbound(BuyerCase):
         wizard.action_confirm()
         bill = done.move_id
         self.assertTrue(bill)
+        # The run reports every invoice of the selection.
+        self.assertEqual(wizard.state, "done")
+        self.assertIn("%s: mandated by %s. Chorus Pro is told." % (done.display_name, bill.name), wizard.report)
+        self.assertIn("%s: not mandated, it is not validated internally yet." % not_validated.display_name,
+                      wizard.report)
+        self.assertIn(not_processed.display_name + ": not mandated, its status is", wizard.report)
+        self.assertEqual(wizard.bill_ids, bill)
         self.assertFalse((not_validated | not_processed).move_id)
         self.assertEqual((bill.state, bill.move_type, bill.partner_id), ("posted", "in_invoice", done.partner_id))
         self.assertEqual((bill.ref, bill.chorus_invoice_id, bill.invoice_date),
@@ -400,6 +412,95 @@ class TestChorusInbound(BuyerCase):
         self.assertEqual(self.chorus(invoice)["numeroDpMandat"], invoice.move_id.name)
         self.assertEqual(invoice.chorus_status, "MANDATEE")
 
+    def test_mandate_run_with_a_refusal_in_the_middle(self):
+        """One invoice refused while its bill is made (here: no purchase tax of its rate): the others are
+        mandated, the report says which and why, and the refused one can be mandated once fixed."""
+        self.run_import()
+        first, middle, last = self.received()[:3]
+        for invoice in first | middle | last:
+            give_supplier(invoice)
+        self.process(first | middle | last, "SERVICE_FAIT", "Service fait")
+        (first | middle | last).action_internal_validate()
+        vat = middle.tax_line_ids[0].sudo()
+        vat.rate = 7.0  # no purchase tax of 7 % in the French chart
+        wizard = self.env["chorus.inbound.mandate.wizard"].create({
+            "inbound_ids": [fields.Command.set((first | middle | last).ids)],
+            "account_id": self.company_data["default_account_expense"].id})
+        wizard.action_confirm()
+        self.assertTrue(first.move_id and last.move_id)
+        self.assertFalse(middle.move_id)
+        self.assertEqual((middle.mandate_state, middle.chorus_status), ("refused", "SERVICE_FAIT"))
+        self.assertIn("no purchase tax of 7.0 %", middle.mandate_error)
+        self.assertIn("%s: not mandated, %s" % (middle.display_name, middle.mandate_error), wizard.report)
+        self.assertEqual(wizard.bill_ids, first.move_id | last.move_id)
+        self.assertEqual(self.calls(PROCESS), 3 + 2, "three services done, two mandates")
+        vat.write({"rate": 20.0, "amount": round(vat.base * 0.2, 2)})
+        middle.sudo().amount_total = middle.amount_untaxed + vat.amount
+        self.env["chorus.inbound.mandate.wizard"].create({
+            "inbound_ids": [fields.Command.set(middle.ids)],
+            "account_id": self.company_data["default_account_expense"].id}).action_confirm()
+        self.assertTrue(middle.move_id)
+        self.assertFalse(middle.mandate_state)
+
+    def test_mandate_left_half_done_is_finished_by_the_cron(self):
+        """A worker stopped after the mandate was asked for, before its bill: the cron makes it, once."""
+        self.run_import()
+        invoice = self.received()[0]
+        give_supplier(invoice)
+        self.process(invoice, "SERVICE_FAIT", "Service fait")
+        invoice.action_internal_validate()
+        journal = self.company_data["default_journal_purchase"]
+        invoice.write({"mandate_state": "requested", "mandate_journal_id": journal.id,
+                       "mandate_account_id": self.company_data["default_account_expense"].id})
+        self.Inbound._cron_chorus_push_statuses()
+        self.assertTrue(invoice.move_id)
+        self.assertEqual((invoice.mandate_state, invoice.chorus_status), (False, "MANDATEE"))
+        self.Inbound._cron_chorus_push_statuses()
+        self.assertEqual(self.env["account.move"].search_count([("chorus_inbound_id", "=", invoice.id)]), 1)
+
+    def test_retry_keeps_the_queued_status(self):
+        self.run_import()
+        invoice = self.received()[0]
+        self.control("invoice/status", idFacture=int(invoice.chorus_invoice_id), statut="COMPLETEE")
+        self.process(invoice, "SUSPENDUE", "Devis manquant")
+        self.assertEqual((invoice.sync_state, invoice.sync_status), ("error", "SUSPENDUE"))
+        # Fixed in Chorus Pro (by the portal here): "Send to Chorus Pro again" sends the same status.
+        self.control("invoice/status", idFacture=int(invoice.chorus_invoice_id), statut="MISE_A_DISPOSITION")
+        invoice.action_retry_sync()
+        self.assertEqual((invoice.sync_state, invoice.chorus_status, self.chorus(invoice)["commentaire"]),
+                         ("done", "SUSPENDUE", "Devis manquant"))
+        # Given up instead: the invoice keeps what Chorus Pro has.
+        other = self.received()[1]
+        self.control("invoice/status", idFacture=int(other.chorus_invoice_id), statut="REJETEE")
+        self.process(other, "SERVICE_FAIT", "Livré")
+        other.action_cancel_sync()
+        self.assertEqual((other.sync_state, other.sync_status, other.chorus_status),
+                         (False, False, "MISE_A_DISPOSITION"))
+
+    def test_database_error_isolated_and_interrupted_runs_reconciled(self):
+        """The database refuses one invoice of a page (a real PostgreSQL error): the others are created,
+        that one is tried again by the next runs; a log left "running" by a stopped worker is closed."""
+        stopped = self.env["chorus.inbound.import.log"].sudo().create({"company_id": self.company.id})
+        refused = self.inbox()[3]["numeroFacture"]
+        self.env.cr.execute("""
+            CREATE FUNCTION chorus_test_refuse() RETURNS trigger AS $$
+            BEGIN
+                IF NEW.name = %s THEN RAISE EXCEPTION 'refused by a trigger for the test'; END IF;
+                RETURN NEW;
+            END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER chorus_test_refuse BEFORE INSERT ON chorus_inbound_invoice
+                FOR EACH ROW EXECUTE FUNCTION chorus_test_refuse();""", [refused])
+        with mute_logger("odoo.sql_db"):  # Odoo logs the refused INSERT
+            log = self.run_import()
+        self.assertEqual((stopped.state, log.count_created, log.count_failed), ("interrupted", 29, 1))
+        retry = self.env["chorus.inbound.retry"].search([("company_id", "=", self.company.id)])
+        self.assertEqual(retry.invoice_number, refused)
+        self.assertEqual(retry.reason, "the database refused it (refused by a trigger for the test)")
+        self.env.cr.execute("DROP TRIGGER chorus_test_refuse ON chorus_inbound_invoice")
+        log = self.run_import()
+        self.assertEqual((log.state, log.count_retried), ("done", 1))
+        self.assertEqual(len(self.received()), 30)
+
     # ------------------------------------------------------ delays, companies
     def test_payment_delay_and_companies(self):
         self.run_import()
@@ -431,27 +532,38 @@ class TestChorusInboundHostile(BuyerCase):
     """What comes from outside is checked: each bad piece is refused with a clear error, nothing else
     is disturbed, and nothing is lost once it is corrected."""
 
-    def inbox(self):
-        return sorted((i for i in self.sandbox.state.invoices.values() if i["statut"] == "MISE_A_DISPOSITION"),
-                      key=lambda i: i["idFacture"])
 
     def test_amounts_and_dates_out_of_range(self):
         huge, ancient = self.inbox()[:2]
         huge["montantTTC"] = 1e15
         ancient["dateFacture"] = "0001-01-01"
         log = self.Inbound._chorus_import_company(self.company)
-        self.assertEqual(log.state, "error")
-        self.assertIn("Invoice %s: unreadable data from Chorus Pro (facture.montantTotal.montantTtcTotal is out of "
-                      "range" % huge["idFacture"], log.message)
-        self.assertIn("Invoice %s: unreadable data from Chorus Pro (facture.references.dateFacture is out of range"
-                      % ancient["idFacture"], log.message)
+        self.assertEqual((log.state, log.count_created, log.count_failed), ("error", 28, 2))
+        self.assertIn("BDM-2026-00001 (Chorus %s): unreadable data from Chorus Pro (facture.montantTotal.montantTtcTotal "
+                      "is out of range" % huge["idFacture"], log.message)
+        self.assertIn("unreadable data from Chorus Pro (facture.references.dateFacture is out of range",
+                      log.message)
         self.assertEqual(len(self.received()), 28, "the others are imported")
-        # Corrected in Chorus Pro: the next run imports them (the window was not moved past them).
+        retries = self.env["chorus.inbound.retry"].search([("company_id", "=", self.company.id)])
+        self.assertEqual(sorted(retries.mapped("chorus_invoice_id")),
+                         sorted([str(huge["idFacture"]), str(ancient["idFacture"])]))
+        self.assertTrue(self.company.sudo().chorus_inbound_watermark, "the import moved on")
+        # Still wrong at the next run: tried again, still listed; nothing else read again.
+        gets = self.calls(RECEIVED_GET)
+        log = self.Inbound._chorus_import_company(self.company)
+        self.assertEqual((log.count_retried, log.count_failed), (0, 2))
+        self.assertEqual(retries.mapped("attempts"), [2, 2])
+        self.assertEqual(self.calls(RECEIVED_GET), gets + 2, "only the two to import again are read")
+        # Corrected in Chorus Pro: the next run imports them from the retry list.
         huge["montantTTC"] = huge["montantHT"] * 1.2
         ancient["dateFacture"] = "2026-11-02"
         log = self.Inbound._chorus_import_company(self.company)
-        self.assertEqual((log.state, log.count_created), ("done", 2))
+        self.assertEqual((log.state, log.count_retried, log.count_failed), ("done", 2, 0))
         self.assertEqual(len(self.received()), 30)
+        self.assertFalse(retries.exists())
+        imported = self.received().filtered(lambda i: i.chorus_invoice_id == str(ancient["idFacture"]))
+        self.assertEqual((imported.invoice_date, imported.chorus_status), (fields.Date.to_date("2026-11-02"),
+                                                                           "MISE_A_DISPOSITION"))
 
     def test_pdf_that_is_not_a_pdf(self):
         fake = self.inbox()[0]

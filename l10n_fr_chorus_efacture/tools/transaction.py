@@ -22,3 +22,12 @@ def commit_if_allowed(env):
     """Commit what is done so far, except where Odoo forbids it (tests, as account's send flow decides)."""
     if env["account.move.send"]._can_commit():
         env.cr.commit()
+
+
+def rollback_if_allowed(env):
+    """Drop the current transaction after an error it cannot go on from; False where Odoo forbids it (tests)."""
+    if not env["account.move.send"]._can_commit():
+        return False
+    env.cr.rollback()
+    env.invalidate_all()
+    return True

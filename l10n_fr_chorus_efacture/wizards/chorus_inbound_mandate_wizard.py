@@ -1,8 +1,5 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import float_compare
-
-from ..models.chorus_inbound_invoice import MANDATED
 
 
 class ChorusInboundMandateWizard(models.TransientModel):
@@ -27,6 +24,9 @@ class ChorusInboundMandateWizard(models.TransientModel):
     analytic_precision = fields.Integer(default=lambda self: self.env["decimal.precision"].precision_get(
         "Percentage Analytic"))
     refusals = fields.Text(compute="_compute_refusals", string="Not mandated")
+    state = fields.Selection([("draft", "To confirm"), ("done", "Done")], default="draft", required=True)
+    report = fields.Text(readonly=True, help="What became of each invoice of the selection.")
+    bill_ids = fields.Many2many("account.move", string="Mandates", readonly=True)
 
     @api.depends("inbound_ids")
     def _compute_company_id(self):
@@ -56,25 +56,13 @@ class ChorusInboundMandateWizard(models.TransientModel):
     def _refusals(self):
         refusals = {}
         for invoice in self.inbound_ids:
-            if invoice.move_id:
-                reason = _("already mandated by %(bill)s.", bill=invoice.move_id.display_name)
-            elif invoice.chorus_status != "SERVICE_FAIT":
-                reason = _("its status is %(status)s; it must be Service done first.",
-                           status=invoice._chorus_status_label() or _("unknown"))
-            elif invoice.sync_state == "pending":
-                reason = _("a status is still waiting to be sent to Chorus Pro.")
-            elif invoice.company_id.chorus_inbound_validation and not invoice.internal_validated:
-                reason = _("it is not validated internally yet.")
-            elif not invoice.partner_id:
-                reason = _("it has no supplier: match or create it first.")
-            elif len(invoice.company_id) and invoice.company_id != self.company_id:
-                reason = _("it belongs to another company; mandate it from that company.")
-            else:
-                continue
-            refusals[invoice] = reason
+            reason = invoice._chorus_mandate_refusal(self.company_id)
+            if reason:
+                refusals[invoice] = reason
         return refusals
 
     def action_confirm(self):
+        """Mandate the invoices that can be; then report every invoice of the selection."""
         self.ensure_one()
         if not self.journal_id or not self.account_id:
             raise UserError(_("Journal and article: choose the purchase journal and the expense account of the "
@@ -83,77 +71,25 @@ class ChorusInboundMandateWizard(models.TransientModel):
         to_mandate = self.inbound_ids.filtered(lambda i: i not in refusals)
         if not to_mandate:
             raise UserError(_("No invoice can be mandated:\n%(reasons)s", reasons=self.refusals))
-        bills = self.env["account.move"]
-        for invoice in to_mandate:
-            if not invoice._chorus_lock():
-                continue  # another user is mandating it right now
-            if invoice.move_id:
-                continue
-            bill = self._create_bill(invoice)
-            invoice.move_id = bill
-            invoice._chorus_commit()
-            invoice._chorus_request_status(MANDATED, mandate_number=bill.name)
-            bills |= bill
-        return bills._get_records_action(name=_("Mandates"))
-
-    def _purchase_tax(self, invoice, rate):
-        taxes = self.env["account.tax"].search([
-            ("company_id", "=", invoice.company_id.id), ("type_tax_use", "=", "purchase"),
-            ("amount_type", "=", "percent"), ("amount", "=", rate), ("price_include", "=", False),
-        ])
-        # Prefer the plain deductible VAT on goods and services over reverse charge or immobilisation taxes.
-        plain = taxes.filtered(lambda t: len(t.invoice_repartition_line_ids) == 2)
-        return (plain or taxes)[:1]
-
-    def _create_bill(self, invoice):
+        results = to_mandate._chorus_request_mandates(self.journal_id, self.account_id, self.analytic_distribution)
+        results.update(refusals)
         lines = []
-        for tax_line in invoice.tax_line_ids or [False]:
-            rate = tax_line.rate if tax_line else 0.0
-            base = tax_line.base if tax_line else invoice.amount_untaxed
-            tax = self._purchase_tax(invoice, rate) if rate else self.env["account.tax"]
-            if rate and not tax:
-                raise UserError(_("%(invoice)s: no purchase tax of %(rate)s %% exists in %(company)s; create it "
-                                  "(Accounting > Configuration > Taxes).", invoice=invoice.display_name,
-                                  rate=rate, company=invoice.company_id.name))
-            lines.append(fields.Command.create({
-                "name": _("%(number)s - VAT %(rate)s %%", number=invoice.name, rate=rate),
-                "account_id": self.account_id.id, "quantity": 1, "price_unit": base,
-                "tax_ids": [fields.Command.set(tax.ids)],
-                "analytic_distribution": self.analytic_distribution or False,
-            }))
-        bill = self.env["account.move"].with_company(invoice.company_id).create({
-            "move_type": "in_refund" if invoice.invoice_type == "AVOIR" else "in_invoice",
-            "company_id": invoice.company_id.id,
-            "journal_id": self.journal_id.id,
-            "partner_id": invoice.partner_id.id,
-            "invoice_date": invoice.invoice_date or invoice.deposit_date,
-            "date": fields.Date.context_today(self),
-            "ref": invoice.name,
-            "chorus_invoice_id": invoice.chorus_invoice_id,
-            "chorus_inbound_id": invoice.id,
-            "currency_id": invoice.currency_id.id,
-            "invoice_line_ids": lines,
-        })
-        bill.write({"invoice_payment_term_id": False, "invoice_date_due": invoice.date_due})
-        if float_compare(bill.amount_total, invoice.amount_total, precision_rounding=invoice.currency_id.rounding):
-            raise UserError(_("%(invoice)s: the bill's total %(bill)s differs from Chorus Pro's %(chorus)s; check "
-                              "the VAT rates of the invoice.", invoice=invoice.display_name,
-                              bill=bill.amount_total, chorus=invoice.amount_total))
-        attachments = self.env["ir.attachment"].search([
-            ("res_model", "=", invoice._name), ("res_id", "=", invoice.id)])
-        copies = self.env["ir.attachment"]
-        for attachment in attachments:
-            copies |= attachment.copy({"res_model": "account.move", "res_id": bill.id})
-        bill.action_post()
-        # Posting can move the due date to the payment term's: the legal delay from Chorus Pro wins.
-        if bill.invoice_date_due != invoice.date_due:
-            bill.line_ids.filtered(lambda l: l.display_type == "payment_term").date_maturity = invoice.date_due
-        pdf = copies.filtered(lambda a: a.name == invoice.pdf_attachment_id.name)[:1] or copies[:1]
-        if pdf:
-            bill.message_main_attachment_id = pdf
-        bill.message_post(
-            body=_("Mandate of the invoice %(number)s received through Chorus Pro (Chorus number %(chorus)s).",
-                   number=invoice.name, chorus=invoice.chorus_invoice_id),
-            attachment_ids=copies.ids)
-        invoice.message_post(body=_("Mandate %(bill)s created.", bill=bill.name))
-        return bill
+        bills = self.env["account.move"]
+        for invoice in self.inbound_ids:
+            result = results.get(invoice)
+            if isinstance(result, models.BaseModel) and result:
+                bills |= result
+                told = _("Chorus Pro is told.") if invoice.sync_state == "done" else \
+                    _("Chorus Pro will be told as soon as it answers.")
+                lines.append(_("%(invoice)s: mandated by %(bill)s. %(told)s", invoice=invoice.display_name,
+                               bill=result.name, told=told))
+            else:
+                lines.append(_("%(invoice)s: not mandated, %(reason)s", invoice=invoice.display_name,
+                               reason=result or _("no reason given")))
+        self.write({"state": "done", "report": "\n".join(lines), "bill_ids": [fields.Command.set(bills.ids)]})
+        return {"type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id, "view_mode": "form",
+                "target": "new", "name": _("Mandates")}
+
+    def action_open_bills(self):
+        self.ensure_one()
+        return self.bill_ids._get_records_action(name=_("Mandates"))

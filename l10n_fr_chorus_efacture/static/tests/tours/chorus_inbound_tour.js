@@ -53,6 +53,15 @@ registry.category("web_tour.tours").add("l10n_fr_chorus_efacture_inbound_tour", 
             run: "click",
         },
         {
+            content: "The run says what became of the invoice",
+            trigger: ".modal div[name='report']:contains('mandated by')",
+        },
+        {
+            content: "Open the mandate",
+            trigger: ".modal button[name='action_open_bills']",
+            run: "click",
+        },
+        {
             content: "The posted vendor bill opens",
             trigger: "body:not(:has(.modal)) .o_form_view .o_statusbar_status button.o_arrow_button_current:contains('Posted')",
         },
