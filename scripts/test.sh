@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Command 2: run every test with Odoo's own test runner (TransactionCase and HttpCase tours) on a
 # fresh database, then the same tests under pytest-odoo on that database (browser tours only run under
-# Odoo's runner: see conftest.py). The client and sandbox tests run in both, against an in-process
-# sandbox. Prints "N passed, N failed" last (both runners together); exits non-zero on any failure,
-# error, skipped test, or warning logged while the module installs.
+# Odoo's runner: see conftest.py), then the real-process suite (process_tests/) on a copy of it. The
+# client and sandbox tests run in both runners, against an in-process sandbox. Prints "N passed,
+# N failed" last (all together); exits non-zero on any failure, error, skipped test, or warning logged
+# while the module installs.
 #   TEST_TAGS=/l10n_fr_chorus_efacture:TestChorusClient bash scripts/test.sh   runs one class in both
-#   CHORUS_PYTEST=0 bash scripts/test.sh                                        Odoo's runner only
+#   CHORUS_PYTEST=0 / CHORUS_PROCESS=0 bash scripts/test.sh                     without pytest / real processes
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DB="${CHORUS_TEST_DB:-chorus_test}"
 TAGS="${TEST_TAGS:-/l10n_fr_chorus_efacture}"
@@ -35,5 +36,18 @@ if [ "${CHORUS_PYTEST:-1}" != 0 ]; then
     pytest_status=$?
     grep -E "^(FAILED|ERROR)|[0-9]+ (passed|failed)" "$CHORUS_HOME/pytest.log"
 fi
+process_status=-
+PROCESS_LOG="$CHORUS_HOME/process.log"
+if [ "${CHORUS_PROCESS:-1}" != 0 ] && [ -z "${TEST_TAGS:-}" ]; then
+    # Real processes, real commits: on a copy of the test database (the module and its demo data).
+    PROCESS_DB="${DB}_process"
+    log "running the real-process suite on $PROCESS_DB (log: $PROCESS_LOG)"
+    PGPASSWORD=$PG_PASSWORD dropdb -h localhost -U "$PG_USER" --if-exists "$PROCESS_DB"
+    PGPASSWORD=$PG_PASSWORD createdb -h localhost -U "$PG_USER" -T "$DB" "$PROCESS_DB"
+    "$PY" "$REPO_DIR/process_tests/run.py" --config "$ODOO_CONF" --database "$PROCESS_DB" > "$PROCESS_LOG" 2>&1
+    process_status=$?
+    PGPASSWORD=$PG_PASSWORD dropdb -h localhost -U "$PG_USER" --if-exists "$PROCESS_DB"
+fi
 set -e
-"$PY" "$REPO_DIR/scripts/test_summary.py" "$LOG" "$status" "$PYTEST_XML" "$pytest_status"
+"$PY" "$REPO_DIR/scripts/test_summary.py" "$LOG" "$status" "$PYTEST_XML" "$pytest_status" "$PROCESS_LOG" \
+    "$process_status"

@@ -1,6 +1,7 @@
 """Read the test logs and print the closing line "N passed, N failed"; exit 1 on any problem.
 
     test_summary.py <Odoo test log> <Odoo exit status> <pytest JUnit XML> <pytest exit status or ->
+                    <real-process log> <its exit status or ->
 """
 
 import os
@@ -10,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 log_path, status = sys.argv[1], int(sys.argv[2])
 pytest_xml, pytest_status = sys.argv[3], sys.argv[4]
+process_log, process_status = sys.argv[5], sys.argv[6]
 text = open(log_path, encoding="utf-8", errors="replace").read()
 problems = []
 
@@ -58,6 +60,23 @@ if pytest_status != "-":
     if pytest_status not in ("0", "5"):
         problems.append("pytest exited with status %s" % pytest_status)
 
+# The real-process suite (process_tests/run.py): its matrix, and its scenarios counted as tests.
+proc_passed = proc_failed = 0
+process_line = "real processes: not run (CHORUS_PROCESS=0 or TEST_TAGS)"
+process_matrix = ""
+if process_status != "-":
+    process_text = open(process_log, encoding="utf-8", errors="replace").read() if os.path.exists(process_log) else ""
+    found = re.search(r"^(\d+) scenarios passed, (\d+) failed$", process_text, re.M)
+    block = re.search(r"^Real-process matrix .*?(?=^\d+ scenarios passed)", process_text, re.M | re.S)
+    process_matrix = block.group(0).rstrip() if block else ""
+    if found:
+        proc_passed, proc_failed = int(found.group(1)), int(found.group(2))
+        process_line = "real processes: %d passed, %d failed" % (proc_passed, proc_failed)
+    else:
+        problems.append("the real-process suite did not finish (exit %s): see %s" % (process_status, process_log))
+    if process_status != "0" and not proc_failed:
+        problems.append("the real-process suite exited with status %s" % process_status)
+
 # The fault-injection matrix (tests/test_fault_matrix.py), shown again at the end of the run.
 matrix = re.search(r"^Fault matrix .*?(?=\n\S*\d{4}-\d\d-\d\d |\Z)", text, re.M | re.S)
 if matrix:
@@ -65,9 +84,13 @@ if matrix:
 elif "test_fault_matrix" in text:
     problems.append("the fault matrix was not printed")
 
+if process_matrix:
+    print(process_matrix)
 for problem in problems:
     print("PROBLEM: " + problem)
 print(odoo_line)
 print(pytest_line)
-print("%d passed, %d failed" % (tests - failed - errors + py_passed, failed + errors + py_failed))
-sys.exit(1 if problems or failed or errors or py_failed else 0)
+print(process_line)
+print("%d passed, %d failed" % (tests - failed - errors + py_passed + proc_passed,
+                                failed + errors + py_failed + proc_failed))
+sys.exit(1 if problems or failed or errors or py_failed or proc_failed else 0)

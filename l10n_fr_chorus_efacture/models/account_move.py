@@ -342,6 +342,14 @@ class AccountMove(models.Model):
                               "looked up (%(error)s).", move=self.display_name, partner=partner.display_name,
                               error=self.env["res.company"]._chorus_error_message(error))) from None
 
+    def _chorus_locked_fresh(self, state):
+        """Its row lock taken and its state read again: still ``state`` (no other worker moved it since)."""
+        self.ensure_one()
+        if not try_lock_row(self):
+            return False
+        self.invalidate_recordset(["chorus_state", "chorus_sent_date"])
+        return self.chorus_state == state
+
     def _chorus_sending_stale(self):
         """A deposit marked "sending" longer than a call can last: the worker stopped half-way."""
         self.ensure_one()
@@ -554,11 +562,12 @@ class AccountMove(models.Model):
                 continue
             try:
                 for move in moves.filtered(lambda m: m.chorus_state == "sending"):
-                    # Another worker may be depositing it right now: only an old one, and only when unlocked.
-                    if move._chorus_sending_stale() and try_lock_row(move):
+                    # Another worker may be depositing it right now: only an old one, only when unlocked, and
+                    # read again under the lock.
+                    if move._chorus_sending_stale() and move._chorus_locked_fresh("sending"):
                         move._chorus_mark_interrupted()
                 for move in moves.filtered(lambda m: m.chorus_state == "unknown"):
-                    if try_lock_row(move):
+                    if move._chorus_locked_fresh("unknown"):
                         move._chorus_resolve_unknown()
                 for flux_number, flux_moves in moves.filtered(
                         lambda m: m.chorus_state == "deposited").grouped("chorus_flux_number").items():

@@ -13,7 +13,7 @@ from odoo.tools import float_compare
 from ..chorus import downloads
 from ..chorus import exceptions as chorus_exc
 from ..chorus.replies import PARIS, Processed, ReceivedInvoiceSummary
-from ..tools.transaction import commit_if_allowed, rollback_if_allowed, try_lock_row
+from ..tools.transaction import commit_if_allowed, concurrent_update_skipped, rollback_if_allowed, try_lock_row
 from .account_move import CHORUS_INVOICE_STATUSES, _known_status
 
 _logger = logging.getLogger(__name__)
@@ -25,6 +25,8 @@ PROCESSING_STATUSES = ["SERVICE_FAIT", "REJETEE", "SUSPENDUE", "A_RECYCLER"]
 # file wants the service fait justified too).
 REASON_REQUIRED = {"REJETEE", "SUSPENDUE", "SERVICE_FAIT"}
 REASON_MAX = 255
+# A status push under way may last the call's time-out; past it and this margin, its worker stopped.
+PUSH_MARGIN = timedelta(minutes=2)
 MANDATED = "MANDATEE"
 # Invoices downloaded together (telecharger groupe); halved when Chorus Pro says it is too large.
 DOWNLOAD_BATCH = 25
@@ -378,7 +380,11 @@ class ChorusInboundInvoice(models.Model):
         return dict(CHORUS_INVOICE_STATUSES).get(self.chorus_status, self.chorus_status or "")
 
     def _chorus_push_statuses(self):
-        """Send the pending statuses (traiter recue). Chorus Pro down: they stay pending for the cron."""
+        """Send the pending statuses (traiter recue). Chorus Pro down: they stay pending for the cron.
+
+        Each invoice in a transaction of its own; one another worker holds or has just changed is left to it
+        (the next run looks at it again).
+        """
         for company, invoices in self.filtered(lambda i: i.sync_state == "pending").grouped("company_id").items():
             try:
                 client = company._chorus_get_client()
@@ -386,49 +392,64 @@ class ChorusInboundInvoice(models.Model):
                 invoices.write({"sync_error": error.args[0]})
                 continue
             for invoice in invoices:
-                if not invoice._chorus_lock():
-                    continue
-                try:
-                    reply = invoice._chorus_already_applied(client)
-                    if not reply:
-                        # Known before the call: a lost reply or a stopped worker is looked up next time.
-                        invoice.sync_attempt_date = fields.Datetime.now()
-                        invoice._chorus_commit()
-                        reply = client.process_received_invoice(
-                            int(invoice.chorus_invoice_id), invoice.sync_status, reason=invoice.sync_reason or None,
-                            mandate_number=invoice.sync_mandate_number or None)
-                except chorus_exc.ChorusFunctionalError as error:
-                    # Chorus Pro refused: the status stays as it was; the user reads why.
-                    message = self.env["res.company"]._chorus_error_message(error)
-                    invoice.write({"sync_state": "error", "sync_error": message, "sync_attempt_date": False})
-                    invoice.message_post(body=_("Chorus Pro refused the status %(status)s: %(error)s",
-                                                status=dict(CHORUS_INVOICE_STATUSES)[invoice.sync_status],
-                                                error=message))
-                    invoice._chorus_commit()
-                    continue
-                except chorus_exc.ChorusError as error:
-                    # Down, slow, or the reply lost: still pending; the retry first asks Chorus Pro whether the
-                    # status was applied (_chorus_already_applied).
-                    invoice.write({"sync_error": self.env["res.company"]._chorus_error_message(error)})
-                    invoice._chorus_commit()
-                    continue
-                status = _known_status(reply.status) or invoice.sync_status
-                values = {"chorus_status": status, "chorus_status_date": fields.Datetime.now(),
-                          "chorus_status_comment": invoice.sync_reason or False,
-                          "sync_state": "done", "sync_error": False, "sync_attempt_date": False}
-                if status == "SUSPENDUE":
-                    values["was_suspended"] = True
-                invoice.write(values)
-                invoice._chorus_add_history(status, values["chorus_status_date"], invoice.sync_reason, origin="odoo")
-                body = _("Chorus Pro status set to %(status)s.", status=invoice._chorus_status_label())
-                if invoice.sync_reason:
-                    body = _("Chorus Pro status set to %(status)s: %(reason)s", status=invoice._chorus_status_label(),
-                             reason=invoice.sync_reason)
-                if invoice.sync_mandate_number:
-                    body = _("Chorus Pro status set to %(status)s with the mandate %(number)s.",
-                             status=invoice._chorus_status_label(), number=invoice.sync_mandate_number)
-                invoice.message_post(body=body)
-                invoice._chorus_commit()
+                with concurrent_update_skipped(self.env):
+                    invoice._chorus_push_one(client)
+
+    def _chorus_push_one(self, client):
+        self.ensure_one()
+        # Locked, then read again: another worker may have pushed it since this run listed it, or be pushing it
+        # right now (its attempt is committed before its call, which releases the lock).
+        if not self._chorus_lock() or self.sync_state != "pending" or self._chorus_push_in_flight():
+            return
+        try:
+            reply = self._chorus_already_applied(client)
+            if not reply:
+                # Known before the call: a lost reply or a stopped worker is looked up next time.
+                self.write({"sync_attempt_date": fields.Datetime.now(), "sync_error": False})
+                self._chorus_commit()
+                reply = client.process_received_invoice(
+                    int(self.chorus_invoice_id), self.sync_status, reason=self.sync_reason or None,
+                    mandate_number=self.sync_mandate_number or None)
+        except chorus_exc.ChorusFunctionalError as error:
+            # Chorus Pro refused: the status stays as it was; the user reads why.
+            message = self.env["res.company"]._chorus_error_message(error)
+            self.write({"sync_state": "error", "sync_error": message, "sync_attempt_date": False})
+            self.message_post(body=_("Chorus Pro refused the status %(status)s: %(error)s",
+                                     status=dict(CHORUS_INVOICE_STATUSES)[self.sync_status], error=message))
+            self._chorus_commit()
+            return
+        except chorus_exc.ChorusError as error:
+            # Down, slow, or the reply lost: still pending; the retry first asks Chorus Pro whether the
+            # status was applied (_chorus_already_applied).
+            self.write({"sync_error": self.env["res.company"]._chorus_error_message(error)})
+            self._chorus_commit()
+            return
+        status = _known_status(reply.status) or self.sync_status
+        values = {"chorus_status": status, "chorus_status_date": fields.Datetime.now(),
+                  "chorus_status_comment": self.sync_reason or False,
+                  "sync_state": "done", "sync_error": False, "sync_attempt_date": False}
+        if status == "SUSPENDUE":
+            values["was_suspended"] = True
+        self.write(values)
+        self._chorus_add_history(status, values["chorus_status_date"], self.sync_reason, origin="odoo")
+        body = _("Chorus Pro status set to %(status)s.", status=self._chorus_status_label())
+        if self.sync_reason:
+            body = _("Chorus Pro status set to %(status)s: %(reason)s", status=self._chorus_status_label(),
+                     reason=self.sync_reason)
+        if self.sync_mandate_number:
+            body = _("Chorus Pro status set to %(status)s with the mandate %(number)s.",
+                     status=self._chorus_status_label(), number=self.sync_mandate_number)
+        self.message_post(body=body)
+        self._chorus_commit()
+
+    def _chorus_push_in_flight(self):
+        """An attempt committed, not ended (no error written after it), and recent enough for its call to be
+        under way: another worker is pushing this status. Past the call's time-out, it is over."""
+        self.ensure_one()
+        if not self.sync_attempt_date or self.sync_error:
+            return False
+        limit = timedelta(seconds=self.company_id.chorus_timeout or 30) + PUSH_MARGIN
+        return self.sync_attempt_date > fields.Datetime.now() - limit
 
     def _chorus_already_applied(self, client):
         """After an attempt that got no clear answer (a lost reply, a stopped worker), Chorus Pro may already
@@ -491,30 +512,32 @@ class ChorusInboundInvoice(models.Model):
         told. A refusal stops only that invoice. Returns {invoice: its bill, or why not}."""
         results = {}
         for invoice in self.filtered(lambda i: i.mandate_state == "requested"):
-            if not invoice._chorus_lock():
-                results[invoice] = _("another user is mandating it right now.")
-                continue
-            if invoice.mandate_state != "requested":
-                results[invoice] = invoice.move_id or invoice.mandate_error
-                continue
-            reason = invoice._chorus_mandate_refusal()
-            if not reason:
-                try:
-                    with self.env.cr.savepoint():
-                        bill = invoice._chorus_create_bill()
-                        invoice.write({"move_id": bill.id, "mandate_state": False, "mandate_error": False})
-                        invoice._chorus_queue_status(MANDATED, mandate_number=bill.name)
-                except UserError as error:
-                    reason = error.args[0]
-            if reason:
-                invoice.write({"mandate_state": "refused", "mandate_error": reason})
-                invoice.message_post(body=_("Not mandated: %(reason)s", reason=reason))
-                results[invoice] = reason
-            else:
-                results[invoice] = invoice.move_id
-            invoice._chorus_commit()
+            with concurrent_update_skipped(self.env):
+                results[invoice] = invoice._chorus_create_mandate()
         self.filtered(lambda i: i.sync_state == "pending" and i.sync_status == MANDATED)._chorus_push_statuses()
         return results
+
+    def _chorus_create_mandate(self):
+        """The bill of this requested invoice and its queued MANDATEE, committed together: the bill, or why not."""
+        self.ensure_one()
+        if not self._chorus_lock():
+            return _("another user is mandating it right now.")
+        if self.mandate_state != "requested":  # read again under the lock: another worker may have done it
+            return self.move_id or self.mandate_error
+        reason = self._chorus_mandate_refusal()
+        if not reason:
+            try:
+                with self.env.cr.savepoint():
+                    bill = self._chorus_create_bill()
+                    self.write({"move_id": bill.id, "mandate_state": False, "mandate_error": False})
+                    self._chorus_queue_status(MANDATED, mandate_number=bill.name)
+            except UserError as error:
+                reason = error.args[0]
+        if reason:
+            self.write({"mandate_state": "refused", "mandate_error": reason})
+            self.message_post(body=_("Not mandated: %(reason)s", reason=reason))
+        self._chorus_commit()
+        return reason or self.move_id
 
     def _chorus_purchase_tax(self, rate):
         taxes = self.env["account.tax"].search([
