@@ -17,7 +17,6 @@ import configparser
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,16 +26,13 @@ import urllib.request
 import psycopg2
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "bench"))
+from common import Sandbox, free_port  # noqa: E402  (the sandbox in its own process, as the benchmarks run it)
+
 DEPOSIT = "factures/v1/deposer/flux"
 RECEIVED_GET = "factures/v1/consulter/recipiendaire"
 ACTIVE_STRUCTURES = "transverses/v1/recuperer/structures/actives/destinataire"
 PROCESS = "factures/v1/traiter/recue"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate, timeout=60, what="a condition"):
@@ -80,10 +76,7 @@ class Suite:
         return rows[0][0] if rows else None
 
     def control(self, action, **payload):
-        request = urllib.request.Request(self.sandbox_url + "/_sandbox/" + action, data=json.dumps(payload).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return json.loads(response.read())
+        return self.sandbox.control(action, **payload)
 
     def calls(self, operation):
         return self.control("calls").get(operation, 0)
@@ -129,12 +122,9 @@ class Suite:
 
     # ------------------------------------------------------------ environment
     def start_services(self):
-        port = free_port()
-        self.sandbox_url = "http://127.0.0.1:%s" % port
-        self.processes.append(subprocess.Popen(
-            [sys.executable, "-m", "chorus_sandbox", "--port", str(port), "--flux-delay", "0", "--status-step",
-             "3600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_for(lambda: self._answers(self.sandbox_url + "/_sandbox/state", post=True), 30, "the sandbox")
+        self.sandbox = Sandbox()
+        self.processes.append(self.sandbox.process)
+        self.sandbox_url = self.sandbox.url
         import odoo
         odoo_bin = os.path.join(os.path.dirname(os.path.dirname(odoo.__file__)), "odoo-bin")
         http_port = free_port()
@@ -150,10 +140,9 @@ class Suite:
         self.supplier, self.buyer = ids["supplier"], ids["buyer"]
 
     @staticmethod
-    def _answers(url, post=False):
+    def _answers(url):
         try:
-            request = urllib.request.Request(url, data=b"{}" if post else None, method="POST" if post else "GET")
-            with urllib.request.urlopen(request, timeout=2):
+            with urllib.request.urlopen(url, timeout=2):
                 return True
         except OSError:
             return False
