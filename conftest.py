@@ -2,13 +2,13 @@
 
 - Each test runs as under Odoo's own runner: ``odoo.modules.module.current_test`` is set, so that Odoo
   neither commits (account.move.send._can_commit) nor really sends mail (ir.mail_server test mode).
-- Browser tours (HttpCase tours) only run under Odoo's runner: they need the HTTP server that Odoo's
-  runner starts, and pytest-odoo starts none. They are deselected here, not skipped.
+- HttpCase classes (browser tours, JSON-RPC calls) only run under Odoo's runner: they need the HTTP server
+  that Odoo's runner starts, and pytest-odoo starts none. They are deselected here, not skipped.
 """
 
 import pytest
 
-BROWSER_TOUR_CLASSES = {"TestChorusTour"}
+HTTP_CLASSES = {"TestChorusTour", "TestChorusInboundRpc"}
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,7 @@ def odoo_current_test(request):
 
 
 def pytest_collection_modifyitems(config, items):
-    tours = [item for item in items if getattr(item.cls, "__name__", "") in BROWSER_TOUR_CLASSES]
+    tours = [item for item in items if getattr(item.cls, "__name__", "") in HTTP_CLASSES]
     if tours:
         config.hook.pytest_deselected(items=tours)
         items[:] = [item for item in items if item not in tours]

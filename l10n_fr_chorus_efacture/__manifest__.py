@@ -30,6 +30,7 @@
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
         "views/chorus_inbound_invoice_views.xml",
+        "views/chorus_supplier_views.xml",
     ],
     "demo": [
         "demo/chorus_demo.xml",

@@ -117,7 +117,8 @@ def op_import(env, args):
 
 
 def op_prepare_mandates(env, args):
-    """``count`` received invoices made SERVICE_FAIT (pushed), given their supplier and validated."""
+    """``count`` received invoices validated, given their supplier (its new IBAN confirmed), made SERVICE_FAIT
+    (pushed)."""
     _supplier, buyer = companies(env)
     env = admin_env(env, buyer)
     invoices = env["chorus.inbound.invoice"].search([("company_id", "=", buyer.id),
@@ -128,9 +129,11 @@ def op_prepare_mandates(env, args):
             invoice._chorus_match_supplier()
         if not invoice.partner_id:
             invoice.action_create_supplier()
+        if invoice.iban_new:
+            invoice.action_confirm_iban()
+    invoices.action_internal_validate()
     invoices.action_process()
     invoices._chorus_request_status("SERVICE_FAIT", reason="Service fait")
-    invoices.action_internal_validate()
     return {"ids": invoices.ids, "statuses": invoices.mapped("chorus_status")}
 
 
@@ -150,6 +153,7 @@ def op_queue_status(env, args):
     invoices = env["chorus.inbound.invoice"].search([("company_id", "=", buyer.id),
                                                      ("chorus_status", "=", "MISE_A_DISPOSITION"),
                                                      ("sync_state", "=", False)], limit=args["count"], order="id")
+    invoices.action_internal_validate()
     invoices.action_process()
     invoices._chorus_queue_status(args["status"], reason=args.get("reason"))
     return {"ids": invoices.ids}

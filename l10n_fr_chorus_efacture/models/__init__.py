@@ -11,3 +11,5 @@ from . import chorus_inbound_invoice
 from . import chorus_inbound_invoice_status
 from . import chorus_inbound_import_log
 from . import chorus_inbound_retry
+from . import chorus_supplier
+from . import ir_attachment

@@ -97,7 +97,7 @@ class AccountMove(models.Model):
     chorus_sent_date = fields.Datetime(string="Sent to Chorus Pro On", copy=False, readonly=True)
     chorus_flux_syntax = fields.Char(string="Chorus Flux Syntax", copy=False, readonly=True)
     chorus_flux_attachment_id = fields.Many2one("ir.attachment", string="Chorus Flux", copy=False, readonly=True)
-    chorus_invoice_id = fields.Char(string="Chorus Invoice ID", copy=False, readonly=True, index=True,
+    chorus_invoice_id = fields.Char(string="Chorus Invoice Number", copy=False, readonly=True, index=True,
                                     help="identifiantFactureCPP")
     chorus_invoice_status = fields.Selection(CHORUS_INVOICE_STATUSES, string="Chorus Status", copy=False,
                                              readonly=True, tracking=True)
@@ -515,6 +515,11 @@ class AccountMove(models.Model):
             move.activity_ids.filtered(lambda a: "Chorus Pro" in (a.summary or "")).action_feedback(
                 feedback=move.chorus_error)
         return True
+
+    def action_chorus_open_inbound(self):
+        """From a mandate, the invoice received through Chorus Pro it mandates."""
+        self.ensure_one()
+        return self.chorus_inbound_id._get_records_action(name=_("Received invoice"))
 
     def action_chorus_send(self):
         """"Send to Chorus Pro": the send wizard, on the Chorus Pro method."""

@@ -1,18 +1,18 @@
 import contextlib
 import json
 import logging
-import re
 from datetime import timedelta, timezone
 
 import psycopg2
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import float_compare
 
 from ..chorus import downloads
 from ..chorus import exceptions as chorus_exc
 from ..chorus.replies import PARIS, Processed, ReceivedInvoiceSummary
+from ..tools.iban import normalize_iban
 from ..tools.transaction import commit_if_allowed, concurrent_update_skipped, rollback_if_allowed, try_lock_row
 from .account_move import CHORUS_INVOICE_STATUSES, _known_status
 
@@ -28,14 +28,13 @@ REASON_MAX = 255
 # A status push under way may last the call's time-out; past it and this margin, its worker stopped.
 PUSH_MARGIN = timedelta(minutes=2)
 MANDATED = "MANDATEE"
+# Statuses at which an invoice may be validated internally: before or just after the service is declared done.
+VALIDATION_STATUSES = ("MISE_A_DISPOSITION", "COMPLETEE", "SERVICE_FAIT")
 # Invoices downloaded together (telecharger groupe); halved when Chorus Pro says it is too large.
 DOWNLOAD_BATCH = 25
 PAGE_SIZE = 100
-_IBAN_CLEAN = re.compile(r"[^0-9A-Za-z]")
-
-
-def normalize_iban(value):
-    return _IBAN_CLEAN.sub("", value or "").upper()
+# What a user may write on a received invoice (the rest comes from Chorus Pro or from its processing).
+USER_WRITABLE = {"partner_id", "internal_validated", "document_ids", "message_main_attachment_id"}
 
 
 class ChorusInboundInvoice(models.Model):
@@ -47,11 +46,14 @@ class ChorusInboundInvoice(models.Model):
 
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True,
                                  default=lambda self: self.env.company)
-    chorus_invoice_id = fields.Char(string="Chorus Invoice ID", required=True, readonly=True,
+    chorus_invoice_id = fields.Char(string="Chorus Invoice Number", required=True, readonly=True,
                                     help="idFacture in Chorus Pro")
     name = fields.Char(string="Invoice Number", readonly=True, required=True)
     invoice_type = fields.Selection([("FACTURE", "Invoice"), ("AVOIR", "Credit note")], default="FACTURE",
                                     readonly=True, string="Type")
+    chorus_supplier_id = fields.Many2one(
+        "chorus.supplier", string="Supplier in Chorus Pro", readonly=True, index=True, check_company=True,
+        help="The supplier as Chorus Pro knows it: the partner it is validated as applies to all its invoices.")
     supplier_name = fields.Char(readonly=True)
     supplier_siret = fields.Char(string="Supplier SIRET", readonly=True)
     supplier_iban = fields.Char(string="Supplier IBAN", readonly=True)
@@ -80,10 +82,11 @@ class ChorusInboundInvoice(models.Model):
                                          string="Status History")
     was_suspended = fields.Boolean(readonly=True, help="Chorus Pro allows one suspension only.")
     pdf_attachment_id = fields.Many2one("ir.attachment", readonly=True, string="Invoice PDF")
+    document_ids = fields.One2many("ir.attachment", "res_id", string="Documents",
+                                   domain=[("res_model", "=", "chorus.inbound.invoice")])
     chorus_document_names = fields.Text(
         readonly=True, help="Names of the supporting documents Chorus Pro lists (JSON): tells them apart from "
                             "the invoice PDF in a download.")
-    document_count = fields.Integer(compute="_compute_document_count", string="Documents")
     documents_state = fields.Selection([("missing", "To download"), ("done", "Downloaded")], default="missing",
                                        readonly=True, string="Documents Status")
     documents_error = fields.Char(readonly=True, string="Documents Error",
@@ -93,18 +96,25 @@ class ChorusInboundInvoice(models.Model):
     match_method = fields.Selection([("iban", "IBAN"), ("siret", "SIRET"), ("siren", "SIREN"),
                                      ("manual", "Chosen by hand"), ("created", "Created from Chorus Pro")],
                                     readonly=True, string="Matched By")
+    partner_siret = fields.Char(related="partner_id.siret", string="Partner SIRET")
     partner_candidate_ids = fields.Many2many("res.partner", compute="_compute_partner_candidates",
                                              string="Candidates")
+    candidates_info = fields.Char(related="chorus_supplier_id.candidates_info", string="How They Were Found")
     iban_warning = fields.Char(compute="_compute_iban_warning")
+    iban_new = fields.Boolean(compute="_compute_iban_warning", help="The IBAN is nobody's in Odoo: to confirm.")
     partner_inbound_count = fields.Integer(compute="_compute_partner_history")
     partner_bill_count = fields.Integer(compute="_compute_partner_history")
-    internal_validated = fields.Boolean(readonly=True, tracking=True, copy=False)
+    internal_validated = fields.Boolean(string="Internal Validation", tracking=True, copy=False,
+                                        help="Checked inside before it is processed in Chorus Pro and mandated, when "
+                                             "the company asks for it.")
     validated_by_id = fields.Many2one("res.users", readonly=True, string="Validated By")
     validated_date = fields.Datetime(readonly=True, string="Validated On")
-    date_due = fields.Date(compute="_compute_date_due", store=True, string="Due Date",
-                           help="Availability date + the company's payment delay.")
+    date_due = fields.Date(
+        readonly=True, string="Due Date",
+        help="End of the global payment delay: from the day Chorus Pro made the invoice available, interrupted "
+             "while it is suspended; frozen once mandated.")
     days_left = fields.Integer(compute="_compute_days_left", help="Days left before the due date; negative: late.")
-    move_id = fields.Many2one("account.move", readonly=True, string="Mandate", copy=False, check_company=True)
+    move_id = fields.Many2one("account.move", readonly=True, string="Mandate Bill", copy=False, check_company=True)
     # A mandate asked for: its bill is made at once, or by the cron if the worker stopped before.
     mandate_state = fields.Selection([("requested", "Being created"), ("refused", "Not mandated")], readonly=True,
                                      copy=False, string="Mandate Request")
@@ -123,7 +133,7 @@ class ChorusInboundInvoice(models.Model):
         help="When the queued status was last sent; set before the call, so that an attempt cut short (lost reply, "
              "stopped worker) is looked up in Chorus Pro before the status is sent again.")
     stage = fields.Selection([
-        ("to_process", "To process"), ("to_validate", "To validate"), ("to_mandate", "To mandate"),
+        ("to_validate", "To validate"), ("to_process", "To process"), ("to_mandate", "To mandate"),
         ("mandated", "Mandated"), ("waiting", "Waiting for the supplier"), ("rejected", "Rejected"),
         ("other", "Other"),
     ], compute="_compute_stage", store=True, index=True)
@@ -134,12 +144,6 @@ class ChorusInboundInvoice(models.Model):
     ]
 
     # ------------------------------------------------------------- computes
-    @api.depends("availability_date", "deposit_date", "company_id.chorus_payment_delay_days")
-    def _compute_date_due(self):
-        for invoice in self:
-            start = invoice.availability_date or invoice.deposit_date
-            invoice.date_due = start and start + timedelta(days=invoice.company_id.chorus_payment_delay_days or 30)
-
     def _compute_days_left(self):
         today = fields.Date.context_today(self)
         for invoice in self:
@@ -157,29 +161,26 @@ class ChorusInboundInvoice(models.Model):
                 invoice.stage = "rejected"
             elif status in ("SUSPENDUE", "A_RECYCLER"):
                 invoice.stage = "waiting"
+            elif status in VALIDATION_STATUSES and \
+                    invoice.company_id.chorus_inbound_validation and not invoice.internal_validated:
+                # Checked inside before anything is said to the supplier ("validation interne").
+                invoice.stage = "to_validate"
             elif status == "SERVICE_FAIT":
-                invoice.stage = "to_validate" if invoice.company_id.chorus_inbound_validation and \
-                    not invoice.internal_validated else "to_mandate"
+                invoice.stage = "to_mandate"
             elif status in ("MISE_A_DISPOSITION", "COMPLETEE"):
                 invoice.stage = "to_process"
             else:
                 invoice.stage = "other"
 
-    def _compute_document_count(self):
-        counts = dict(self.env["ir.attachment"]._read_group(
-            [("res_model", "=", self._name), ("res_id", "in", self.ids)], ["res_id"], ["__count"]))
-        for invoice in self:
-            invoice.document_count = counts.get(invoice.id, 0)
-
-    @api.depends("supplier_iban", "supplier_siret", "company_id")
+    @api.depends("chorus_supplier_id", "supplier_iban")
     def _compute_partner_candidates(self):
         for invoice in self:
-            invoice.partner_candidate_ids = [(6, 0, [p.id for p, _method in invoice._chorus_find_suppliers()])]
+            invoice.partner_candidate_ids = invoice.chorus_supplier_id.candidate_ids
 
-    @api.depends("partner_id", "supplier_iban", "supplier_siret")
+    @api.depends("partner_id", "partner_id.bank_ids", "supplier_iban")
     def _compute_iban_warning(self):
         for invoice in self:
-            invoice.iban_warning = invoice._chorus_iban_warning()
+            invoice.iban_warning, invoice.iban_new = invoice._chorus_iban_warning()
 
     @api.depends("partner_id")
     def _compute_partner_history(self):
@@ -190,111 +191,94 @@ class ChorusInboundInvoice(models.Model):
                 continue
             invoice.partner_inbound_count = self.search_count([
                 ("partner_id", "child_of", partner.id), ("id", "!=", invoice._origin.id)])
-            invoice.partner_bill_count = self.env["account.move"].search_count([
-                ("partner_id", "child_of", partner.id), ("move_type", "in", ("in_invoice", "in_refund")),
-                ("company_id", "=", invoice.company_id.id)])
+            invoice.partner_bill_count = self.env["account.move"].search_count(
+                partner._chorus_vendor_bill_domain(invoice.company_id))
+
+    # -------------------------------------------------------------- due dates
+    def _chorus_status_day(self, status, after=None):
+        """The French day the invoice last entered ``status`` (after the day ``after``), from its history."""
+        self.ensure_one()
+        days = [_paris_day(line.date) for line in self.status_history_ids if line.status == status and line.date]
+        days = [day for day in days if after is None or day >= after]
+        return max(days) if days else None
+
+    def _chorus_compute_due_dates(self):
+        """The end of the global payment delay, as the Code de la commande publique counts it.
+
+        It starts when Chorus Pro makes the invoice available (R2192-12). An interruption (SUSPENDUE, once,
+        R2192-27) stops it: no due date until the supplier completes the invoice; then a new delay opens: 30
+        days, or what was left at the interruption if more (R2192-29). A mandated invoice keeps its due date
+        (it is the bill's), whatever the company's delay becomes.
+        """
+        for invoice in self.filtered(lambda i: not i.move_id):
+            start = invoice.availability_date or invoice.deposit_date
+            delay = invoice.company_id.chorus_payment_delay_days or 30
+            due = start and start + timedelta(days=delay)
+            suspended = invoice._chorus_status_day("SUSPENDUE")
+            if due and suspended:
+                completed = invoice._chorus_status_day("COMPLETEE", after=suspended)
+                if completed:
+                    due = completed + timedelta(days=max(30, (due - suspended).days))
+                else:
+                    due = False  # interrupted: the delay runs again once the supplier completes it
+            if invoice.date_due != due:
+                invoice.sudo().date_due = due
 
     # -------------------------------------------------------------- matching
-    def _chorus_bank_accounts(self, iban):
-        return self.env["res.partner.bank"].sudo().search([
-            ("sanitized_acc_number", "=", normalize_iban(iban)),
-            ("company_id", "in", (False, self.company_id.id)),
-        ])
-
-    def _chorus_find_suppliers(self):
-        """Candidate suppliers with how each was found: IBAN first, then SIRET, then SIREN."""
-        self.ensure_one()
-        found = []
-        seen = set()
-
-        def add(partners, method):
-            for partner in partners:
-                partner = partner.commercial_partner_id
-                if partner.id not in seen and partner.active:
-                    seen.add(partner.id)
-                    found.append((partner, method))
-
-        Partner = self.env["res.partner"].with_context(active_test=True)
-        company_domain = [("company_id", "in", (False, self.company_id.id))]
-        if self.supplier_iban:
-            add(self._chorus_bank_accounts(self.supplier_iban).partner_id, "iban")
-        siret = (self.supplier_siret or "").strip()
-        if len(siret) == 14 and siret.isdigit():
-            add(Partner.search([("siret", "=", siret)] + company_domain, limit=10), "siret")
-            add(Partner.search([("siret", "=like", siret[:9] + "%")] + company_domain, limit=10), "siren")
-        return found
-
     def _chorus_iban_warning(self):
+        """(Why the invoice's IBAN is suspect, or False; whether it is nobody's in Odoo)."""
         self.ensure_one()
         partner = self.partner_id.commercial_partner_id
         iban = normalize_iban(self.supplier_iban)
         if not partner or not iban:
-            return False
-        holders = self._chorus_bank_accounts(iban).partner_id.commercial_partner_id
+            return False, False
+        holders = self.env["res.partner.bank"].sudo().search([
+            ("sanitized_acc_number", "=", iban), ("company_id", "in", (False, self.company_id.id)),
+        ]).partner_id.commercial_partner_id
         if holders and partner not in holders:
             return _("The IBAN %(iban)s of this invoice belongs to %(holder)s, not to %(partner)s. Check it with "
                      "the supplier by phone, with a number you already had, before any payment: it is how invoice "
                      "fraud starts.", iban=self.supplier_iban, holder=", ".join(holders.mapped("display_name")),
-                     partner=partner.display_name)
+                     partner=partner.display_name), False
         if not holders:
             return _("The IBAN %(iban)s of this invoice is none of %(partner)s's bank accounts. Check it with the "
-                     "supplier by phone, with a number you already had, before adding it: it is how invoice fraud "
-                     "starts.", iban=self.supplier_iban, partner=partner.display_name)
-        return False
+                     "supplier by phone, with a number you already had, then confirm it (Confirm the IBAN): it is how "
+                     "invoice fraud starts.", iban=self.supplier_iban, partner=partner.display_name), True
+        return False, False
 
     def _chorus_match_supplier(self):
-        """Pick the supplier found by IBAN, else by SIRET; a SIREN match is only proposed."""
-        found = {}  # a page holds many invoices of the same suppliers: look each one up once
-        for invoice in self.filtered(lambda i: not i.partner_id):
-            key = (invoice.company_id.id, normalize_iban(invoice.supplier_iban), invoice.supplier_siret)
-            if key not in found:
-                found[key] = invoice._chorus_find_suppliers()[:1]
-            for partner, method in found[key]:
-                if method in ("iban", "siret"):
-                    invoice.write({"partner_id": partner.id, "match_method": method})
+        """Each invoice gets the partner its Chorus supplier was validated as; a supplier never validated is
+        linked at once when one partner has its IBAN or its SIRET (a SIREN match is only proposed)."""
+        self.chorus_supplier_id._chorus_auto_match()
+        for supplier, invoices in self.filtered(lambda i: not i.partner_id and i.chorus_supplier_id).grouped(
+                "chorus_supplier_id").items():
+            if supplier.state == "validated" and supplier.partner_id:
+                invoices.sudo().write({"partner_id": supplier.partner_id.id, "match_method": supplier.match_method})
 
     def action_match_supplier(self):
-        self.filtered(lambda i: i.match_method != "manual").write({"partner_id": False, "match_method": False})
         self._chorus_match_supplier()
-        without = self.filtered(lambda i: not i.partner_id)
-        if without and len(self) == 1:
+        if len(self) == 1 and not self.partner_id:
             raise UserError(_("No supplier has the IBAN or SIRET of %(invoice)s: pick one among the candidates or "
                               "create it from the Chorus Pro data.", invoice=self.display_name))
         return True
 
-    @api.onchange("partner_id")
-    def _onchange_partner_id(self):
-        if self.partner_id:
-            self.match_method = "manual"
-
-    def write(self, vals):
-        if "partner_id" in vals and "match_method" not in vals:
-            vals = dict(vals, match_method="manual" if vals["partner_id"] else False)
-        return super().write(vals)
-
     def action_create_supplier(self):
-        """Create the supplier from the Chorus Pro data, with its SIRET and bank account."""
+        """Create the supplier from the Chorus Pro data (with its SIRET and bank account), for all its invoices."""
         self.ensure_one()
         if self.partner_id:
             raise UserError(_("%(invoice)s already has a supplier.", invoice=self.display_name))
-        if not self.supplier_name:
-            raise UserError(_("Chorus Pro gave no supplier name for %(invoice)s.", invoice=self.display_name))
-        partner = self.env["res.partner"].create({
-            "name": self.supplier_name, "is_company": True, "siret": self.supplier_siret or False,
-            "country_id": self.env.ref("base.fr").id if (self.supplier_siret or "").isdigit() else False,
-            "supplier_rank": 1, "company_id": False,
-        })
-        if self.supplier_iban:
-            bank = self.env["res.bank"].search([("bic", "=", self.supplier_bic)], limit=1) if self.supplier_bic \
-                else self.env["res.bank"]
-            if self.supplier_bic and not bank:
-                bank = self.env["res.bank"].create({"name": self.supplier_bic, "bic": self.supplier_bic})
-            self.env["res.partner.bank"].create({
-                "acc_number": self.supplier_iban, "partner_id": partner.id, "bank_id": bank.id or False})
-        self.write({"partner_id": partner.id, "match_method": "created"})
-        self.message_post(body=_("Supplier %(partner)s created from the Chorus Pro data.",
-                                 partner=partner.display_name))
+        self.chorus_supplier_id.action_create_partner()
         return True
+
+    def action_confirm_iban(self):
+        """The invoice's new IBAN, checked with the supplier, added to its partner's bank accounts."""
+        self.ensure_one()
+        self.chorus_supplier_id._chorus_confirm_iban(self.supplier_iban, self.supplier_bic)
+        return True
+
+    def action_open_chorus_supplier(self):
+        self.ensure_one()
+        return self.chorus_supplier_id._get_records_action(name=_("Supplier in Chorus Pro"))
 
     def action_open_partner_inbound(self):
         self.ensure_one()
@@ -303,36 +287,87 @@ class ChorusInboundInvoice(models.Model):
 
     def action_open_partner_bills(self):
         self.ensure_one()
-        return self.env["account.move"].search([
-            ("partner_id", "child_of", self.partner_id.commercial_partner_id.id),
-            ("move_type", "in", ("in_invoice", "in_refund")), ("company_id", "=", self.company_id.id),
-        ])._get_records_action(name=_("Vendor bills"))
+        return self.env["account.move"].search(self.partner_id._chorus_vendor_bill_domain(self.company_id)) \
+            ._get_records_action(name=_("Vendor bills"))
 
-    def action_open_documents(self):
+    def action_view_pdf(self):
+        """The invoice's PDF in a new tab (the eye of the list)."""
         self.ensure_one()
-        return self.env["ir.attachment"].search([("res_model", "=", self._name), ("res_id", "=", self.id)]) \
-            ._get_records_action(name=_("Documents"))
+        if not self.pdf_attachment_id:
+            raise UserError(_("The PDF of %(invoice)s is not downloaded yet: the next import fetches it.",
+                              invoice=self.display_name))
+        return {"type": "ir.actions.act_url", "target": "new",
+                "url": "/web/content/%s?download=false" % self.pdf_attachment_id.id}
+
+    # ------------------------------------------------------------ protection
+    def write(self, vals):
+        """What comes from Chorus Pro, or from the module's own steps (statuses, validation, mandates), is only
+        changed by the module (in sudo), whatever the path (the form, RPC). A user changes the supplier (which
+        validates it for all its invoices), the internal validation (validators) and the documents' names."""
+        if self.env.su:
+            return super().write(vals)
+        blocked = [name for name in vals if name not in USER_WRITABLE and not name.startswith(("message_",
+                                                                                             "activity_"))]
+        if blocked:
+            labels = ", ".join(self._fields[name].string if name in self._fields else name for name in blocked)
+            raise AccessError(_("%(fields)s of a received invoice come from Chorus Pro or from its processing: they "
+                                "cannot be changed directly.", fields=labels))
+        vals = dict(vals)
+        for command in vals.get("document_ids") or []:
+            # The documents are Chorus Pro's: renamed in place, never added, replaced or removed here.
+            if command[0] != fields.Command.UPDATE or set(command[2]) - {"name", "description"}:
+                raise AccessError(_("Documents: only their names can change; they come from Chorus Pro."))
+        if "internal_validated" in vals:
+            if vals.pop("internal_validated"):
+                self.action_internal_validate()
+            else:
+                self.action_internal_unvalidate()
+        if "partner_id" in vals:
+            partner = self.env["res.partner"].browse(vals.pop("partner_id"))
+            for invoice in self:
+                if invoice.move_id and invoice.partner_id != partner:
+                    raise UserError(_("%(invoice)s is mandated: its supplier cannot change any more.",
+                                      invoice=invoice.display_name))
+                if not partner:
+                    continue
+                if invoice.chorus_supplier_id:
+                    # Remembered for every invoice of this supplier ("Valider les tiers").
+                    invoice.chorus_supplier_id.action_choose_partner(partner.id)
+                else:
+                    invoice.sudo().write({"partner_id": partner.id, "match_method": "manual"})
+        return super().write(vals) if vals else True
 
     # ------------------------------------------------------ internal validation
     def _chorus_check_validator(self):
         if not self.env.user.has_group("l10n_fr_chorus_efacture.group_chorus_inbound_validator"):
-            raise UserError(_("Only the Chorus Pro inbound validators can validate received invoices."))
+            raise AccessError(_("Only the Chorus Pro inbound validators can validate received invoices."))
 
     def action_internal_validate(self):
+        """"Validation interne": checked inside before anything is said to the supplier or mandated. From a list,
+        the invoices that cannot be validated are reported and the others validated."""
         self._chorus_check_validator()
-        for invoice in self:
-            if invoice.chorus_status != "SERVICE_FAIT":
-                raise UserError(_("%(invoice)s must be marked as service done before it is validated.",
-                                  invoice=invoice.display_name))
-        self.write({"internal_validated": True, "validated_by_id": self.env.user.id,
-                    "validated_date": fields.Datetime.now()})
-        return True
+        refused = self.filtered(lambda i: i.move_id or i.chorus_status not in VALIDATION_STATUSES)
+        if refused and len(self) == 1:
+            raise UserError(_("%(invoice)s cannot be validated at the status %(status)s.",
+                              invoice=self.display_name, status=self._chorus_status_label()))
+        to_validate = (self - refused).filtered(lambda i: not i.internal_validated)
+        to_validate.sudo().write({"internal_validated": True, "validated_by_id": self.env.user.id,
+                                  "validated_date": fields.Datetime.now()})
+        for invoice in to_validate:
+            invoice.message_post(body=_("Validated internally by %(user)s.", user=self.env.user.name))
+        if not refused:
+            return True
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+            "title": _("%(count)s invoices validated", count=len(to_validate)),
+            "message": _("Not validated (already mandated, rejected or waiting for the supplier): %(list)s",
+                         list=", ".join(refused.mapped("display_name"))),
+            "type": "warning", "sticky": True, "next": {"type": "ir.actions.client", "tag": "soft_reload"}}}
 
     def action_internal_unvalidate(self):
         self._chorus_check_validator()
         if self.filtered("move_id"):
             raise UserError(_("A mandated invoice keeps its validation."))
-        self.write({"internal_validated": False, "validated_by_id": False, "validated_date": False})
+        self.sudo().write({"internal_validated": False, "validated_by_id": False, "validated_date": False})
         return True
 
     # ------------------------------------------------------------ statuses
@@ -340,15 +375,20 @@ class ChorusInboundInvoice(models.Model):
         """The statuses the buyer may set now: those Chorus Pro allows after the current one (as last asked,
         see res.company._chorus_refresh_allowed_statuses), without a second suspension (CCP R2192-27)."""
         self.ensure_one()
-        if self.sync_state == "pending" or self.move_id:
+        if self.sync_state == "pending" or self.move_id or self._chorus_awaits_validation():
             return []
         allowed = self.company_id._chorus_next_statuses(self.chorus_status) or []
         return [status for status in PROCESSING_STATUSES
                 if status in allowed and not (status == "SUSPENDUE" and self.was_suspended)]
 
+    def _chorus_awaits_validation(self):
+        """The company checks its invoices inside before telling the supplier anything (validation interne)."""
+        self.ensure_one()
+        return self.company_id.chorus_inbound_validation and not self.internal_validated
+
     def _chorus_add_history(self, status, date=None, comment=None, origin="chorus"):
         self.ensure_one()
-        self.env["chorus.inbound.invoice.status"].create({
+        self.env["chorus.inbound.invoice.status"].sudo().create({
             "inbound_id": self.id, "status": status, "date": date or fields.Datetime.now(),
             "comment": comment or False, "user_id": self.env.user.id if origin == "odoo" else False,
         })
@@ -368,11 +408,14 @@ class ChorusInboundInvoice(models.Model):
             for company, invoices in self.grouped("company_id").items():
                 company._chorus_refresh_allowed_statuses(invoices.mapped("chorus_status"))
         for invoice in self:
+            if status != MANDATED and invoice._chorus_awaits_validation():
+                raise UserError(_("%(invoice)s must be validated internally (Internal validation) before it is "
+                                  "processed in Chorus Pro.", invoice=invoice.display_name))
             if status != MANDATED and status not in invoice._chorus_allowed_statuses():
                 raise UserError(_("%(invoice)s cannot go from %(current)s to %(new)s in Chorus Pro.",
                                   invoice=invoice.display_name, current=invoice._chorus_status_label(),
                                   new=dict(CHORUS_INVOICE_STATUSES)[status]))
-        self.write({"sync_state": "pending", "sync_status": status, "sync_reason": reason or False,
+        self.sudo().write({"sync_state": "pending", "sync_status": status, "sync_reason": reason or False,
                     "sync_mandate_number": mandate_number or False, "sync_error": False,
                     "sync_attempt_date": False})
 
@@ -385,6 +428,8 @@ class ChorusInboundInvoice(models.Model):
         Each invoice in a transaction of its own; one another worker holds or has just changed is left to it
         (the next run looks at it again).
         """
+        # Statuses come from the module's own steps: written in sudo (see write()), by the user who asked.
+        self = self.sudo()
         for company, invoices in self.filtered(lambda i: i.sync_state == "pending").grouped("company_id").items():
             try:
                 client = company._chorus_get_client()
@@ -432,6 +477,7 @@ class ChorusInboundInvoice(models.Model):
             values["was_suspended"] = True
         self.write(values)
         self._chorus_add_history(status, values["chorus_status_date"], self.sync_reason, origin="odoo")
+        self._chorus_compute_due_dates()
         body = _("Chorus Pro status set to %(status)s.", status=self._chorus_status_label())
         if self.sync_reason:
             body = _("Chorus Pro status set to %(status)s: %(reason)s", status=self._chorus_status_label(),
@@ -494,6 +540,11 @@ class ChorusInboundInvoice(models.Model):
             return _("it is not validated internally yet.")
         if not self.partner_id:
             return _("it has no supplier: match or create it first.")
+        if self.iban_warning:
+            # Paying a new IBAN unchecked is how invoice fraud succeeds.
+            return _("its IBAN %(iban)s is none of %(partner)s's bank accounts: check it with the supplier, then "
+                     "confirm it (Confirm the IBAN), or choose the right supplier.", iban=self.supplier_iban,
+                     partner=self.partner_id.display_name)
         if company and self.company_id != company:
             return _("it belongs to another company; mandate it from that company.")
         return False
@@ -501,6 +552,7 @@ class ChorusInboundInvoice(models.Model):
     def _chorus_request_mandates(self, journal, account, analytic_distribution=None):
         """Mandate these invoices: the request is saved first (the cron finishes it if the worker stops), then
         each bill is made in a transaction of its own. Returns {invoice: its bill, or why not}."""
+        self = self.sudo()
         self.write({"mandate_state": "requested", "mandate_error": False, "mandate_journal_id": journal.id,
                     "mandate_account_id": account.id,
                     "mandate_analytic_distribution": analytic_distribution or False})
@@ -510,6 +562,7 @@ class ChorusInboundInvoice(models.Model):
     def _chorus_create_mandates(self):
         """The bill of each requested invoice, and its MANDATEE queued, committed together; then Chorus Pro is
         told. A refusal stops only that invoice. Returns {invoice: its bill, or why not}."""
+        self = self.sudo()
         results = {}
         for invoice in self.filtered(lambda i: i.mandate_state == "requested"):
             with concurrent_update_skipped(self.env):
@@ -548,25 +601,83 @@ class ChorusInboundInvoice(models.Model):
         plain = taxes.filtered(lambda t: len(t.invoice_repartition_line_ids) == 2)
         return (plain or taxes)[:1]
 
-    def _chorus_create_bill(self):
-        """The posted vendor bill (credit note for an AVOIR) of this invoice: one line per VAT rate, the due date
-        of the legal delay, the documents attached."""
+    def _chorus_advance_account(self):
+        """Where the advances already paid to suppliers are: the company's setting, else 4091 of the French chart."""
+        company = self.company_id
+        return company.chorus_advance_account_id or self.env["account.account"].search([
+            ("company_ids", "in", company.id), ("code", "=like", "4091%")], limit=1)
+
+    def _chorus_bill_lines(self):
+        """One line per VAT rate: the amount including VAT when the company does not recover VAT (most public
+        bodies), the untaxed base with the purchase tax of the rate when it does; then the advances already paid
+        (amount to pay below the total), deducted."""
         self.ensure_one()
+        recoverable = self.company_id.chorus_vat_recoverable
         lines = []
         for tax_line in self.tax_line_ids or [False]:
             rate = tax_line.rate if tax_line else 0.0
             base = tax_line.base if tax_line else self.amount_untaxed
-            tax = self._chorus_purchase_tax(rate) if rate else self.env["account.tax"]
-            if rate and not tax:
-                raise UserError(_("%(invoice)s: no purchase tax of %(rate)s %% exists in %(company)s; create it "
-                                  "(Accounting > Configuration > Taxes).", invoice=self.display_name,
-                                  rate=rate, company=self.company_id.name))
+            amount = tax_line.amount if tax_line else self.amount_tax
+            tax = self.env["account.tax"]
+            if recoverable and rate:
+                tax = self._chorus_purchase_tax(rate)
+                if not tax:
+                    raise UserError(_("%(invoice)s: no purchase tax of %(rate)s %% exists in %(company)s; create it "
+                                      "(Accounting > Configuration > Taxes).", invoice=self.display_name,
+                                      rate=rate, company=self.company_id.name))
+            if recoverable:
+                name = _("%(number)s - VAT %(rate)s %%", number=self.name, rate=rate)
+            else:
+                name = _("%(number)s - VAT %(rate)s %% included", number=self.name, rate=rate)
             lines.append(fields.Command.create({
-                "name": _("%(number)s - VAT %(rate)s %%", number=self.name, rate=rate),
-                "account_id": self.mandate_account_id.id, "quantity": 1, "price_unit": base,
+                "name": name, "account_id": self.mandate_account_id.id, "quantity": 1,
+                "price_unit": base if recoverable else base + amount,
                 "tax_ids": [fields.Command.set(tax.ids)],
                 "analytic_distribution": self.mandate_analytic_distribution or False,
             }))
+        rounding = self.currency_id.rounding
+        to_pay = self.amount_to_pay
+        if to_pay and float_compare(to_pay, self.amount_total, precision_rounding=rounding) > 0:
+            raise UserError(_("%(invoice)s: its amount to pay %(to_pay)s is above its total %(total)s in Chorus Pro; "
+                              "reject it or ask the supplier to correct it.", invoice=self.display_name,
+                              to_pay=to_pay, total=self.amount_total))
+        if to_pay and float_compare(to_pay, self.amount_total, precision_rounding=rounding) < 0:
+            account = self._chorus_advance_account()
+            if not account:
+                raise UserError(_("%(invoice)s: %(advance)s were already paid in advance; choose where advances "
+                                  "are booked (Settings > Invoicing > Chorus Pro, Advances to Suppliers Account).",
+                                  invoice=self.display_name, advance=self.amount_total - to_pay))
+            lines.append(fields.Command.create({
+                "name": _("%(number)s - advances already paid", number=self.name), "account_id": account.id,
+                "quantity": 1, "price_unit": -(self.amount_total - to_pay), "tax_ids": [fields.Command.clear()],
+            }))
+        return lines
+
+    def _chorus_match_vat(self, bill):
+        """The bill's VAT as Chorus Pro gives it, rate by rate, to the cent: Odoo's rounding may differ by a cent
+        from the supplier's; the tax lines are adjusted (as a user does it in the bill's totals)."""
+        self.ensure_one()
+        chorus_vat = {}
+        for line in self.tax_line_ids:
+            chorus_vat[line.rate] = chorus_vat.get(line.rate, 0.0) + abs(line.amount)
+        totals = bill.tax_totals
+        changed = False
+        for subtotal in totals.get("subtotals", []):
+            for group in subtotal.get("tax_groups", []):
+                rates = set(self.env["account.tax"].browse(group.get("involved_tax_ids") or []).mapped("amount"))
+                if not rates or not rates <= set(chorus_vat):
+                    continue
+                wanted = self.currency_id.round(sum(chorus_vat[rate] for rate in rates))
+                if not self.currency_id.is_zero(group["tax_amount_currency"] - wanted):
+                    group["tax_amount_currency"] = wanted
+                    changed = True
+        if changed:
+            bill.tax_totals = totals
+
+    def _chorus_create_bill(self):
+        """The posted vendor bill (credit note for an AVOIR) of this invoice: its lines per VAT rate, the VAT and the
+        amount due of Chorus Pro, the due date of the legal delay, the documents attached."""
+        self.ensure_one()
         bill = self.env["account.move"].with_company(self.company_id).create({
             "move_type": "in_refund" if self.invoice_type == "AVOIR" else "in_invoice",
             "company_id": self.company_id.id,
@@ -578,13 +689,18 @@ class ChorusInboundInvoice(models.Model):
             "chorus_invoice_id": self.chorus_invoice_id,
             "chorus_inbound_id": self.id,
             "currency_id": self.currency_id.id,
-            "invoice_line_ids": lines,
+            "invoice_line_ids": self._chorus_bill_lines(),
         })
+        if self.company_id.chorus_vat_recoverable:
+            self._chorus_match_vat(bill)
         bill.write({"invoice_payment_term_id": False, "invoice_date_due": self.date_due})
-        if float_compare(bill.amount_total, self.amount_total, precision_rounding=self.currency_id.rounding):
-            raise UserError(_("%(invoice)s: the bill's total %(bill)s differs from Chorus Pro's %(chorus)s; check "
-                              "the VAT rates of the invoice.", invoice=self.display_name,
-                              bill=bill.amount_total, chorus=self.amount_total))
+        expected = self.amount_to_pay or self.amount_total
+        if float_compare(bill.amount_total, expected, precision_rounding=self.currency_id.rounding):
+            # Only when Chorus Pro's own amounts do not add up (bases + VAT != total).
+            raise UserError(_("%(invoice)s: its amounts in Chorus Pro do not add up (untaxed %(untaxed)s + VAT "
+                              "%(tax)s, total %(total)s): the bill would be %(bill)s. Mandate it by hand, or reject "
+                              "it.", invoice=self.display_name, untaxed=self.amount_untaxed, tax=self.amount_tax,
+                              total=self.amount_total, bill=bill.amount_total))
         attachments = self.env["ir.attachment"].search([("res_model", "=", self._name), ("res_id", "=", self.id)])
         copies = self.env["ir.attachment"]
         for attachment in attachments:
@@ -597,22 +713,22 @@ class ChorusInboundInvoice(models.Model):
         if pdf:
             bill.message_main_attachment_id = pdf
         bill.message_post(
-            body=_("Mandate of the invoice %(number)s received through Chorus Pro (Chorus number %(chorus)s).",
-                   number=self.name, chorus=self.chorus_invoice_id),
+            body=_("Mandate of the invoice %(number)s received through Chorus Pro (Chorus invoice number "
+                   "%(chorus)s).", number=self.name, chorus=self.chorus_invoice_id),
             attachment_ids=copies.ids)
         self.message_post(body=_("Mandate %(bill)s created.", bill=bill.name))
         return bill
 
     def action_retry_sync(self):
         """Send the queued status again (after a refusal, once its cause is fixed in Chorus Pro)."""
-        self.filtered(lambda i: i.sync_state == "error" and i.sync_status).write({"sync_state": "pending"})
+        self.filtered(lambda i: i.sync_state == "error" and i.sync_status).sudo().write({"sync_state": "pending"})
         self.filtered(lambda i: i.sync_state == "pending")._chorus_push_statuses()
         return True
 
     def action_cancel_sync(self):
         """Give up the queued status that Chorus Pro refused: the invoice keeps the status Chorus Pro has.
         (Not a mandate's: its bill exists, Chorus Pro must be told.)"""
-        self.filtered(lambda i: i.sync_state == "error" and i.sync_status != MANDATED).write({
+        self.filtered(lambda i: i.sync_state == "error" and i.sync_status != MANDATED).sudo().write({
             "sync_state": False, "sync_status": False, "sync_reason": False, "sync_mandate_number": False,
             "sync_error": False, "sync_attempt_date": False})
         return True
@@ -629,7 +745,7 @@ class ChorusInboundInvoice(models.Model):
 
     def action_mandate(self):
         return {
-            "type": "ir.actions.act_window", "name": _("Create mandates"),
+            "type": "ir.actions.act_window", "name": _("Mandate"),
             "res_model": "chorus.inbound.mandate.wizard", "view_mode": "form", "target": "new",
             "context": {"default_inbound_ids": self.ids},
         }
@@ -640,7 +756,8 @@ class ChorusInboundInvoice(models.Model):
         """Menu "Check for new invoices": import for the current companies now."""
         if not self.env.user.has_group("account.group_account_invoice"):
             raise UserError(_("Only invoicing users can import invoices from Chorus Pro."))
-        logs = self.env["chorus.inbound.import.log"]
+        # The logs are the managers' (menu Imports); the import's summary is read here for the user.
+        logs = self.env["chorus.inbound.import.log"].sudo()
         for company in self.env.companies.filtered("chorus_receive"):
             logs |= self._chorus_import_company(company)
         if not logs:
@@ -845,11 +962,16 @@ class ChorusInboundInvoice(models.Model):
         """Create received invoices from (summary, detail, history) triples: one create for all, or, when the
         database refuses it, one per invoice so that only the one at fault fails (into ``failures``)."""
         vals_list = []
+        # Each supplier once per company ("Valider les tiers"): what its invoices are matched by.
+        suppliers = self.env["chorus.supplier"]._chorus_for(company, [detail.supplier for _i, detail, _h in items])
         for item, detail, history in items:
             try:
-                vals_list.append(self._chorus_values(company, item, detail, history))
+                vals = self._chorus_values(company, item, detail, history)
             except ValueError as error:
                 failures[str(item.id)] = str(error)
+                continue
+            vals["chorus_supplier_id"] = suppliers[detail.supplier.code].id
+            vals_list.append(vals)
         # No creation message per record (the import log says what came in).
         Inbound = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True)
         try:
@@ -867,11 +989,21 @@ class ChorusInboundInvoice(models.Model):
                     reason = getattr(error.diag, "message_primary", None) or str(error)
                     failures[vals["chorus_invoice_id"]] = _("the database refused it (%(error)s)",
                                                             error=reason.strip()[:300])
-        self.env["chorus.inbound.invoice.status"].create([{
-            "inbound_id": record.id, "status": record.chorus_status, "date": record.chorus_status_date,
-            "comment": record.chorus_status_comment,
-        } for record in new_records if record.chorus_status])
+        # Their history as Chorus Pro gives it (the payment delay counts from it), else their current status.
+        histories = {str(item.id): history for item, _detail, history in items if history}
+        history_vals = []
+        for record in new_records:
+            history = histories.get(record.chorus_invoice_id)
+            # Oldest first: steps at the same second keep their order (the history lists newest, then highest id).
+            if history:
+                entries = [(_known_status(e.status), e.time, e.comment) for e in reversed(history.entries)]
+            else:
+                entries = [(record.chorus_status, record.chorus_status_date, record.chorus_status_comment)]
+            history_vals += [{"inbound_id": record.id, "status": status, "date": when, "comment": comment or False}
+                             for status, when, comment in entries if status and when]
+        self.env["chorus.inbound.invoice.status"].sudo().create(history_vals)
         new_records._chorus_match_supplier()
+        new_records._chorus_compute_due_dates()
         return new_records
 
     def _chorus_update_status(self, item):
@@ -885,6 +1017,7 @@ class ChorusInboundInvoice(models.Model):
         self.write({"chorus_status": status, "chorus_status_date": when, "chorus_status_comment": item.comment,
                     "was_suspended": self.was_suspended or status == "SUSPENDUE"})
         self._chorus_add_history(status, when, item.comment)
+        self._chorus_compute_due_dates()
         self.message_post(body=_("Chorus Pro status: %(status)s.", status=self._chorus_status_label()))
         return True
 
@@ -896,7 +1029,8 @@ class ChorusInboundInvoice(models.Model):
             [("name", "=", detail.currency)], limit=1)
         if not currency:
             raise ValueError(_("the currency %(currency)s is unknown in Odoo: activate it.", currency=detail.currency))
-        available = item.status_time if item.status == "MISE_A_DISPOSITION" else             (history and history.last_time_of("MISE_A_DISPOSITION"))
+        available = item.status_time if item.status == "MISE_A_DISPOSITION" else \
+            (history and history.last_time_of("MISE_A_DISPOSITION"))
         main = detail.main_document_id
         return {
             "company_id": company.id,

@@ -79,11 +79,22 @@ class ResCompany(models.Model):
         help="Sets the legal payment delay: 30 days, 50 days for public hospitals, 60 days for public companies "
              "(Code de la commande publique, R2192-10 and R2192-11).")
     chorus_payment_delay_days = fields.Integer(
-        string="Payment Delay (days)", default=30,
-        help="Counted from the day Chorus Pro makes the invoice available.")
+        string="Global Payment Delay (days)", default=30,
+        help="Counted from the day Chorus Pro makes the invoice available; changing it moves the due dates of the "
+             "invoices not mandated yet.")
     chorus_inbound_validation = fields.Boolean(
-        string="Internal validation before mandating",
-        help="A Chorus Pro inbound validator must validate a received invoice before its mandate is created.")
+        string="Internal validation",
+        help="A Chorus Pro inbound validator validates each received invoice before it is processed in Chorus Pro "
+             "(service done, rejected...) and mandated.")
+    chorus_vat_recoverable = fields.Boolean(
+        string="VAT recoverable on expenses",
+        help="Off (most public bodies): the mandates book the amounts including VAT as expenses. On: they book "
+             "the VAT Chorus Pro gives, rate by rate, as deductible VAT.")
+    chorus_advance_account_id = fields.Many2one(
+        "account.account", string="Advances to Suppliers Account", check_company=True,
+        domain="[('account_type', 'in', ('asset_current', 'asset_receivable', 'liability_payable'))]",
+        help="Where the advances already paid are booked (4091 in the French chart): a mandate deducts them "
+             "there, so that the bill's amount due is Chorus Pro's amount to pay.")
     chorus_inbound_watermark = fields.Datetime(
         copy=False, groups="base.group_system",
         help="Latest status time Chorus Pro listed at the last complete import; the next one starts there.")
@@ -93,6 +104,14 @@ class ResCompany(models.Model):
              "a buyer may set next and when it was asked.")
     chorus_timeout = fields.Integer(string="Chorus Pro Time-out (s)", default=30,
                                     help="Seconds allowed for each call to Chorus Pro.")
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "chorus_payment_delay_days" in vals:
+            # The new delay applies to the invoices not mandated yet; a mandate keeps its bill's due date.
+            self.env["chorus.inbound.invoice"].sudo().search([
+                ("company_id", "in", self.ids), ("move_id", "=", False)])._chorus_compute_due_dates()
+        return result
 
     # ------------------------------------------------------------- computes
     @api.depends("chorus_environment")

@@ -143,3 +143,19 @@ class ResPartner(models.Model):
             except chorus_exc.ChorusError as error:
                 raise UserError(self.env["res.company"]._chorus_error_message(error)) from None
         return True
+
+    def _chorus_vendor_bill_domain(self, company):
+        """The partner's vendor bills and credit notes in ``company``: its history as a supplier."""
+        self.ensure_one()
+        return [("partner_id", "child_of", self.commercial_partner_id.id),
+                ("move_type", "in", ("in_invoice", "in_refund")), ("company_id", "=", company.id)]
+
+    def action_chorus_choose_for_supplier(self):
+        """A candidate's "Choose" button on a Chorus Pro supplier (or on one of its invoices): this partner is
+        the supplier, for all its invoices."""
+        self.ensure_one()
+        supplier = self.env["chorus.supplier"].browse(self.env.context.get("chorus_supplier_id")).exists()
+        if not supplier:
+            raise UserError(_("Choose the partner from a supplier in Chorus Pro (Chorus Pro > Validate suppliers)."))
+        supplier.action_choose_partner(self.id)
+        return True

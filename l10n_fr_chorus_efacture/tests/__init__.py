@@ -5,5 +5,9 @@ from . import test_partner
 from . import test_send
 from . import test_translations
 from . import test_inbound
+from . import test_inbound_access
+from . import test_inbound_accounting
+from . import test_inbound_suppliers
+from . import test_inbound_validation
 from . import test_fault_matrix
 from . import test_shapes

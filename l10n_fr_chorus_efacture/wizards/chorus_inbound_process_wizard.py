@@ -20,6 +20,8 @@ class ChorusInboundProcessWizard(models.TransientModel):
     allow_rejected = fields.Boolean(compute="_compute_allowed_statuses")
     allow_suspended = fields.Boolean(compute="_compute_allowed_statuses")
     allow_recycle = fields.Boolean(compute="_compute_allowed_statuses")
+    awaiting_validation = fields.Char(compute="_compute_allowed_statuses",
+                                      help="Invoices to validate internally before they are processed.")
     new_status = fields.Selection(PROCESSING_STATUSES, string="New Status")
     reason = fields.Text(help="Sent to Chorus Pro: required to reject, suspend or mark the service as done "
                               "(255 characters at most).")
@@ -37,6 +39,8 @@ class ChorusInboundProcessWizard(models.TransientModel):
             wizard.allow_rejected = "REJETEE" in allowed
             wizard.allow_suspended = "SUSPENDUE" in allowed
             wizard.allow_recycle = "A_RECYCLER" in allowed
+            wizard.awaiting_validation = ", ".join(
+                wizard.inbound_ids.filtered(lambda i: i._chorus_awaits_validation()).mapped("display_name")) or False
 
     def _check(self):
         self.ensure_one()

@@ -2,12 +2,29 @@
 
 import { registry } from "@web/core/registry";
 
-// A public buyer takes a received invoice from "to process" to its mandate: service done with a reason,
-// internal validation, then the vendor bill created and Chorus Pro told.
+// A public buyer takes a received invoice from its internal validation to its mandate: validated inside
+// first, then service done with a reason (Chorus Pro told), then the vendor bill, which links back.
 registry.category("web_tour.tours").add("l10n_fr_chorus_efacture_inbound_tour", {
     steps: () => [
         {
-            content: "The received invoice waits to be processed",
+            content: "The received invoice is checked inside first",
+            trigger: ".o_form_view .o_statusbar_status button.o_arrow_button_current:contains('To validate')",
+        },
+        {
+            content: "Its supplier was found by its IBAN",
+            trigger: ".o_form_view div[name='match_method']:contains('IBAN')",
+        },
+        {
+            content: "Processing is not offered before the validation",
+            trigger: ".o_form_view .o_statusbar_buttons:not(:has(button[name='action_process'].btn-primary))",
+        },
+        {
+            content: "Validate it internally",
+            trigger: ".o_form_view .o_statusbar_buttons button[name='action_internal_validate']",
+            run: "click",
+        },
+        {
+            content: "Now it is to process",
             trigger: ".o_form_view .o_statusbar_status button.o_arrow_button_current:contains('To process')",
         },
         {
@@ -30,25 +47,17 @@ registry.category("web_tour.tours").add("l10n_fr_chorus_efacture_inbound_tour", 
             run: "click",
         },
         {
-            content: "The invoice now waits for its internal validation",
-            trigger: "body:not(:has(.modal)) .o_statusbar_status button.o_arrow_button_current:contains('To validate')",
-        },
-        {
-            content: "Validate it",
-            trigger: ".o_form_view .o_statusbar_buttons button[name='action_internal_validate']",
+            content: "Mandate it",
+            trigger:
+                "body:not(:has(.modal)) .o_form_view .o_statusbar_buttons button[name='action_mandate'].btn-primary",
             run: "click",
         },
         {
-            content: "Create its mandate",
-            trigger: ".o_form_view .o_statusbar_buttons button[name='action_mandate']",
-            run: "click",
-        },
-        {
-            content: "The expense account is proposed; confirm",
+            content: "The expense account is proposed",
             trigger: ".modal div[name='account_id'] input:value(/\\w/)",
         },
         {
-            content: "Create the mandate",
+            content: "Confirm the mandate",
             trigger: ".modal button[name='action_confirm']",
             run: "click",
         },
@@ -63,7 +72,17 @@ registry.category("web_tour.tours").add("l10n_fr_chorus_efacture_inbound_tour", 
         },
         {
             content: "The posted vendor bill opens",
-            trigger: "body:not(:has(.modal)) .o_form_view .o_statusbar_status button.o_arrow_button_current:contains('Posted')",
+            trigger: "body:not(:has(.modal)) .o_form_view .o_statusbar_status " +
+                "button.o_arrow_button_current:contains('Posted')",
+        },
+        {
+            content: "It shows the Chorus invoice number and leads back to the received invoice",
+            trigger: ".o_form_view button[name='action_chorus_open_inbound']:contains(/\\d+/)",
+            run: "click",
+        },
+        {
+            content: "Back on the received invoice, mandated",
+            trigger: ".o_form_view .o_statusbar_status button.o_arrow_button_current:contains('Mandated')",
         },
     ],
 });

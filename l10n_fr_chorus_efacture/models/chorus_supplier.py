@@ -1,0 +1,272 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..tools.iban import normalize_iban
+
+
+class ChorusSupplier(models.Model):
+    """A supplier as Chorus Pro knows it (its SIRET, its name, its IBAN), linked once to an Odoo partner.
+
+    "Valider les tiers": the link, made once (found by IBAN or SIRET, or chosen by a user), applies to every
+    invoice of that supplier, past and to come. An IBAN Chorus Pro gives that is none of the partner's bank
+    accounts is flagged until a user confirms it deliberately: that is how invoice fraud starts.
+    """
+
+    _name = "chorus.supplier"
+    _description = "Supplier in Chorus Pro"
+    _inherit = ["mail.thread"]
+    _order = "state desc, name, id"
+    _check_company_auto = True
+
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    code = fields.Char(string="SIRET", required=True, readonly=True,
+                       help="The supplier's identifier in Chorus Pro (codeFournisseur): its SIRET for a French "
+                            "supplier.")
+    identifier_type = fields.Char(string="Identifier Type", readonly=True)
+    chorus_id = fields.Char(string="Chorus Supplier ID", readonly=True, help="idFournisseur in Chorus Pro")
+    name = fields.Char(string="Name in Chorus Pro", readonly=True)
+    iban = fields.Char(string="IBAN in Chorus Pro", readonly=True, help="The IBAN of its latest invoice.")
+    bic = fields.Char(string="BIC in Chorus Pro", readonly=True)
+    state = fields.Selection([("to_validate", "To validate"), ("validated", "Validated")], default="to_validate",
+                             required=True, readonly=True, tracking=True, index=True)
+    partner_id = fields.Many2one("res.partner", string="Partner", tracking=True, check_company=True,
+                                 domain="[('is_company', '=', True)]",
+                                 help="The Odoo partner its invoices are mandated to.")
+    partner_siret = fields.Char(related="partner_id.siret", string="Partner SIRET")
+    match_method = fields.Selection([("iban", "IBAN"), ("siret", "SIRET"), ("manual", "Chosen by hand"),
+                                     ("created", "Created from Chorus Pro")], readonly=True, string="Matched By")
+    validated_by_id = fields.Many2one("res.users", readonly=True, string="Validated By",
+                                      help="Empty when found by its IBAN or SIRET, without a user.")
+    validated_date = fields.Datetime(readonly=True, string="Validated On")
+    iban_state = fields.Selection([("known", "Known"), ("new", "New IBAN, to confirm"),
+                                   ("other", "IBAN of another partner")], compute="_compute_iban_state",
+                                  search="_search_iban_state", string="IBAN Check")
+    candidate_ids = fields.Many2many("res.partner", compute="_compute_candidates", string="Candidates")
+    candidates_info = fields.Char(compute="_compute_candidates", string="How they were found")
+    invoice_ids = fields.One2many("chorus.inbound.invoice", "chorus_supplier_id", string="Invoices")
+    invoice_count = fields.Integer(compute="_compute_invoice_count", string="Received Invoices")
+
+    _sql_constraints = [
+        ("code_company_uniq", "unique(company_id, code)", "A Chorus Pro supplier is listed once per company."),
+    ]
+
+    # ------------------------------------------------------------- computes
+    def _bank_holders(self, iban):
+        accounts = self.env["res.partner.bank"].sudo().search([
+            ("sanitized_acc_number", "=", normalize_iban(iban)), ("company_id", "in", (False, self.company_id.id))])
+        return accounts.partner_id.commercial_partner_id
+
+    @api.depends("iban", "partner_id", "partner_id.bank_ids")
+    def _compute_iban_state(self):
+        for supplier in self:
+            if not supplier.iban or not supplier.partner_id:
+                supplier.iban_state = False
+                continue
+            holders = supplier._bank_holders(supplier.iban)
+            partner = supplier.partner_id.commercial_partner_id
+            supplier.iban_state = "known" if partner in holders else "other" if holders else "new"
+
+    def _search_iban_state(self, operator, value):
+        # Suppliers are few (hundreds per public body): their IBANs are checked here rather than stored, so that a
+        # bank account added or removed on any partner counts at once.
+        if operator not in ("=", "!=", "in", "not in"):
+            raise UserError(_("IBAN Check: only = and in can be searched."))
+        values = {value} if operator in ("=", "!=") else set(value)
+        suppliers = self.search([("iban", "!=", False), ("partner_id", "!=", False)])
+        ids = suppliers.filtered(lambda s: s.iban_state in values).ids
+        return [("id", "in" if operator in ("=", "in") else "not in", ids)]
+
+    @api.depends("iban", "code", "company_id")
+    def _compute_candidates(self):
+        labels = dict(self._fields["match_method"]._description_selection(self.env))
+        labels["siren"] = _("SIREN (another establishment)")
+        for supplier in self:
+            found = supplier._chorus_candidates()
+            supplier.candidate_ids = [(6, 0, [partner.id for partner, _method in found])]
+            supplier.candidates_info = ", ".join("%s (%s)" % (partner.display_name, labels[method])
+                                                 for partner, method in found) or False
+
+    def _compute_invoice_count(self):
+        counts = dict(self.env["chorus.inbound.invoice"]._read_group(
+            [("chorus_supplier_id", "in", self.ids)], ["chorus_supplier_id"], ["__count"]))
+        for supplier in self:
+            supplier.invoice_count = counts.get(supplier, 0)
+
+    def _compute_display_name(self):
+        for supplier in self:
+            supplier.display_name = "%s (%s)" % (supplier.name or "?", supplier.code)
+
+    # ------------------------------------------------------------- matching
+    def _chorus_candidates(self):
+        """The partners this supplier may be, with how each was found: IBAN first, then SIRET, then SIREN."""
+        self.ensure_one()
+        found, seen = [], set()
+
+        def add(partners, method):
+            for partner in partners:
+                partner = partner.commercial_partner_id
+                if partner.id not in seen and partner.active:
+                    seen.add(partner.id)
+                    found.append((partner, method))
+
+        company_domain = [("company_id", "in", (False, self.company_id.id))]
+        if self.iban:
+            add(self._bank_holders(self.iban), "iban")
+        code = (self.code or "").strip()
+        if len(code) == 14 and code.isdigit():
+            Partner = self.env["res.partner"]
+            add(Partner.search([("siret", "=", code)] + company_domain, limit=10), "siret")
+            add(Partner.search([("siret", "=like", code[:9] + "%")] + company_domain, limit=10), "siren")
+        return found
+
+    @api.model
+    def _chorus_for(self, company, suppliers):
+        """The Chorus suppliers of these typed Supplier replies (found or created, kept up to date), by code."""
+        codes = {s.code for s in suppliers if s and s.code}
+        records = {r.code: r for r in self.sudo().search([("company_id", "=", company.id), ("code", "in", list(codes))])}
+        for supplier in suppliers:
+            if not supplier or not supplier.code:
+                continue
+            values = {"name": supplier.name, "identifier_type": supplier.identifier_type or False,
+                      "chorus_id": str(supplier.id) if supplier.id else False}
+            if supplier.iban:
+                values.update(iban=supplier.iban, bic=supplier.bic or False)
+            record = records.get(supplier.code)
+            if record is None:
+                records[supplier.code] = self.sudo().with_context(mail_create_nolog=True).create(
+                    dict(values, company_id=company.id, code=supplier.code))
+            elif any((record[key] or False) != value for key, value in values.items()):
+                record.sudo().write(values)
+        return records
+
+    def _chorus_auto_match(self):
+        """Suppliers never validated: linked at once when one partner has their IBAN, else their SIRET. A SIREN
+        match (another establishment of the same company) is only proposed."""
+        for supplier in self.filtered(lambda s: s.state == "to_validate"):
+            for partner, method in supplier._chorus_candidates():
+                if method in ("iban", "siret"):
+                    supplier._chorus_validate(partner, method, by_user=False)
+                    break
+
+    def _chorus_validate(self, partner, method, by_user=True):
+        """Link this supplier to ``partner`` for good: its invoices not mandated yet get it, and the next ones.
+        (Mandated ones keep the partner of their bill.)"""
+        self.ensure_one()
+        partner = partner.commercial_partner_id
+        self.sudo().write({"state": "validated", "partner_id": partner.id, "match_method": method,
+                           "validated_by_id": self.env.user.id if by_user else False,
+                           "validated_date": fields.Datetime.now()})
+        self.invoice_ids.filtered(lambda i: not i.move_id).sudo().write(
+            {"partner_id": partner.id, "match_method": method})
+        if by_user:
+            self.message_post(body=_("Validated as %(partner)s by %(user)s.", partner=partner.display_name,
+                                     user=self.env.user.name))
+
+    def _chorus_check_may_validate(self):
+        if not self.env.user.has_group("account.group_account_invoice"):
+            raise AccessError(_("Only invoicing users can validate the suppliers of Chorus Pro invoices."))
+
+    def write(self, vals):
+        """Everything comes from Chorus Pro or from validation: a user only chooses the partner, which validates
+        the supplier (whatever the path: the form, RPC)."""
+        if self.env.su:
+            return super().write(vals)
+        vals = dict(vals)
+        partner_id = vals.pop("partner_id", None)
+        blocked = [name for name in vals if not name.startswith(("message_", "activity_"))]
+        if blocked:
+            raise AccessError(_("%(fields)s of a Chorus Pro supplier come from Chorus Pro or from its validation: "
+                                "they cannot be changed directly.",
+                                fields=", ".join(self._fields[n].string if n in self._fields else n for n in blocked)))
+        if partner_id is not None:
+            if partner_id:
+                for supplier in self:
+                    supplier.action_choose_partner(partner_id)
+            else:
+                self.action_unvalidate()
+        return super().write(vals) if vals else True
+
+    def action_choose_partner(self, partner_id):
+        """A candidate chosen by a user: validated as this supplier, for every one of its invoices not mandated."""
+        self.ensure_one()
+        self._chorus_check_may_validate()
+        partner = self.env["res.partner"].browse(partner_id).exists()
+        if not partner:
+            raise UserError(_("Partner: the chosen partner does not exist any more; choose another."))
+        partner.check_access("read")
+        self._chorus_validate(partner, "manual")
+        return True
+
+    def action_create_partner(self):
+        """Create the partner from what Chorus Pro says (name, SIRET, bank account), validated at once."""
+        self.ensure_one()
+        self._chorus_check_may_validate()
+        if self.partner_id:
+            raise UserError(_("%(supplier)s already has a partner.", supplier=self.display_name))
+        if not self.name:
+            raise UserError(_("Chorus Pro gave no name for %(supplier)s.", supplier=self.code))
+        is_siret = len(self.code or "") == 14 and self.code.isdigit()
+        partner = self.env["res.partner"].create({
+            "name": self.name, "is_company": True, "siret": self.code if is_siret else False,
+            "country_id": self.env.ref("base.fr").id if is_siret else False,
+            "supplier_rank": 1, "company_id": False,
+        })
+        if self.iban:
+            self._chorus_add_bank_account(partner)
+        self._chorus_validate(partner, "created")
+        self.message_post(body=_("Partner %(partner)s created from the Chorus Pro data.", partner=partner.display_name))
+        return True
+
+    def _chorus_add_bank_account(self, partner, iban=None, bic=None):
+        iban, bic = iban or self.iban, bic if iban else self.bic
+        bank = self.env["res.bank"]
+        if bic:
+            bank = bank.sudo().search([("bic", "=", bic)], limit=1) or bank.sudo().create({"name": bic, "bic": bic})
+        self.env["res.partner.bank"].sudo().create({"acc_number": iban, "partner_id": partner.id,
+                                                    "bank_id": bank.id or False})
+
+    def action_confirm_iban(self):
+        """The new IBAN, checked with the supplier (by phone, on a number already known), added to its partner."""
+        self.ensure_one()
+        self._chorus_confirm_iban(self.iban, self.bic)
+        return True
+
+    def _chorus_confirm_iban(self, iban, bic):
+        self.ensure_one()
+        self._chorus_check_may_validate()
+        if not self.partner_id or not iban:
+            raise UserError(_("%(supplier)s has no partner or no IBAN to confirm.", supplier=self.display_name))
+        partner = self.partner_id.commercial_partner_id
+        holders = self._bank_holders(iban)
+        if partner in holders:
+            raise UserError(_("The IBAN %(iban)s is already a bank account of %(partner)s.", iban=iban,
+                              partner=partner.display_name))
+        if holders:
+            raise UserError(_("The IBAN %(iban)s is the bank account of %(holder)s: if the invoices are theirs, "
+                              "choose them as the partner; otherwise the IBAN is wrong, reject the invoice.",
+                              iban=iban, holder=", ".join(holders.mapped("display_name"))))
+        self._chorus_add_bank_account(partner, iban, bic)
+        self.message_post(body=_("New IBAN %(iban)s confirmed by %(user)s and added to %(partner)s.",
+                                 iban=iban, user=self.env.user.name, partner=partner.display_name))
+
+    def action_unvalidate(self):
+        """Undo a wrong link: the supplier is to validate again; its invoices not mandated lose the partner (the
+        mandated ones keep their bill's)."""
+        self._chorus_check_may_validate()
+        for supplier in self.filtered(lambda s: s.state == "validated"):
+            supplier.invoice_ids.filtered(lambda i: not i.move_id).sudo().write(
+                {"partner_id": False, "match_method": False})
+            supplier.sudo().write({"state": "to_validate", "partner_id": False, "match_method": False,
+                                   "validated_by_id": False, "validated_date": False})
+            supplier.message_post(body=_("Validation cancelled by %(user)s.", user=self.env.user.name))
+        return True
+
+    def action_open_invoices(self):
+        self.ensure_one()
+        return self.invoice_ids._get_records_action(name=_("Received invoices"))
+
+    def action_open_partner_history(self):
+        """The partner's bills: its history, one click away."""
+        self.ensure_one()
+        return self.env["account.move"].search(self.partner_id._chorus_vendor_bill_domain(self.company_id)) \
+            ._get_records_action(name=_("Vendor bills"))

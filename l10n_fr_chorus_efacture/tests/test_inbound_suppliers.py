@@ -1,0 +1,172 @@
+"""Suppliers validated once ("Valider les tiers"): matched by IBAN or SIRET, chosen by hand once for all their
+invoices, new IBANs held until a user confirms them."""
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import tagged
+
+from .test_inbound import SUPPLIERS, BuyerCase
+
+
+def spaced(iban):
+    return " ".join(iban[i:i + 4] for i in range(0, len(iban), 4)).lower()
+
+
+@tagged("post_install", "-at_install", "chorus_inbound")
+class TestChorusSuppliers(BuyerCase):
+
+    def setUp(self):
+        super().setUp()
+        Partner = self.env["res.partner"]
+        self.by_iban = Partner.create({"name": "Bureautique du Midi", "is_company": True})
+        # Typed by hand with spaces and in lower case: still the same IBAN.
+        self.env["res.partner.bank"].create({"partner_id": self.by_iban.id,
+                                             "acc_number": spaced(SUPPLIERS["bureautique"][2])})
+        # Known by its SIRET, no bank account yet: its first IBAN is to confirm.
+        self.by_siret = Partner.create({"name": "Nettoyage Azur", "is_company": True,
+                                        "siret": SUPPLIERS["nettoyage"][1]})
+        self.by_siren = Partner.create({"name": "TP Durance (siège)", "is_company": True,
+                                        "siret": SUPPLIERS["travaux"][1][:9] + "00099"})
+        # Known by its SIRET with another IBAN: Chorus Pro's IBAN is new for it.
+        self.restauration = Partner.create({"name": "Restauration Alpilles", "is_company": True,
+                                            "siret": SUPPLIERS["restauration"][1]})
+        self.env["res.partner.bank"].create({"partner_id": self.restauration.id,
+                                             "acc_number": "FR7630004000031234567890143"})
+
+    def supplier(self, key):
+        return self.env["chorus.supplier"].search([("company_id", "=", self.company.id),
+                                                   ("code", "=", SUPPLIERS[key][1])])
+
+    def test_suppliers_listed_once_and_matched(self):
+        self.run_import()
+        suppliers = self.env["chorus.supplier"].search([("company_id", "=", self.company.id)])
+        self.assertEqual(sorted(suppliers.mapped("code")), sorted(s[1] for s in SUPPLIERS.values()),
+                         "one per supplier, however many invoices")
+        self.assertEqual({i.chorus_supplier_id.code for i in self.received()}, set(suppliers.mapped("code")))
+        bureautique = self.supplier("bureautique")
+        self.assertEqual((bureautique.name, bureautique.iban), SUPPLIERS["bureautique"][::2])
+        self.assertEqual((bureautique.state, bureautique.partner_id, bureautique.match_method,
+                          bureautique.validated_by_id), ("validated", self.by_iban, "iban", self.env["res.users"]))
+        self.assertEqual(set(self.of_supplier("bureautique").mapped("partner_id")), {self.by_iban})
+        self.assertEqual(self.supplier("nettoyage").partner_id, self.by_siret)
+        self.assertEqual(set(self.of_supplier("nettoyage").mapped("match_method")), {"siret"})
+        self.assertIn("none of Nettoyage Azur's bank accounts", self.of_supplier("nettoyage")[0].iban_warning)
+        self.assertEqual(self.of_supplier("nettoyage")[0].partner_siret, SUPPLIERS["nettoyage"][1])
+        # A SIREN match (another establishment) is only proposed.
+        travaux = self.supplier("travaux")
+        self.assertEqual((travaux.state, travaux.partner_id, travaux.candidate_ids),
+                         ("to_validate", self.env["res.partner"], self.by_siren))
+        self.assertIn("SIREN", travaux.candidates_info)
+        self.assertEqual(self.of_supplier("travaux")[0].partner_candidate_ids, self.by_siren)
+        # Matched by SIRET, but Chorus Pro's IBAN is none of its accounts: flagged, not mandated.
+        restauration = self.supplier("restauration")
+        self.assertEqual((restauration.partner_id, restauration.iban_state), (self.restauration, "new"))
+        invoice = self.of_supplier("restauration")[0]
+        self.assertIn("none of Restauration Alpilles's bank accounts", invoice.iban_warning)
+        self.assertTrue(invoice.iban_new)
+        self.assertEqual(self.supplier("informatique").state, "to_validate")
+        self.assertFalse(self.supplier("informatique").candidate_ids)
+
+    def test_chosen_once_for_every_invoice(self):
+        self.run_import()
+        travaux = self.supplier("travaux")
+        invoices = self.of_supplier("travaux")
+        self.assertGreater(len(invoices), 1)
+        # One click on the candidate ("Choose" in the list of candidates).
+        self.by_siren.with_user(self.clerk).with_context(chorus_supplier_id=travaux.id) \
+            .action_chorus_choose_for_supplier()
+        self.assertEqual((travaux.state, travaux.partner_id, travaux.match_method, travaux.validated_by_id),
+                         ("validated", self.by_siren, "manual", self.clerk))
+        self.assertEqual(set(invoices.mapped("partner_id")), {self.by_siren}, "all its invoices")
+        self.assertEqual(set(invoices.mapped("match_method")), {"manual"})
+        # The next invoice of that supplier comes in with it.
+        name, siret, iban = SUPPLIERS["travaux"]
+        self.control("inbox/generate", count=1, suppliers=[{"siret": siret, "nom": name, "iban": iban,
+                                                            "prefixe": "TPD"}])
+        self.run_import()
+        new = self.of_supplier("travaux") - invoices
+        self.assertEqual((len(new), new.partner_id, new.match_method), (1, self.by_siren, "manual"))
+        # Informatique Ventoux is nobody in Odoo: created from the Chorus Pro data, for all its invoices.
+        informatique = self.supplier("informatique")
+        informatique.with_user(self.clerk).action_create_partner()
+        created = informatique.partner_id
+        self.assertEqual((created.name, created.siret, created.bank_ids.sanitized_acc_number),
+                         SUPPLIERS["informatique"])
+        self.assertEqual(set(self.of_supplier("informatique").mapped("partner_id")), {created})
+        self.assertFalse(self.of_supplier("informatique")[0].iban_warning)
+        # The partner's history is one click away.
+        action = informatique.action_open_invoices()
+        self.assertEqual(self.Inbound.search(action["domain"]), self.of_supplier("informatique"))
+
+    def test_partner_chosen_on_an_invoice_applies_to_the_supplier(self):
+        """Choosing the supplier in the invoice form (the partner field) validates the Chorus supplier."""
+        self.run_import()
+        first, *others = self.of_supplier("travaux")
+        first.with_user(self.clerk).partner_id = self.by_siren
+        self.assertEqual(self.supplier("travaux").partner_id, self.by_siren)
+        self.assertEqual({i.partner_id for i in others}, {self.by_siren})
+        # Wrong choice: cancelled on the supplier, its invoices not mandated are to match again.
+        self.supplier("travaux").with_user(self.clerk).action_unvalidate()
+        self.assertEqual(self.supplier("travaux").state, "to_validate")
+        self.assertFalse(self.of_supplier("travaux").partner_id)
+
+    def test_new_iban_needs_a_deliberate_confirmation(self):
+        self.run_import()
+        bureautique = self.supplier("bureautique")
+        known = self.of_supplier("bureautique")
+        # The supplier's next invoice comes with another IBAN (a fraud attempt looks exactly like this).
+        name, siret, _iban = SUPPLIERS["bureautique"]
+        new_iban = "FR6330004000039876543210943"
+        self.control("inbox/generate", count=1, suppliers=[{"siret": siret, "nom": name, "iban": new_iban,
+                                                            "bic": "BNPAFRPPXXX", "prefixe": "BDM"}])
+        self.run_import()
+        invoice = self.of_supplier("bureautique") - known
+        self.assertEqual((invoice.partner_id, bureautique.iban, bureautique.iban_state),
+                         (self.by_iban, new_iban, "new"), "still that partner, its new IBAN flagged")
+        self.assertIn("fraud", invoice.iban_warning)
+        self.assertFalse(known[0].iban_warning, "the invoices with the known IBAN are not flagged")
+        self.process(invoice, "SERVICE_FAIT", "Service fait")
+        with self.assertRaisesRegex(UserError, "its IBAN %s is none of Bureautique du Midi's bank accounts: check "
+                                               "it with the supplier, then confirm it" % new_iban):
+            self.mandate(invoice)
+        self.assertFalse(invoice.move_id)
+        # Checked with the supplier, then confirmed: the partner has the new IBAN; the mandate goes through.
+        invoice.with_user(self.clerk).action_confirm_iban()
+        self.assertEqual(set(self.by_iban.bank_ids.mapped("sanitized_acc_number")),
+                         {SUPPLIERS["bureautique"][2], new_iban})
+        self.assertEqual(self.by_iban.bank_ids.filtered(lambda b: b.sanitized_acc_number == new_iban).bank_id.bic,
+                         "BNPAFRPPXXX")
+        self.assertIn("confirmed by Agent comptable", bureautique.message_ids[0].body)
+        self.assertEqual(bureautique.iban_state, "known")
+        self.mandate(invoice)
+        self.assertTrue(invoice.move_id)
+
+    def test_iban_of_another_partner_cannot_be_confirmed(self):
+        self.run_import()
+        restauration = self.supplier("restauration")
+        # Chorus Pro's IBAN of Restauration is Bureautique's account in Odoo.
+        self.env["res.partner.bank"].create({"partner_id": self.by_iban.id,
+                                             "acc_number": SUPPLIERS["restauration"][2]})
+        restauration.invalidate_recordset(["iban_state"])
+        self.assertEqual(restauration.iban_state, "other")
+        invoice = self.of_supplier("restauration")[0]
+        self.assertIn("belongs to Bureautique du Midi, not to Restauration Alpilles", invoice.iban_warning)
+        with self.assertRaisesRegex(UserError, "is the bank account of Bureautique du Midi"):
+            restauration.with_user(self.clerk).action_confirm_iban()
+
+    def test_supplier_fields_are_not_written_directly(self):
+        self.run_import()
+        travaux = self.supplier("travaux").with_user(self.clerk)
+        for values in ({"state": "validated"}, {"iban": "FR7600000000000000000000000"}, {"code": "12345678900011"},
+                       {"validated_by_id": self.validator.id}, {"match_method": "iban"}):
+            with self.assertRaises(AccessError, msg="%s written directly" % values):
+                travaux.write(values)
+        self.assertEqual((travaux.state, travaux.iban), ("to_validate", SUPPLIERS["travaux"][2]))
+        # The partner may be chosen (the form's field): that is a validation, credited to the user.
+        travaux.write({"partner_id": self.by_siren.id})
+        self.assertEqual((travaux.state, travaux.validated_by_id), ("validated", self.clerk))
+        # Nobody but the invoicing users validates.
+        employee = self.env["res.users"].create({
+            "name": "Employé", "login": "employe_chorus", "company_id": self.company.id,
+            "company_ids": [(6, 0, self.company.ids)], "groups_id": [(6, 0, [self.env.ref("base.group_user").id])]})
+        with self.assertRaises(AccessError):
+            self.supplier("informatique").with_user(employee).action_create_partner()
