@@ -25,6 +25,12 @@ if [ "$installed" != "installed" ] || [ -n "${CHORUS_FRESH_DEMO:-}" ]; then
     PGPASSWORD=$PG_PASSWORD dropdb -h localhost -U "$PG_USER" --if-exists "$DB"
     odoo_bin -c "$ODOO_CONF" -d "$DB" -i l10n_fr_chorus_efacture --load-language=fr_FR --stop-after-init \
         --log-level=warn || die "the module could not be installed in $DB"
+    # The public buyer's first import, as its hourly cron would do it: the demo opens with received invoices
+    # (their suppliers matched by IBAN or SIRET) rather than an empty list.
+    log "importing the demo public buyer's invoices from the sandbox"
+    echo 'env["chorus.inbound.invoice"]._cron_chorus_inbound_import(); env.cr.commit()' \
+        | odoo_bin shell -c "$ODOO_CONF" -d "$DB" --no-http --log-level=warn \
+        || die "the demo public buyer's first import failed"
 else
     odoo_bin -c "$ODOO_CONF" -d "$DB" -u l10n_fr_chorus_efacture --stop-after-init --log-level=warn
 fi
