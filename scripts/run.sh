@@ -25,10 +25,10 @@ if [ "$installed" != "installed" ] || [ -n "${CHORUS_FRESH_DEMO:-}" ]; then
     PGPASSWORD=$PG_PASSWORD dropdb -h localhost -U "$PG_USER" --if-exists "$DB"
     odoo_bin -c "$ODOO_CONF" -d "$DB" -i l10n_fr_chorus_efacture --load-language=fr_FR --stop-after-init \
         --log-level=warn || die "the module could not be installed in $DB"
-    # The public buyer's first import, as its hourly cron would do it: the demo opens with received invoices
-    # (their suppliers matched by IBAN or SIRET) rather than an empty list.
+    # The public buyer's first import and the customers' structure lookup, as their crons would do them: the
+    # demo opens with received invoices (suppliers matched by IBAN or SIRET) and customers checked.
     log "importing the demo public buyer's invoices from the sandbox"
-    echo 'env["chorus.inbound.invoice"]._cron_chorus_inbound_import(); env.cr.commit()' \
+    echo 'env["chorus.inbound.invoice"]._cron_chorus_inbound_import(); env["res.partner"]._cron_chorus_check_structures(); env.cr.commit()' \
         | odoo_bin shell -c "$ODOO_CONF" -d "$DB" --no-http --log-level=warn \
         || die "the demo public buyer's first import failed"
 else

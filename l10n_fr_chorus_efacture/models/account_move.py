@@ -141,8 +141,7 @@ class AccountMove(models.Model):
     # ---------------------------------------------------------------- lock
     def _chorus_already_sent_message(self):
         self.ensure_one()
-        date = fields.Datetime.context_timestamp(self, self.chorus_sent_date).strftime("%Y-%m-%d %H:%M") \
-            if self.chorus_sent_date else "?"
+        date = format_datetime(self.env, self.chorus_sent_date, dt_format=False) if self.chorus_sent_date else "?"
         return _("%(move)s was already sent to Chorus Pro on %(date)s, flux %(flux)s. It is definitive: "
                  "to correct it, issue a credit note.", move=self.display_name, date=date,
                  flux=self.chorus_flux_number or _("(being deposited)"))
@@ -333,8 +332,10 @@ class AccountMove(models.Model):
         """The customer's Chorus Pro structure, looked up now when it never was: whatever the customer's usual
         sending method, what is deposited carries routing data checked against Chorus Pro."""
         partner = self.commercial_partner_id
-        if partner.chorus_structure_id or partner._chorus_siret_error(partner.siret):
-            return  # known, or the SIRET error is reported by the checks
+        if partner._chorus_siret_error(partner.siret):
+            return  # reported by the checks
+        if partner.chorus_structure_id and partner.chorus_structure_state != "to_check":
+            return  # known, and its SIRET has not changed since
         try:
             partner._chorus_refresh_structure(self.company_id)
         except chorus_exc.ChorusError as error:
@@ -510,7 +511,7 @@ class AccountMove(models.Model):
                 continue
             move.write({"chorus_state": "error", "chorus_waiting_told": False, "chorus_error": _(
                 "Not in Chorus Pro, as %(user)s checked on %(date)s after a lost reply: it can be sent again.",
-                user=self.env.user.name, date=format_datetime(self.env, fields.Datetime.now()))})
+                user=self.env.user.name, date=format_datetime(self.env, fields.Datetime.now(), dt_format=False))})
             move.message_post(body=move.chorus_error)
             move.activity_ids.filtered(lambda a: "Chorus Pro" in (a.summary or "")).action_feedback(
                 feedback=move.chorus_error)

@@ -78,7 +78,8 @@ class AccountMoveSend(models.AbstractModel):
                 "action": self.env["account.move"].concat(*problems)._get_records_action(
                     name=_("Invoices to correct")),
             }
-        not_looked_up = chorus_moves.commercial_partner_id.filtered(lambda p: not p.chorus_structure_id)
+        not_looked_up = chorus_moves.commercial_partner_id.filtered(
+            lambda p: not p.chorus_structure_id or p.chorus_structure_state == "to_check")
         if not_looked_up:
             alerts["l10n_fr_chorus_efacture_structure"] = {
                 "level": "info",

@@ -8,6 +8,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import config
+from odoo.tools.misc import format_date, format_datetime
 
 from ..chorus import ENVIRONMENTS, ChorusProClient
 from ..chorus import exceptions as chorus_exc
@@ -139,9 +140,8 @@ class ResCompany(models.Model):
             if not company.chorus_login and not company.sudo().chorus_password_encrypted:
                 company.chorus_account_status = _("Not configured")
             elif company.chorus_account_changed_date:
-                changed = fields.Datetime.context_timestamp(company, company.chorus_account_changed_date)
-                company.chorus_account_status = _("Last changed on %(date)s",
-                                                  date=changed.strftime("%Y-%m-%d %H:%M"))
+                company.chorus_account_status = _("Last changed on %(date)s", date=format_datetime(
+                    self.env, company.chorus_account_changed_date, dt_format=False))
             else:
                 company.chorus_account_status = _("Configured")
 
@@ -361,13 +361,15 @@ class ResCompany(models.Model):
             body = _("The password of the Chorus Pro technical account %(login)s of %(company)s expired on "
                      "%(date)s. Nothing can be sent to or received from Chorus Pro until it is changed: change it "
                      "in the Chorus Pro portal, then use 'Configure my Chorus Pro account' in Settings.",
-                     login=self.chorus_login, company=self.name, date=self.chorus_password_expiry_date)
+                     login=self.chorus_login, company=self.name,
+                     date=format_date(self.env, self.chorus_password_expiry_date))
         else:
             summary = _("Chorus Pro technical password expires in %(days)s days", days=days_left)
             body = _("The password of the Chorus Pro technical account %(login)s of %(company)s expires on "
                      "%(date)s. Change it in the Chorus Pro portal before then, and enter the new one with "
                      "'Configure my Chorus Pro account' in Settings.",
-                     login=self.chorus_login, company=self.name, date=self.chorus_password_expiry_date)
+                     login=self.chorus_login, company=self.name,
+                     date=format_date(self.env, self.chorus_password_expiry_date))
         deadline = max(self.chorus_password_expiry_date - timedelta(days=1), fields.Date.context_today(self))
         for user in managers:
             self.partner_id.activity_schedule(

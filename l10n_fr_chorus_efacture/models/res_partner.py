@@ -4,8 +4,10 @@ from stdnum.fr import siret as stdnum_siret
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools.misc import format_datetime
 
 from ..chorus import exceptions as chorus_exc
+from ..tools.transaction import commit_if_allowed, try_lock_row
 from .chorus_partner_service import RESERVED_SERVICE_CODE
 
 _logger = logging.getLogger(__name__)
@@ -23,6 +25,17 @@ class ResPartner(models.Model):
     chorus_engagement_required = fields.Boolean(string="Engagement Required", copy=False)
     chorus_service_or_engagement = fields.Boolean(string="Service Code or Engagement Required", copy=False)
     chorus_structure_checked = fields.Datetime(string="Chorus Structure Checked On", copy=False)
+    # The lookup runs in the background (ir_cron_chorus_structure_check), never inside create/write.
+    chorus_structure_state = fields.Selection(
+        [("to_check", "To check"), ("checked", "Checked"), ("error", "Error")], string="Chorus Pro Check",
+        copy=False, readonly=True, index=True,
+        help="To check: the structure is looked up in Chorus Pro in the background. Checked: its structure, flags "
+             "and services are known. Error: what to fix is shown (no SIRET, no such structure).")
+    chorus_structure_error = fields.Char(string="Chorus Pro Check Error", copy=False, readonly=True)
+    chorus_structure_company_id = fields.Many2one(
+        "res.company", string="Checked With", copy=False, readonly=True,
+        help="The company whose Chorus Pro account looks the structure up.")
+    chorus_structure_status = fields.Char(compute="_compute_chorus_structure_status", string="Chorus Pro Structure")
     chorus_service_ids = fields.One2many("chorus.partner.service", "partner_id", string="Chorus Services",
                                          copy=False)
 
@@ -34,6 +47,24 @@ class ResPartner(models.Model):
                     "%(partner)s is an individual: Chorus Pro is for invoices to public bodies, which are "
                     "companies. Choose another invoice sending method, or mark the contact as a company.",
                     partner=partner.display_name))
+
+    @api.depends("chorus_structure_state", "chorus_structure_checked", "chorus_structure_error")
+    @api.depends_context("tz", "lang")
+    def _compute_chorus_structure_status(self):
+        for partner in self:
+            state = partner.chorus_structure_state
+            if state == "checked" and partner.chorus_structure_checked:
+                partner.chorus_structure_status = _("Checked on %(date)s", date=format_datetime(
+                    self.env, partner.chorus_structure_checked, dt_format=False))
+            elif state == "error":
+                partner.chorus_structure_status = _("Error: %(error)s", error=partner.chorus_structure_error)
+            elif state == "to_check" and partner.chorus_structure_error:
+                partner.chorus_structure_status = _("To check: the last attempt failed (%(error)s); tried again "
+                                                    "every hour", error=partner.chorus_structure_error)
+            elif state == "to_check":
+                partner.chorus_structure_status = _("To check (in the background, within a few minutes)")
+            else:
+                partner.chorus_structure_status = False
 
     @api.model
     def _chorus_siret_error(self, siret):
@@ -49,7 +80,7 @@ class ResPartner(models.Model):
         return False
 
     def write(self, vals):
-        # Only a real change (Chorus Pro newly chosen, or another SIRET) triggers a new check and lookup.
+        # Only a real change (Chorus Pro newly chosen, or another SIRET) asks for a new check.
         changed = self.browse()
         if "invoice_sending_method" in vals or "siret" in vals:
             changed = self.filtered(lambda p: (
@@ -66,22 +97,61 @@ class ResPartner(models.Model):
         return partners
 
     def _chorus_on_method_set(self):
-        """Check the SIRET and look the structure up; a Chorus Pro outage does not block the change."""
-        for partner in self:
-            error = self._chorus_siret_error(partner.siret)
-            if error:
-                raise ValidationError(_("%(partner)s cannot use Chorus Pro: %(error)s",
-                                        partner=partner.display_name, error=error))
-            company = self.env.company
-            if company._chorus_missing_settings():
-                continue
+        """Chorus Pro chosen (or a new SIRET): the structure is to check, in the background. No call to Chorus
+        Pro here: a form, a mass update or an import of customers returns at once. A customer without a valid
+        SIRET is flagged, not refused."""
+        if not self:
+            return
+        valid = self.filtered(lambda p: not self._chorus_siret_error(p.siret))
+        for partner in self - valid:
+            partner.sudo().write({"chorus_structure_state": "error",
+                                  "chorus_structure_error": self._chorus_siret_error(partner.siret)})
+        if valid:
+            valid.sudo().write({"chorus_structure_state": "to_check", "chorus_structure_error": False,
+                                "chorus_structure_company_id": self.env.company.id})
+            self.env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_structure_check")._trigger()
+
+    @api.model
+    def _cron_chorus_check_structures(self, limit=50):
+        """Look up the structures to check, each in a transaction of its own; Chorus Pro down leaves them to
+        check (the next run tries again); more than ``limit``: the cron runs again at once."""
+        partners = self.sudo().search([("chorus_structure_state", "=", "to_check")], limit=limit + 1,
+                                      order="write_date")
+        for partner in partners[:limit]:
+            if try_lock_row(partner):
+                partner._chorus_check_structure()
+                commit_if_allowed(self.env)
+        if len(partners) > limit:
+            self.env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_structure_check")._trigger()
+
+    def _chorus_check_structure(self):
+        """Look the structure up now and record the outcome on the partner (what the cron and "Check now" do).
+        Returns the error message, or False."""
+        self.ensure_one()
+        error = self._chorus_siret_error(self.siret)
+        if not error:
+            company = self.chorus_structure_company_id or self.env.company
             try:
-                partner._chorus_refresh_structure(company)
-            except (chorus_exc.ChorusError, UserError) as error:
-                message = error.args[0] if isinstance(error, UserError) else \
-                    self.env["res.company"]._chorus_error_message(error)
-                partner.message_post(body=_("The Chorus Pro structure could not be looked up: %(error)s "
-                                            "Use 'Refresh from Chorus Pro' later.", error=message))
+                company._chorus_get_client()
+            except UserError as unusable:
+                # The company's account is not usable (settings, password): not the customer's fault.
+                self.sudo().chorus_structure_error = unusable.args[0]
+                return unusable.args[0]
+            try:
+                self._chorus_refresh_structure(company)
+            except chorus_exc.ChorusFunctionalError as refusal:
+                error = self.env["res.company"]._chorus_error_message(refusal)
+            except chorus_exc.ChorusError as failure:
+                # Down, slow or a lost reply: still to check, the next run tries again.
+                message = self.env["res.company"]._chorus_error_message(failure)
+                self.sudo().chorus_structure_error = message
+                return message
+            except UserError as refusal:
+                error = refusal.args[0]
+        if error:
+            self.sudo().write({"chorus_structure_state": "error", "chorus_structure_error": error})
+            return error
+        return False
 
     def _chorus_refresh_structure(self, company=None):
         """Read the partner's structure, its flags and its services from Chorus Pro."""
@@ -119,6 +189,7 @@ class ResPartner(models.Model):
                 service_commands.append((0, 0, values))
         service_commands += [(2, record.id) for sid, record in known.items() if sid not in seen]
         self.sudo().write({
+            "chorus_structure_state": "checked", "chorus_structure_error": False,
             "chorus_structure_id": structure.id,
             "chorus_structure_name": details.name or structure.name,
             "chorus_service_required": details.service_required,
@@ -134,14 +205,11 @@ class ResPartner(models.Model):
         self.browse(partner_ids).with_company(company_id).invoice_sending_method = "chorus_pro"
 
     def action_chorus_refresh_structure(self):
+        """"Check now": the lookup the background job would do, at once, with its outcome shown."""
         for partner in self:
-            error = self._chorus_siret_error(partner.siret)
+            error = partner._chorus_check_structure()
             if error:
-                raise UserError(error)
-            try:
-                partner._chorus_refresh_structure()
-            except chorus_exc.ChorusError as error:
-                raise UserError(self.env["res.company"]._chorus_error_message(error)) from None
+                raise UserError(_("%(partner)s: %(error)s", partner=partner.display_name, error=error))
         return True
 
     def _chorus_vendor_bill_domain(self, company):

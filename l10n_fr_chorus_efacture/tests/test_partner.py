@@ -1,5 +1,6 @@
-"""The customer's Chorus Pro contact method: companies only, SIRET checked, structure looked up."""
+"""The customer's Chorus Pro sending method: companies only, SIRET flagged, structure looked up in the background."""
 
+from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import TransactionCase, tagged
 
@@ -33,40 +34,86 @@ class TestChorusPartner(ChorusCompanyMixin, TransactionCase):
         with self.assertRaisesRegex(ValidationError, "Marie Martin is an individual"):
             partner.invoice_sending_method = "chorus_pro"
 
-    def test_siret_checked(self):
-        with self.assertRaisesRegex(ValidationError, "SIRET is missing"):
-            self.Partner.create({"name": "Mairie", "is_company": True, "invoice_sending_method": "chorus_pro"})
-        with self.assertRaisesRegex(ValidationError, "must have 14 digits"):
-            self.Partner.create({"name": "Mairie", "is_company": True, "siret": "123",
-                                 "invoice_sending_method": "chorus_pro"})
-        with self.assertRaisesRegex(ValidationError, "check digit is wrong"):
-            self.Partner.create({"name": "Mairie", "is_company": True, "siret": "21340012000018",
-                                 "invoice_sending_method": "chorus_pro"})
+    def structure_triggers(self):
+        cron = self.env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_structure_check")
+        return self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
 
-    def test_structure_looked_up(self):
+    def check_in_background(self):
+        """What the cron does when its trigger fires."""
+        self.Partner._cron_chorus_check_structures()
+
+    def test_without_siret_set_and_flagged(self):
+        partner = self.Partner.create({"name": "Mairie", "is_company": True, "invoice_sending_method": "chorus_pro"})
+        self.assertEqual(partner.invoice_sending_method, "chorus_pro", "a customer without SIRET can be set")
+        self.assertEqual(partner.chorus_structure_state, "error")
+        self.assertIn("Error: The SIRET is missing", partner.chorus_structure_status)
+        self.assertIn(partner, self.Partner.search([("chorus_structure_state", "=", "error")]),
+                      "the 'Chorus Pro: to fix' filter finds it")
+        for siret, error in (("123", "must have 14 digits"), ("21340012000018", "check digit is wrong")):
+            partner.siret = siret
+            self.assertEqual(partner.chorus_structure_state, "error")
+            self.assertIn(error, partner.chorus_structure_error)
+        with self.assertRaisesRegex(UserError, "Mairie: The SIRET 21340012000018 is not valid"):
+            partner.action_chorus_refresh_structure()
+        partner.siret = COMMUNE_SIRET
+        self.assertEqual(partner.chorus_structure_state, "to_check", "a SIRET entered: to check again")
+        self.assertFalse(partner.chorus_structure_error)
+        self.check_in_background()
+        self.assertEqual(partner.chorus_structure_state, "checked")
+        self.assertEqual(partner.chorus_structure_id, 25000101)
+
+    def test_structure_looked_up_in_background(self):
         partner = self.Partner.create({"name": "Commune", "is_company": True, "siret": COMMUNE_SIRET})
-        self.assertFalse(partner.chorus_structure_id)
+        self.assertFalse(partner.chorus_structure_state)
+        calls, triggers = self.calls("structures/v1/rechercher"), self.structure_triggers()
         partner.invoice_sending_method = "chorus_pro"
+        self.assertEqual(self.calls("structures/v1/rechercher"), calls, "no call to Chorus Pro inside write")
+        self.assertEqual(partner.chorus_structure_state, "to_check")
+        self.assertIn("To check", partner.chorus_structure_status)
+        self.assertFalse(partner.chorus_structure_id)
+        self.assertGreater(self.structure_triggers(), triggers, "the background lookup is asked for at once")
+
+        self.check_in_background()
+        self.assertEqual(partner.chorus_structure_state, "checked")
+        self.assertRegex(partner.chorus_structure_status, r"^Checked on \d\d/\d\d/\d{4} \d\d:\d\d:\d\d$",
+                         "the date in the user's language format (English: MM/DD/YYYY)")
+        self.env["res.lang"]._activate_lang("fr_FR")
+        checked = fields.Datetime.context_timestamp(partner, partner.chorus_structure_checked)
+        self.assertIn(checked.strftime("%d/%m/%Y %H:%M"), partner.with_context(lang="fr_FR").chorus_structure_status,
+                      "in French: DD/MM/YYYY")
         self.assertEqual(partner.chorus_structure_id, 25000101)
         self.assertEqual(partner.chorus_structure_name, "Commune de Saint-Véran-les-Pins")
         self.assertTrue(partner.chorus_service_required)
         self.assertFalse(partner.chorus_engagement_required)
-        self.assertTrue(partner.chorus_structure_checked)
         services = {s.code: s for s in partner.chorus_service_ids}
         self.assertEqual(set(services), {"SERV_TECHNIQUES", "ECOLES", "ANCIEN_CCAS", "FACTURES_PUBLIQUES"})
         self.assertFalse(services["ANCIEN_CCAS"].is_active)
 
         hospital = self.Partner.create({"name": "CH", "is_company": True, "siret": HOPITAL_SIRET,
                                         "invoice_sending_method": "chorus_pro"})
-        self.assertTrue(hospital.chorus_engagement_required)
         syndicat = self.Partner.create({"name": "SIE", "is_company": True, "siret": SYNDICAT_SIRET,
                                         "invoice_sending_method": "chorus_pro"})
+        self.check_in_background()
+        self.assertTrue(hospital.chorus_engagement_required)
         self.assertTrue(syndicat.chorus_service_or_engagement)
         self.assertTrue(syndicat.chorus_service_ids.filtered(lambda s: s.code == "EXPLOITATION").engagement_required)
+
+    def test_background_runs_by_batches(self):
+        partners = self.Partner.create([{"name": "Client %s" % i, "is_company": True, "siret": siret,
+                                         "invoice_sending_method": "chorus_pro"}
+                                        for i, siret in enumerate((COMMUNE_SIRET, HOPITAL_SIRET, SYNDICAT_SIRET))])
+        triggers = self.structure_triggers()
+        self.Partner._cron_chorus_check_structures(limit=2)
+        self.assertEqual(sorted(partners.mapped("chorus_structure_state")), ["checked", "checked", "to_check"])
+        self.assertGreater(self.structure_triggers(), triggers, "more to do: the job runs again at once")
+        self.Partner._cron_chorus_check_structures(limit=2)
+        self.assertEqual(set(partners.mapped("chorus_structure_state")), {"checked"})
 
     def test_refresh_button(self):
         partner = self.Partner.create({"name": "Commune", "is_company": True, "siret": COMMUNE_SIRET,
                                        "invoice_sending_method": "chorus_pro"})
+        partner.action_chorus_refresh_structure()  # "Check now": at once, without waiting for the job
+        self.assertEqual(partner.chorus_structure_state, "checked")
         ecoles = partner.chorus_service_ids.filtered(lambda s: s.code == "ECOLES")
         self.sandbox.state.services[9100002]["estActif"] = False
         try:
@@ -85,35 +132,56 @@ class TestChorusPartner(ChorusCompanyMixin, TransactionCase):
     def test_unknown_siret_and_outage(self):
         partner = self.Partner.create({"name": "Inconnue", "is_company": True, "siret": "39214567800018"})
         partner.invoice_sending_method = "chorus_pro"  # an unknown structure does not block the choice
+        self.check_in_background()
         self.assertFalse(partner.chorus_structure_id)
-        self.assertIn("No Chorus Pro structure has the SIRET 39214567800018", partner.message_ids[0].body)
-        with self.assertRaisesRegex(UserError, "No Chorus Pro structure"):
+        self.assertEqual(partner.chorus_structure_state, "error")
+        self.assertIn("Error: No Chorus Pro structure has the SIRET 39214567800018", partner.chorus_structure_status)
+        with self.assertRaisesRegex(UserError, "Inconnue: No Chorus Pro structure"):
             partner.action_chorus_refresh_structure()
 
         self.inject("503", "structures/v1/rechercher", count=10)
         other = self.Partner.create({"name": "Commune", "is_company": True, "siret": COMMUNE_SIRET,
                                      "invoice_sending_method": "chorus_pro"})
+        self.check_in_background()
         self.assertEqual(other.invoice_sending_method, "chorus_pro", "an outage does not lose the choice")
-        self.assertIn("unavailable", other.message_ids[0].body)
+        self.assertEqual(other.chorus_structure_state, "to_check", "an outage is tried again, not an error")
+        self.assertIn("the last attempt failed", other.chorus_structure_status)
+        self.assertIn("unavailable", other.chorus_structure_status)
         with self.assertRaisesRegex(UserError, "unavailable"):
             other.action_chorus_refresh_structure()
         self.control("faults/clear")
+        self.check_in_background()
+        self.assertEqual(other.chorus_structure_state, "checked", "the next run after the outage succeeds")
+        self.assertEqual(other.chorus_structure_id, 25000101)
 
-    def test_mass_update_skips_individuals(self):
+    def test_company_account_unusable_is_not_the_customers_fault(self):
+        self.env.company.chorus_login = False
+        partner = self.Partner.create({"name": "Commune", "is_company": True, "siret": COMMUNE_SIRET,
+                                       "invoice_sending_method": "chorus_pro"})
+        self.check_in_background()
+        self.assertEqual(partner.chorus_structure_state, "to_check")
+        self.assertIn("the last attempt failed", partner.chorus_structure_status)
+
+    def test_mass_update_returns_at_once(self):
         commune = self.Partner.create({"name": "Commune", "is_company": True, "siret": COMMUNE_SIRET})
         person = self.Partner.create({"name": "Paul Personne", "is_company": False})
         no_siret = self.Partner.create({"name": "Sans SIRET", "is_company": True})
+        many = self.Partner.create([{"name": "Collectivité %s" % i, "is_company": True, "siret": COMMUNE_SIRET}
+                                    for i in range(200)])
         wizard = self.env["chorus.partner.sending.wizard"].with_context(
-            active_model="res.partner", active_ids=[commune.id, person.id, no_siret.id]).create(
+            active_model="res.partner", active_ids=[commune.id, person.id, no_siret.id] + many.ids).create(
             {"invoice_sending_method": "chorus_pro"})
-        self.assertEqual(wizard.partner_ids, commune | person | no_siret)
+        self.assertEqual(wizard.partner_ids, commune | person | no_siret | many)
+        calls = dict(self.sandbox.state.calls)
         result = wizard.action_apply()
-        self.assertEqual(commune.invoice_sending_method, "chorus_pro")
-        self.assertEqual(commune.chorus_structure_id, 25000101)
+        self.assertEqual(dict(self.sandbox.state.calls), calls, "no call to Chorus Pro, however many customers")
+        self.assertEqual(set((commune | no_siret | many).mapped("invoice_sending_method")), {"chorus_pro"})
+        self.assertEqual(set((commune | many).mapped("chorus_structure_state")), {"to_check"})
         self.assertNotEqual(person.invoice_sending_method, "chorus_pro")
-        self.assertNotEqual(no_siret.invoice_sending_method, "chorus_pro")
+        self.assertEqual(no_siret.chorus_structure_state, "error")
         message = result["params"]["message"]
-        self.assertIn("1 partner(s) now use Chorus Pro", message)
+        self.assertIn("202 partner(s) now use Chorus Pro", message)
+        self.assertIn("looked up in the background", message)
         self.assertIn("Paul Personne: an individual, not a company", message)
         self.assertIn("Sans SIRET: The SIRET is missing", message)
         self.assertEqual(result["params"]["type"], "warning")

@@ -44,6 +44,7 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
             "name": "Centre Hospitalier de Valbonne", "is_company": True, "siret": HOPITAL_SIRET,
             "street": "1 route de l'Hôpital", "zip": "06560", "city": "Valbonne",
             "country_id": cls.env.ref("base.fr").id, "invoice_sending_method": "chorus_pro"})
+        cls.env["res.partner"]._cron_chorus_check_structures()  # as the background job does
         cls.tax = cls.company_data["default_tax_sale"]
         cls.env["res.partner.bank"].create({
             "acc_number": "FR7630004008230001234567842", "partner_id": cls.company.partner_id.id,

@@ -18,34 +18,35 @@ class ChorusPartnerSendingWizard(models.TransientModel):
         return []
 
     def action_apply(self):
+        """One write for all (no call to Chorus Pro: the structures are looked up in the background), however
+        many partners; individuals are left out, customers without a valid SIRET are set and flagged."""
         self.ensure_one()
-        updated = self.env["res.partner"]
-        skipped = []
-        for partner in self.partner_ids:
-            reason = False
-            if self.invoice_sending_method == "chorus_pro":
-                if not partner.is_company:
-                    reason = self.env._("an individual, not a company")
-                else:
-                    reason = partner._chorus_siret_error(partner.siret)
-            if reason:
-                skipped.append("%s: %s" % (partner.display_name, reason))
-                continue
-            partner.invoice_sending_method = self.invoice_sending_method
-            updated |= partner
+        _ = self.env._
+        chorus = self.invoice_sending_method == "chorus_pro"
+        partners = self.partner_ids.filtered("is_company") if chorus else self.partner_ids
+        individuals = self.partner_ids - partners
+        partners.write({"invoice_sending_method": self.invoice_sending_method})
         method = dict(self._fields["invoice_sending_method"]._description_selection(self.env))[
             self.invoice_sending_method]
-        message = self.env._("%(count)s partner(s) now use %(method)s.", count=len(updated), method=method)
-        if skipped:
-            message += "\n" + self.env._("Skipped:") + "\n" + "\n".join(skipped)
+        lines = [_("%(count)s partner(s) now use %(method)s.", count=len(partners), method=method)]
+        flagged = partners.filtered(lambda p: chorus and p.chorus_structure_state == "error")
+        if chorus and partners - flagged:
+            lines.append(_("Their Chorus Pro structures are looked up in the background: see each customer's "
+                           "Chorus Pro check."))
+        if flagged:
+            lines.append(_("To fix before sending them an invoice:"))
+            lines += ["%s: %s" % (p.display_name, p.chorus_structure_error) for p in flagged]
+        if individuals:
+            lines.append(_("Left out (Chorus Pro is for companies):"))
+            lines += ["%s: %s" % (p.display_name, _("an individual, not a company")) for p in individuals]
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": self.env._("Invoice sending method"),
-                "message": message,
-                "type": "warning" if skipped else "success",
-                "sticky": bool(skipped),
+                "title": _("Invoice sending method"),
+                "message": "\n".join(lines),
+                "type": "warning" if flagged or individuals else "success",
+                "sticky": bool(flagged or individuals),
                 "next": {"type": "ir.actions.act_window_close"},
             },
         }
