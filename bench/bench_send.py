@@ -42,11 +42,11 @@ def instrument(env):
     client_module.ChorusProClient.deposit_flux = timed("deposit", client_module.ChorusProClient.deposit_flux)
 
 
-def supplier_company(env, sandbox):
-    company = env["res.company"].search([("name", "=", "Bench Fournisseur")], limit=1)
+def supplier_company(env, sandbox, name="Bench Fournisseur"):
+    company = env["res.company"].search([("name", "=", name)], limit=1)
     if not company:
         company = env["res.company"].create({
-            "name": "Bench Fournisseur", "country_id": env.ref("base.fr").id, "currency_id": env.ref("base.EUR").id,
+            "name": name, "country_id": env.ref("base.fr").id, "currency_id": env.ref("base.EUR").id,
             "street": "12 avenue des Belges", "zip": "13100", "city": "Aix-en-Provence", "vat": "FR91746948785"})
         company.partner_id.siret = common.SUPPLIER_SIRET
         env["account.chart.template"]._load("fr", company, install_demo=False)

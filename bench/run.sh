@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks (not tests): bash bench/run.sh import [N ...] | bash bench/run.sh send [N]
+# Benchmarks (not tests): bash bench/run.sh import [N ...] | send [N] | followup [N [K]]
 # Same Odoo, virtualenv and PostgreSQL as scripts/; a database of its own (BENCH_DB, default chorus_bench)
 # with the module and no demo data. Prints a table and writes bench/results/<what>.json.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
@@ -11,10 +11,14 @@ if ! PGPASSWORD=$PG_PASSWORD psql -h localhost -U "$PG_USER" -d postgres -tAc \
     log "creating the benchmark database $BENCH_DB (the module, no demo data)"
     odoo_bin -c "$ODOO_CONF" -d "$BENCH_DB" -i l10n_fr_chorus_efacture --without-demo=all --stop-after-init \
         --no-http --log-level=warn
+else
+    # The module as this checkout has it (new fields, views), as scripts/run.sh does.
+    odoo_bin -c "$ODOO_CONF" -d "$BENCH_DB" -u l10n_fr_chorus_efacture --stop-after-init --no-http --log-level=warn
 fi
 what="${1:-import}"; shift || true
 case "$what" in
     import) exec "$PY" "$REPO_DIR/bench/bench_import.py" "$@" ;;
     send) exec "$PY" "$REPO_DIR/bench/bench_send.py" "$@" ;;
-    *) echo "usage: bench/run.sh import [N ...] | send [N]" >&2; exit 2 ;;
+    followup) exec "$PY" "$REPO_DIR/bench/bench_followup.py" "$@" ;;
+    *) echo "usage: bench/run.sh import [N ...] | send [N] | followup [N [K]]" >&2; exit 2 ;;
 esac

@@ -53,6 +53,9 @@ FLUX_DONE = {"IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE"}
 SENDING_MARGIN = timedelta(minutes=5)
 # After this, an invoice still not found after a lost reply, or a flux still not done, is given to a user.
 WAIT_BEFORE_TELLING = timedelta(hours=24)
+# Statuses are asked for from a little before the last run: Chorus Pro's clock and ours may differ, and a status
+# written while the last run was asking may not have been listed yet.
+FOLLOW_UP_OVERLAP = timedelta(minutes=15)
 FLUX_SYNTAX_FACTURX = "IN_DP_E2_CII_FACTURX"
 FLUX_SYNTAX_UBL = "IN_DP_E1_UBL_INVOICE"
 ENGAGEMENT_MAX = 50
@@ -577,8 +580,15 @@ class AccountMove(models.Model):
                         move._chorus_resolve_unknown()
                 for flux_number, flux_moves in moves.filtered(
                         lambda m: m.chorus_state == "deposited").grouped("chorus_flux_number").items():
-                    flux_moves._chorus_follow_flux(client, flux_number)
-                moves.filtered(lambda m: m.chorus_state == "integrated")._chorus_follow_statuses(client)
+                    try:
+                        flux_moves._chorus_follow_flux(client, flux_number)
+                    except chorus_exc.ChorusFunctionalError as refusal:
+                        # Chorus Pro refuses to report on this flux only: the other flux and the statuses go on.
+                        flux_moves._chorus_tell_once(_("Chorus Pro: flux not found"), _(
+                            "Chorus Pro does not report on the flux %(flux)s (%(error)s). Look it up in the Chorus "
+                            "Pro portal; if it is not there, send the invoice again.", flux=flux_number,
+                            error=self.env["res.company"]._chorus_error_message(refusal)))
+                moves.filtered(lambda m: m.chorus_state == "integrated")._chorus_follow_statuses(client, company)
             except (chorus_exc.ChorusError, UserError) as error:
                 # Chorus Pro down, slow or confused: nothing changes, the next run tries again.
                 _logger.warning("Chorus Pro follow-up interrupted for company %s: %s", company.id,
@@ -643,10 +653,19 @@ class AccountMove(models.Model):
     def _chorus_status_label(self):
         return dict(CHORUS_INVOICE_STATUSES).get(self.chorus_invoice_status, self.chorus_invoice_status or "")
 
-    def _chorus_follow_statuses(self, client):
-        if not self:
-            return
-        current = {str(i.id): i for i in client.search_supplier_invoices()}
+    def _chorus_follow_statuses(self, client, company):
+        """The statuses of these integrated invoices, asking Chorus Pro only for the invoices whose status changed
+        since the company's last complete run (every invoice on the first run): the cost follows what changed,
+        not what was ever sent. The mark moves on only once the run is through."""
+        started = fields.Datetime.now()
+        if self:
+            since = company.sudo().chorus_statuses_followed_until
+            changed = client.search_supplier_invoices(changed_since=since - FOLLOW_UP_OVERLAP if since else None)
+            self._chorus_apply_statuses(client, {str(invoice.id): invoice for invoice in changed})
+        company.sudo().chorus_statuses_followed_until = started
+
+    def _chorus_apply_statuses(self, client, current):
+        """``current``: Chorus Pro's listed invoices by id; those whose status is not ours are read in full."""
         for move in self:
             invoice = current.get(move.chorus_invoice_id)
             if not invoice or invoice.status == move.chorus_invoice_status:

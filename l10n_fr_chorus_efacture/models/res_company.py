@@ -59,6 +59,9 @@ class ResCompany(models.Model):
              "Managers are warned 15 days before.")
     chorus_account_changed_date = fields.Datetime(string="Technical Account Changed On", copy=False)
     chorus_account_status = fields.Char(compute="_compute_chorus_account_status", string="Technical Account")
+    # The follow-up asks Chorus Pro only for the invoices whose status changed since its last complete run.
+    chorus_statuses_followed_until = fields.Datetime(
+        string="Chorus Pro Statuses Followed Until", copy=False, readonly=True, groups="base.group_system")
     chorus_password_warning = fields.Selection(
         [("none", "None"), ("soon", "Expires soon"), ("expired", "Expired")],
         default="none", copy=False, string="Password Warning Sent")

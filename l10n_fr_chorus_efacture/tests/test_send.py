@@ -367,6 +367,60 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         self.assertEqual(self.calls("factures/v1/rechercher/fournisseur"), calls, "polling stops at final statuses")
         self.assertIn(move, Move.search([("chorus_invoice_status", "=", "MISE_EN_PAIEMENT")]))
 
+    def test_follow_up_asks_only_what_changed(self):
+        """Once a run is through, Chorus Pro is asked only for the invoices whose status changed since (with a
+        margin), not for everything the supplier ever sent: 250 invoices of a past history are listed on the first
+        run (3 pages) and never again."""
+        SEARCH, HISTORY = "factures/v1/rechercher/fournisseur", "factures/v1/consulter/historique"
+        self.control("sent/generate", count=250, supplier_siret=self.company.siret, buyer_siret=COMMUNE_SIRET)
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        move._chorus_send()
+        Move = self.env["account.move"]
+        self.assertFalse(self.company.sudo().chorus_statuses_followed_until, "no status run yet")
+        searches = self.calls(SEARCH)
+        Move._cron_chorus_follow_up()  # the flux integrated, then the first status run: everything (no mark yet)
+        self.assertEqual(move.chorus_state, "integrated")
+        self.assertEqual(self.calls(SEARCH) - searches, 1 + 3, "the flux's invoices, then 251 invoices at 100 a page")
+        self.assertNotIn("periodeDateHeureEtatCourantDu", self.last_payload(SEARCH))
+        mark = self.company.sudo().chorus_statuses_followed_until
+        self.assertTrue(mark)
+
+        searches, histories = self.calls(SEARCH), self.calls(HISTORY)
+        Move._cron_chorus_follow_up()  # nothing changed: one page, nothing read in full
+        self.assertEqual(self.calls(SEARCH) - searches, 1)
+        self.assertEqual(self.calls(HISTORY), histories)
+        since = self.last_payload(SEARCH)["periodeDateHeureEtatCourantDu"]
+        self.assertEqual(since, (mark - timedelta(minutes=15)).isoformat() + "Z",
+                         "from the last run's start, with a margin for the two clocks")
+
+        self.control("invoice/status", idFacture=int(move.chorus_invoice_id), statut="SUSPENDUE",
+                     commentaire="Bon de commande manquant")
+        searches = self.calls(SEARCH)
+        Move._cron_chorus_follow_up()
+        self.assertEqual(self.calls(SEARCH) - searches, 1)
+        self.assertEqual(self.calls(HISTORY), histories + 1, "only the changed invoice is read in full")
+        self.assertEqual(move.chorus_invoice_status, "SUSPENDUE")
+        self.assertEqual(move.chorus_status_comment, "Bon de commande manquant")
+
+        # A run interrupted by an outage does not move the mark: the next run asks from the same point.
+        mark = self.company.sudo().chorus_statuses_followed_until
+        self.inject("503", SEARCH, count=10)
+        Move._cron_chorus_follow_up()
+        self.assertEqual(self.company.sudo().chorus_statuses_followed_until, mark)
+        self.control("faults/clear")
+
+    def test_follow_up_goes_on_past_an_unknown_flux(self):
+        lost = self.make_invoice(buyer_reference="SERV_TECHNIQUES", invoice_user_id=self.env.user.id)
+        lost.sudo().write({"chorus_state": "deposited", "chorus_flux_number": "CPP2026000999999",
+                           "chorus_sent_date": fields.Datetime.now()})
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        move._chorus_send()
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_state, "integrated", "the other flux is followed")
+        self.assertEqual(lost.chorus_state, "deposited")
+        self.assertIn("does not report on the flux CPP2026000999999", lost.message_ids[0].body)
+        self.assertTrue(lost.activity_ids.filtered(lambda a: a.summary == "Chorus Pro: flux not found"))
+
     def test_follow_up_survives_outage(self):
         move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
         move._chorus_send()

@@ -296,6 +296,8 @@ class Handler(BaseHTTPRequestHandler):
             return {"removed": state.clear_inbox()}
         if action == "inbox/generate":
             return {"created": state.generate_inbox(**data)}
+        if action == "sent/generate":
+            return {"created": state.generate_sent(**data)}
         if action == "accounts/password-expiry":
             with state.lock:
                 state.accounts[data["login"]]["password_expiry"] = data["date"]

@@ -978,6 +978,29 @@ class SandboxState:
                 created.append(invoice["idFacture"])
         return created
 
+    def generate_sent(self, count, supplier_siret, buyer_siret, status="MISE_A_DISPOSITION", prefix="HIST",
+                      **_ignored):
+        """Add ``count`` invoices a supplier deposited long ago (a history to follow, for the benchmarks); returns
+        their [idFacture, numeroFacture]."""
+        created = []
+        with self.lock:
+            supplier = self.structure_by_siret(supplier_siret)
+            buyer = self.structure_by_siret(buyer_siret)
+            if not supplier or not buyer:
+                raise KeyError(supplier_siret if not supplier else buyer_siret)
+            for n in range(int(count)):
+                invoice = self._new_invoice({
+                    "fournisseur": supplier["idStructureCPP"], "destinataire": buyer["idStructureCPP"],
+                    "designationFournisseur": supplier["designationStructure"],
+                    "siretFournisseur": supplier_siret, "numeroFacture": "%s-%06d" % (prefix, n + 1),
+                    "numeroFluxDepot": "CPP%s%09d" % (self.today().year, n + 1), "montantHT": 100.0,
+                    "montantTTC": 120.0, "statut": status, "listed_at": 0,
+                })
+                invoice["changed"] -= 30 * 86400  # its status was set a month ago
+                invoice["historique"][-1]["time"] = invoice["changed"]
+                created.append([invoice["idFacture"], invoice["numeroFacture"]])
+        return created
+
     # -------------------------------------------------------------- helpers
     @staticmethod
     def _page(items, size, page):
