@@ -31,6 +31,7 @@
         "views/account_move_views.xml",
         "views/chorus_inbound_invoice_views.xml",
         "views/chorus_supplier_views.xml",
+        "views/chorus_send_report_views.xml",
     ],
     "demo": [
         "demo/chorus_demo.xml",

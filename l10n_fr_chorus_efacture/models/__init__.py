@@ -5,6 +5,8 @@ from . import res_config_settings
 from . import res_partner
 from . import account_move
 from . import account_move_send
+from . import chorus_send_report
+from . import chorus_send_report_line
 from . import account_edi_xml_cii
 from . import account_edi_xml_ubl_bis3
 from . import chorus_inbound_invoice

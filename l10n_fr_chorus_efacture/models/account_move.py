@@ -107,6 +107,8 @@ class AccountMove(models.Model):
     chorus_status_date = fields.Datetime(string="Chorus Status Date", copy=False, readonly=True)
     chorus_status_comment = fields.Char(string="Chorus Comment", copy=False, readonly=True)
     chorus_error = fields.Text(string="Chorus Pro Error", copy=False, readonly=True)
+    chorus_send_report_line_ids = fields.One2many("chorus.send.report.line", "move_id", string="Sending Reports",
+                                                  readonly=True)
     chorus_attachment_ids = fields.Many2many(
         "ir.attachment", "account_move_chorus_attachment_rel", "move_id", "attachment_id",
         string="Chorus Pro Attachments", copy=False,
@@ -231,10 +233,6 @@ class AccountMove(models.Model):
         if code == RESERVED_SERVICE_CODE:
             errors.append(_("Service code: %(code)s is reserved for invoices between public bodies; choose the "
                             "service exécutant given by the customer.", code=code))
-        elif code and partner.chorus_structure_id and not service:
-            errors.append(_("Service code: %(code)s is not a service of %(partner)s in Chorus Pro; choose one of "
-                            "its active services (refresh the customer from Chorus Pro if it is new).",
-                            code=code, partner=partner.display_name))
         elif service and not service.is_active:
             errors.append(_("Service code: the service %(code)s of %(partner)s is inactive in Chorus Pro; choose an "
                             "active service.", code=code, partner=partner.display_name))
@@ -256,6 +254,20 @@ class AccountMove(models.Model):
             if error:
                 errors.append(_("Attachment %(error)s", error=error))
         return errors
+
+    def _chorus_send_notes(self, pending=None):
+        """What the user should know before depositing, without stopping it: a service code typed by hand that
+        the list read from Chorus Pro does not have (Chorus Pro itself checks it at deposit)."""
+        self.ensure_one()
+        pending = pending or {}
+        partner = self.commercial_partner_id
+        code = (pending.get("buyer_reference", self.buyer_reference) or "").strip()
+        if code and code != RESERVED_SERVICE_CODE and partner.chorus_service_ids and \
+                not partner.chorus_service_ids.filtered(lambda s: s.code == code):
+            return [_("Service code %(code)s is not in the list of %(partner)s read from Chorus Pro: it is sent as "
+                      "typed, and Chorus Pro checks it when the invoice is deposited (the sending report tells).",
+                      code=code, partner=partner.display_name)]
+        return []
 
     # ----------------------------------------------------------------- flux
     def _chorus_invoice_pdf(self, pdf_content=None):
@@ -535,6 +547,15 @@ class AccountMove(models.Model):
         action = self.action_send_and_print()
         action["context"] = dict(action.get("context") or {}, chorus_send=True)
         return action
+
+    def action_chorus_open_send_report(self):
+        """The report of the last sending of this invoice: what was deposited, refused, and why."""
+        self.ensure_one()
+        report = self.chorus_send_report_line_ids.sorted("id")[-1:].report_id
+        if not report:
+            raise UserError(_("%(move)s has no sending report: it was not sent from Odoo's send window.",
+                              move=self.display_name))
+        return report._chorus_action()
 
     def action_chorus_complete(self):
         """"Complete": add the supporting documents Chorus Pro's customer asked for (SUSPENDUE)."""

@@ -55,6 +55,14 @@ class AccountMoveSend(models.AbstractModel):
 
     def _get_alerts(self, moves, moves_data):
         alerts = super()._get_alerts(moves, moves_data)
+        already_sent = moves.filtered(
+            lambda m: m._chorus_locked() and "chorus_pro" not in moves_data[m]["sending_methods"])
+        if already_sent:
+            # Not offered again (_is_applicable_to_move): said when the window opens, before anything is generated.
+            alerts["l10n_fr_chorus_efacture_already_sent"] = {
+                "level": "info",
+                "message": "\n".join(move._chorus_already_sent_message() for move in already_sent),
+            }
         chorus_moves = moves.filtered(lambda m: "chorus_pro" in moves_data[m]["sending_methods"])
         if not chorus_moves:
             return alerts
@@ -78,6 +86,10 @@ class AccountMoveSend(models.AbstractModel):
                 "action": self.env["account.move"].concat(*problems)._get_records_action(
                     name=_("Invoices to correct")),
             }
+        notes = [note for move in chorus_moves
+                 for note in move._chorus_send_notes(moves_data[move].get("chorus_pending"))]
+        if notes:
+            alerts["l10n_fr_chorus_efacture_service_typed"] = {"level": "warning", "message": "\n".join(notes)}
         not_looked_up = chorus_moves.commercial_partner_id.filtered(
             lambda p: not p.chorus_structure_id or p.chorus_structure_state == "to_check")
         if not_looked_up:
@@ -105,5 +117,6 @@ class AccountMoveSend(models.AbstractModel):
         if not to_send:
             return
         failures, _reply = self.env["account.move"]._chorus_send_many(to_send)
+        self.env["chorus.send.report.line"]._chorus_record_refusals(failures)
         for invoice, message in failures.items():
             invoices_data[invoice]["error"] = {"error_title": _("Not sent to Chorus Pro"), "errors": [message]}

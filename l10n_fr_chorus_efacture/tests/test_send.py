@@ -105,7 +105,6 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
     def test_refused_reserved_and_inactive_services(self):
         self.assertRefused(self.make_invoice(buyer_reference="FACTURES_PUBLIQUES"), "reserved for invoices between")
         self.assertRefused(self.make_invoice(buyer_reference="ANCIEN_CCAS"), "ANCIEN_CCAS .* is inactive")
-        self.assertRefused(self.make_invoice(buyer_reference="NOPE"), "NOPE is not a service")
 
     def test_refused_long_engagement(self):
         self.assertRefused(self.make_invoice(self.hopital, purchase_order_reference="E" * 51),
@@ -339,9 +338,70 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         self.assertEqual(move.buyer_reference, "ECOLES")
         self.assertNotIn("l10n_fr_chorus_efacture_errors", wizard.alerts)
         self.assertIn("definitive", wizard.alerts["l10n_fr_chorus_efacture_definitive"]["message"])
-        wizard.action_send_and_print()
+        self.assertIn("Factur-X PDF %s.pdf" % move.name.replace("/", "_"), wizard.chorus_document,
+                      "the window says which document it sends")
+        action = wizard.action_send_and_print()
         self.assertEqual(move.chorus_state, "deposited")
         self.assertEqual(self.deposits(), 1)
+        # The closing screen: the sending report, deposited with its flux number.
+        self.assertEqual((action["res_model"], action["target"]), ("chorus.send.report", "new"))
+        report = self.env["chorus.send.report"].browse(action["res_id"])
+        self.assertEqual(report.outcome, "done")
+        self.assertEqual(report.line_ids.move_id, move)
+        self.assertEqual(report.line_ids.outcome, "deposited")
+        self.assertEqual(report.line_ids.flux_number, move.chorus_flux_number)
+        self.assertIn(move.chorus_flux_number, report.line_ids.detail)
+        self.assertEqual(move.action_chorus_open_send_report()["res_id"], report.id, "reachable from the invoice")
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(report.line_ids.outcome, "integrated", "the report opened later tells how it ended")
+
+    def test_already_sent_refused_when_the_window_opens(self):
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        move._chorus_send()
+        pdfs = self.env["ir.attachment"].search_count([("res_model", "=", "account.move"), ("res_id", "=", move.id)])
+        # "Print & Send" on an invoice already in Chorus Pro: the Chorus Pro box is not offered, and why is said.
+        wizard = self.env["account.move.send.wizard"].with_context(move.action_send_and_print()["context"]).create({})
+        self.assertNotIn("chorus_pro", wizard.sending_methods or [])
+        self.assertNotIn("chorus_pro", wizard.sending_method_checkboxes)
+        self.assertRegex(wizard.alerts["l10n_fr_chorus_efacture_already_sent"]["message"],
+                         r"already sent to Chorus Pro on \d\d/\d\d/\d{4} \d\d:\d\d:\d\d, flux CPP")
+        self.assertEqual(self.deposits(), 1)
+        self.assertEqual(self.env["ir.attachment"].search_count(
+            [("res_model", "=", "account.move"), ("res_id", "=", move.id)]), pdfs, "nothing generated")
+        with self.assertRaisesRegex(UserError, "already sent to Chorus Pro"):
+            move.action_chorus_send()
+
+    def test_service_code_typed_by_hand(self):
+        """A code not in the list read from Chorus Pro can be typed; Chorus Pro checks it at deposit."""
+        move = self.make_invoice()
+        wizard = self.env["account.move.send.wizard"].with_context(move.action_chorus_send()["context"]).create({})
+        self.assertTrue(wizard.chorus_service_known)
+        wizard.chorus_service_code = "ECOLES"
+        self.assertEqual(wizard.chorus_service_id.code, "ECOLES", "a typed code of the list is that service")
+        wizard.chorus_service_code = "SERVICE_NOUVEAU"
+        self.assertFalse(wizard.chorus_service_id)
+        self.assertNotIn("l10n_fr_chorus_efacture_errors", wizard.alerts, "a typed code does not block")
+        self.assertIn("SERVICE_NOUVEAU is not in the list",
+                      wizard.alerts["l10n_fr_chorus_efacture_service_typed"]["message"])
+        report = self.env["chorus.send.report"].browse(wizard.action_send_and_print()["res_id"])
+        self.assertEqual(move.buyer_reference, "SERVICE_NOUVEAU")
+        self.assertEqual(report.line_ids.outcome, "deposited")
+        self.env["account.move"]._cron_chorus_follow_up()
+        # Chorus Pro does not know it: the flux is rejected, and the report says why.
+        self.assertEqual(move.chorus_state, "rejected")
+        self.assertEqual(report.line_ids.outcome, "rejected")
+        self.assertIn("Service exécutant inconnu", report.line_ids.detail)
+        self.assertEqual(report.outcome, "refused")
+
+        # The list could not be read (Chorus Pro down when the customer was looked up): the code is typed.
+        self.commune.sudo().chorus_service_ids = [Command.clear()]
+        other = self.make_invoice()
+        wizard = self.env["account.move.send.wizard"].with_context(other.action_chorus_send()["context"]).create({})
+        self.assertFalse(wizard.chorus_service_known)
+        wizard.chorus_service_code = "ECOLES"
+        wizard.action_send_and_print()
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(other.chorus_state, "integrated")
 
     def test_status_lifecycle(self):
         move = self.make_invoice(buyer_reference="SERV_TECHNIQUES", invoice_user_id=self.env.user.id)
@@ -465,6 +525,40 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         missing_service.buyer_reference = "ECOLES"
         missing_service._chorus_send()
         self.assertEqual(self.deposits(), 2)
+
+    def test_batch_window_and_report(self):
+        """Each invoice's service code and engagement in the batch window; a report of what was deposited,
+        refused and why, updated as the background sending goes."""
+        commune = self.make_invoice()
+        hopital = self.make_invoice(self.hopital)
+        refused = self.make_invoice(self.hopital)
+        moves = commune | hopital | refused
+        wizard = self.env["account.move.send.batch.wizard"].with_context(
+            active_model="account.move", active_ids=moves.ids, chorus_send=True).create({})
+        self.assertEqual(wizard.chorus_line_ids.move_id, moves)
+        lines = {line.move_id: line for line in wizard.chorus_line_ids}
+        self.assertIn(commune.name, wizard.alerts["l10n_fr_chorus_efacture_errors"]["message"])
+        lines[commune].service_id = self.commune.chorus_service_ids.filtered(lambda s: s.code == "ECOLES")
+        lines[commune]._onchange_service_id()
+        self.assertEqual(lines[commune].service_code, "ECOLES")
+        lines[hopital].engagement = "EJ-CHV-2026-000789"
+        self.assertNotIn(commune.name, wizard.alerts["l10n_fr_chorus_efacture_errors"]["message"])
+        self.assertIn(refused.name, wizard.alerts["l10n_fr_chorus_efacture_errors"]["message"])
+        action = wizard.action_send_and_print()
+        self.assertEqual((commune.buyer_reference, hopital.purchase_order_reference), ("ECOLES", "EJ-CHV-2026-000789"))
+        report = self.env["chorus.send.report"].browse(action["res_id"])
+        outcome = {line.move_id: line for line in report.line_ids}
+        self.assertEqual(report.outcome, "pending")
+        self.assertEqual([outcome[m].outcome for m in (commune, hopital, refused)], ["pending", "pending", "refused"])
+        self.assertIn("engagement juridique", outcome[refused].detail)
+        self.env["account.move"]._cron_account_move_send()
+        self.assertEqual([outcome[m].outcome for m in (commune, hopital, refused)],
+                         ["deposited", "deposited", "refused"])
+        self.assertEqual(outcome[commune].flux_number, hopital.chorus_flux_number)
+        self.assertEqual(report.outcome, "partial")
+        self.assertEqual((report.deposited_count, report.refused_count, report.pending_count), (2, 1, 0))
+        self.assertEqual(self.deposits(), 1)
+        self.assertIn(report, self.env["chorus.send.report"].search([]), "listed in Chorus Pro > Sending reports")
 
     def test_send_to_chorus_keeps_the_method_in_the_background(self):
         """"Send to Chorus Pro" on several invoices of customers set to email: Odoo's background job deposits

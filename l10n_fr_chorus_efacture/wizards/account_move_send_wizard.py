@@ -10,6 +10,11 @@ class AccountMoveSendWizard(models.TransientModel):
     chorus_partner_id = fields.Many2one(related="move_id.commercial_partner_id", string="Chorus Customer")
     chorus_siret = fields.Char(related="move_id.commercial_partner_id.siret", readonly=False,
                                string="Customer SIRET")
+    # The code is what is sent: picked from Chorus Pro's list when it is known, typed when it is not (Chorus Pro
+    # down when the customer was looked up, a service created since); Chorus Pro checks it at deposit.
+    chorus_service_code = fields.Char(related="move_id.buyer_reference", readonly=False, string="Service code")
+    chorus_service_known = fields.Boolean(compute="_compute_chorus_service_known")
+    chorus_document = fields.Char(compute="_compute_chorus_document", string="Document sent")
     chorus_service_id = fields.Many2one(
         "chorus.partner.service", string="Service exécutant", compute="_compute_chorus_service_id",
         inverse="_inverse_chorus_service_id", readonly=False,
@@ -29,19 +34,52 @@ class AccountMoveSendWizard(models.TransientModel):
         for wizard in self:
             wizard.chorus_display = "chorus_pro" in (wizard.sending_methods or [])
 
-    @api.depends("move_id")
+    def _compute_sending_method_checkboxes(self):
+        # Account offers every method of the company; an invoice already in Chorus Pro does not get the Chorus Pro
+        # box at all (the alerts say why), rather than a refusal after generating everything on submit.
+        super()._compute_sending_method_checkboxes()
+        for wizard in self:
+            if wizard.move_id._chorus_locked() and "chorus_pro" in (wizard.sending_method_checkboxes or {}):
+                wizard.sending_method_checkboxes = {
+                    key: value for key, value in wizard.sending_method_checkboxes.items() if key != "chorus_pro"}
+
+    @api.depends("chorus_partner_id")
+    def _compute_chorus_service_known(self):
+        for wizard in self:
+            wizard.chorus_service_known = bool(wizard.chorus_partner_id.chorus_service_ids)
+
+    @api.depends("move_id", "chorus_attachment_ids")
+    def _compute_chorus_document(self):
+        for wizard in self:
+            move = wizard.move_id
+            if move.company_id.chorus_flux_format == "ubl":
+                document = self.env._("UBL 2.1 XML %(file)s", file=move._chorus_flux_filename("xml"))
+            else:
+                document = self.env._("Factur-X PDF %(file)s (the invoice PDF with its EN 16931 XML)",
+                                      file=move._chorus_flux_filename("pdf"))
+            if wizard.chorus_attachment_ids:
+                document += self.env._(", with %(count)s supporting document(s)",
+                                       count=len(wizard.chorus_attachment_ids))
+            wizard.chorus_document = document
+
+    @api.depends("chorus_service_code")
     def _compute_chorus_service_id(self):
         for wizard in self:
-            code = wizard.move_id.buyer_reference
+            code = (wizard.chorus_service_code or "").strip()
             wizard.chorus_service_id = code and wizard.chorus_partner_id.chorus_service_ids.filtered(
                 lambda s: s.code == code)[:1]
 
     def _inverse_chorus_service_id(self):
         for wizard in self:
-            if wizard.chorus_service_id.code != wizard.move_id.buyer_reference:
-                wizard.move_id.buyer_reference = wizard.chorus_service_id.code or False
+            if wizard.chorus_service_id and wizard.chorus_service_id.code != wizard.chorus_service_code:
+                wizard.chorus_service_code = wizard.chorus_service_id.code
 
-    @api.depends("sending_methods", "extra_edis", "chorus_siret", "chorus_service_id", "chorus_engagement",
+    @api.onchange("chorus_service_id")
+    def _onchange_chorus_service_id(self):
+        if self.chorus_service_id:
+            self.chorus_service_code = self.chorus_service_id.code
+
+    @api.depends("sending_methods", "extra_edis", "chorus_siret", "chorus_service_code", "chorus_engagement",
                  "chorus_contract", "chorus_attachment_ids")
     def _compute_alerts(self):
         # As account's own compute, plus the Chorus values being edited (not yet written on the move).
@@ -52,10 +90,19 @@ class AccountMoveSendWizard(models.TransientModel):
                     "invoice_edi_format": wizard.invoice_edi_format,
                     "extra_edis": wizard.extra_edis or {},
                     "chorus_pending": {
-                        "buyer_reference": wizard.chorus_service_id.code or False,
+                        "buyer_reference": (wizard.chorus_service_code or "").strip() or False,
                         "purchase_order_reference": wizard.chorus_engagement,
                         "siret": wizard.chorus_siret,
                     },
                 }
             }
             wizard.alerts = self._get_alerts(wizard.move_id, move_data)
+
+    def action_send_and_print(self, allow_fallback_pdf=False):
+        chorus = "chorus_pro" in (self.sending_methods or [])
+        result = super().action_send_and_print(allow_fallback_pdf=allow_fallback_pdf)
+        if not chorus:
+            return result
+        # The closing screen: deposited (flux number), or why not; the PDF the user asked to download is kept in
+        # the invoice's attachments.
+        return self.env["chorus.send.report"]._chorus_create(self.move_id)._chorus_action()

@@ -40,6 +40,15 @@ registry.category("web_tour.tours").add("l10n_fr_chorus_efacture_send_tour", {
             run: "click",
         },
         {
+            content: "The closing screen: deposit done, with the flux number",
+            trigger: ".modal:contains('Deposit done') .o_data_row:contains('Deposited'):contains('CPP')",
+        },
+        {
+            content: "Close the sending report",
+            trigger: ".modal .modal-footer button[special='cancel']",
+            run: "click",
+        },
+        {
             content: "The invoice is deposited in Chorus Pro",
             trigger: "body:not(:has(.modal)) .o_form_view div[name='chorus_state']:contains('Deposited')",
         },
