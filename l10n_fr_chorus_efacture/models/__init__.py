@@ -15,3 +15,4 @@ from . import chorus_inbound_import_log
 from . import chorus_inbound_retry
 from . import chorus_supplier
 from . import ir_attachment
+from . import ir_actions_report

@@ -2,6 +2,8 @@ import logging
 
 from odoo import _, api, models
 
+from .ir_actions_report import wkhtmltopdf_patched
+
 _logger = logging.getLogger(__name__)
 
 
@@ -20,25 +22,30 @@ class AccountMoveSend(models.AbstractModel):
     @api.model
     def _prepare_invoice_pdf_report(self, invoices_data):
         """Odoo renders the PDFs of a batch in one wkhtmltopdf call, which Debian's wkhtmltopdf (unpatched Qt)
-        cannot do ("Exit with code 1", then an empty file): when the grouped call fails, each invoice is
-        rendered alone; one that still fails is reported on its own, the others go on."""
-        if len(invoices_data) > 1:
+        cannot do ("Exit with code 1", then an empty file): with that build, or when the grouped call fails, each
+        invoice is rendered alone; one that still fails is reported on its own, the others go on."""
+        if any("chorus_pro" in data.get("sending_methods", ()) for data in invoices_data.values()):
+            # Rendered to be sent to Chorus Pro: a short wait after loading (ir_actions_report).
+            self = self.with_context(chorus_invoice_pdf=True)
+        render = super(AccountMoveSend, self)._prepare_invoice_pdf_report
+        if len(invoices_data) == 1:
+            return render(invoices_data)
+        if wkhtmltopdf_patched():
             try:
                 with self.env.cr.savepoint():
-                    return super()._prepare_invoice_pdf_report(invoices_data)
+                    return render(invoices_data)
             except Exception as error:  # wkhtmltopdf and the PDF readers raise many kinds
                 _logger.info("Rendering %s invoice PDFs in one call failed (%s): one call per invoice",
                              len(invoices_data), error.__class__.__name__)
-            for invoice, invoice_data in invoices_data.items():
-                invoice_data.pop("pdf_attachment_values", None)
-                try:
-                    with self.env.cr.savepoint():
-                        super()._prepare_invoice_pdf_report({invoice: invoice_data})
-                except Exception as error:
-                    invoice_data["error"] = {"error_title": _("The PDF of the invoice could not be rendered"),
-                                             "errors": [str(error)[:500]]}
-            return None
-        return super()._prepare_invoice_pdf_report(invoices_data)
+        for invoice, invoice_data in invoices_data.items():
+            invoice_data.pop("pdf_attachment_values", None)
+            try:
+                with self.env.cr.savepoint():
+                    render({invoice: invoice_data})
+            except Exception as error:
+                invoice_data["error"] = {"error_title": _("The PDF of the invoice could not be rendered"),
+                                         "errors": [str(error)[:500]]}
+        return None
 
     @api.model
     def _is_applicable_to_company(self, method, company):
