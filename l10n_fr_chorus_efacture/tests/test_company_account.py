@@ -138,7 +138,7 @@ class TestCompanyAccount(SandboxMixin, TransactionCase):
         wizard.action_save()
         self.company.invalidate_recordset()
         self.assertEqual(self.company.chorus_login, SUPPLIER_LOGIN)
-        self.assertTrue(self.company.chorus_account_status.startswith("Last changed on "))
+        self.assertRegex(self.company.chorus_account_status, r"^Last changed on \d\d/\d\d/\d{4} \d\d:\d\d:\d\d$")
         self.assertEqual(self.company.chorus_password_expiry_date, fields.Date.context_today(self.company)
                          + timedelta(days=424))
 
@@ -248,6 +248,9 @@ class TestCompanyAccount(SandboxMixin, TransactionCase):
         activities, mails = warnings()
         self.assertEqual(len(activities), 1)
         self.assertIn("expires in 10 days", activities.summary)
+        expiry = fields.Date.today() + timedelta(days=10)
+        self.assertIn("expires on %s." % expiry.strftime("%m/%d/%Y"), activities.note,
+                      "the date in the user's format, not ISO")
         self.assertEqual(len(mails), 1)
         self.env["res.company"]._cron_chorus_password_expiry()
         self.assertEqual(len(warnings()[0]), 1, "warned once, not every day")

@@ -355,6 +355,21 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         self.env["account.move"]._cron_chorus_follow_up()
         self.assertEqual(report.line_ids.outcome, "integrated", "the report opened later tells how it ended")
 
+    def test_invoice_pdf_for_chorus_waits_less(self):
+        """Odoo's wkhtmltopdf waits report.print_delay (1 s) after loading each page; an invoice rendered to be
+        sent to Chorus Pro waits the module's own, shorter delay (nothing on an invoice draws late)."""
+        Report = self.env["ir.actions.report"]
+        paperformat = self.env.company.paperformat_id or self.env.ref("base.paperformat_euro")
+
+        def delay(report):
+            args = report._build_wkhtmltopdf_args(paperformat, False)
+            return args[args.index("--javascript-delay") + 1]
+
+        self.assertEqual(delay(Report), "1000", "other reports keep Odoo's delay")
+        self.assertEqual(delay(Report.with_context(chorus_invoice_pdf=True)), "100")
+        self.env["ir.config_parameter"].sudo().set_param("l10n_fr_chorus_efacture.print_delay", "250")
+        self.assertEqual(delay(Report.with_context(chorus_invoice_pdf=True)), "250")
+
     def test_already_sent_refused_when_the_window_opens(self):
         move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
         move._chorus_send()
