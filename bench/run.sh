@@ -20,5 +20,6 @@ case "$what" in
     import) exec "$PY" "$REPO_DIR/bench/bench_import.py" "$@" ;;
     send) exec "$PY" "$REPO_DIR/bench/bench_send.py" "$@" ;;
     followup) exec "$PY" "$REPO_DIR/bench/bench_followup.py" "$@" ;;
-    *) echo "usage: bench/run.sh import [N ...] | send [N] | followup [N [K]]" >&2; exit 2 ;;
+    compare) bash "$REPO_DIR/bench/compare_setup.sh" && exec "$PY" "$REPO_DIR/bench/bench_compare.py" "$@" ;;
+    *) echo "usage: bench/run.sh import [N ...] | send [N] | followup [N [K]] | compare [N]" >&2; exit 2 ;;
 esac

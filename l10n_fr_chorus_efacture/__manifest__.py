@@ -1,7 +1,7 @@
 {
     "name": "France - Chorus Pro e-invoicing (B2G)",
     "summary": "Send invoices to French public buyers and receive them through the Chorus Pro API",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Accounting/Localizations/EDI",
     "license": "AGPL-3",
     "author": "l10n_fr_chorus_efacture contributors",

@@ -288,7 +288,8 @@ class ChorusProClient:
             raise exc.ChorusAuthenticationError(
                 "access forbidden (HTTP 403): the technical account has no right on this operation or structure",
                 http_status=403, operation=path)
-        if status >= 500:
+        if status >= 500 or status == 429:
+            # 429: PISTE's rate limit; its reply body is not documented. Later, not a refusal.
             raise exc.ChorusUnavailableError("HTTP %s" % status, http_status=status, operation=path)
         try:
             data = response.json()
@@ -369,7 +370,7 @@ class ChorusProClient:
 
     def get_structure(self, structure_id):
         """structures/v1/consulter: a structure with its ``parametres`` flags."""
-        return self._read("structures/v1/consulter", {"idStructure": structure_id, "codeLangue": "FR"},
+        return self._read("structures/v1/consulter", {"idStructureCPP": structure_id, "codeLangue": "FR"},
                           lambda fields: replies.StructureDetail.read(fields, structure_id))
 
     def search_services(self, structure_id, page_size=DEFAULT_PAGE_SIZE):

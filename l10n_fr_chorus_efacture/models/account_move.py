@@ -4,7 +4,7 @@ from datetime import timedelta
 from facturx import generate_from_binary, xml_check_xsd
 from lxml import etree
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import format_datetime
 
@@ -53,9 +53,11 @@ FLUX_DONE = {"IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE"}
 SENDING_MARGIN = timedelta(minutes=5)
 # After this, an invoice still not found after a lost reply, or a flux still not done, is given to a user.
 WAIT_BEFORE_TELLING = timedelta(hours=24)
-# Statuses are asked for from a little before the last run: Chorus Pro's clock and ours may differ, and a status
-# written while the last run was asking may not have been listed yet.
+# Statuses are asked for from a little before the latest status time Chorus Pro listed (its own clock): a status
+# written while the last run was asking may not have been listed yet. Once a day every status is listed, in case
+# Chorus Pro records one with an earlier time than one already seen.
 FOLLOW_UP_OVERLAP = timedelta(minutes=15)
+FOLLOW_UP_FULL_EVERY = timedelta(days=1)
 FLUX_SYNTAX_FACTURX = "IN_DP_E2_CII_FACTURX"
 FLUX_SYNTAX_UBL = "IN_DP_E1_UBL_INVOICE"
 ENGAGEMENT_MAX = 50
@@ -107,8 +109,9 @@ class AccountMove(models.Model):
     chorus_status_date = fields.Datetime(string="Chorus Status Date", copy=False, readonly=True)
     chorus_status_comment = fields.Char(string="Chorus Comment", copy=False, readonly=True)
     chorus_error = fields.Text(string="Chorus Pro Error", copy=False, readonly=True)
-    chorus_send_report_line_ids = fields.One2many("chorus.send.report.line", "move_id", string="Sending Reports",
-                                                  readonly=True)
+    chorus_send_report_line_ids = fields.One2many(
+        "chorus.send.report.line", "move_id", string="Sending Reports", readonly=True,
+        groups="account.group_account_invoice,account.group_account_readonly")
     chorus_attachment_ids = fields.Many2many(
         "ir.attachment", "account_move_chorus_attachment_rel", "move_id", "attachment_id",
         string="Chorus Pro Attachments", copy=False,
@@ -170,8 +173,33 @@ class AccountMove(models.Model):
 
     def write(self, vals):
         if LOCKED_FIELDS.intersection(vals) and not self.env.context.get("chorus_allow_write"):
-            self._chorus_check_not_definitive()
+            # Only a real change: the send window writes its routing fields back even when untouched (emailing
+            # an invoice already in Chorus Pro must work).
+            self.filtered(lambda move: move._chorus_changes(vals))._chorus_check_not_definitive()
         return super().write(vals)
+
+    def _chorus_changes(self, vals):
+        """Whether ``vals`` changes a field that makes up this invoice (relations and lines always count)."""
+        self.ensure_one()
+        for name in LOCKED_FIELDS.intersection(vals):
+            field = self._fields[name]
+            if field.type == "one2many":
+                return True
+            if field.type == "many2many":
+                if _many2many_ids(self[name].ids, vals[name]) != set(self[name].ids):
+                    return True
+                continue
+            current = self[name]
+            if field.type == "many2one":
+                current = current.id
+            elif field.type in ("date", "datetime"):
+                current = field.to_string(current) if current else False
+            new = vals[name]
+            if field.type in ("date", "datetime") and new and not isinstance(new, str):
+                new = field.to_string(new)
+            if (current or False) != (new or False):
+                return True
+        return False
 
     # --------------------------------------------------------------- checks
     def _chorus_check_attachment(self, attachment):
@@ -349,7 +377,7 @@ class AccountMove(models.Model):
         partner = self.commercial_partner_id
         if partner._chorus_siret_error(partner.siret):
             return  # reported by the checks
-        if partner.chorus_structure_id and partner.chorus_structure_state != "to_check":
+        if partner.chorus_structure_id and partner.chorus_structure_state not in ("to_check", "error"):
             return  # known, and its SIRET has not changed since
         try:
             partner._chorus_refresh_structure(self.company_id)
@@ -678,12 +706,22 @@ class AccountMove(models.Model):
         """The statuses of these integrated invoices, asking Chorus Pro only for the invoices whose status changed
         since the company's last complete run (every invoice on the first run): the cost follows what changed,
         not what was ever sent. The mark moves on only once the run is through."""
-        started = fields.Datetime.now()
-        if self:
-            since = company.sudo().chorus_statuses_followed_until
-            changed = client.search_supplier_invoices(changed_since=since - FOLLOW_UP_OVERLAP if since else None)
-            self._chorus_apply_statuses(client, {str(invoice.id): invoice for invoice in changed})
-        company.sudo().chorus_statuses_followed_until = started
+        if not self:
+            return
+        company = company.sudo()
+        now = fields.Datetime.now()
+        since = company.chorus_statuses_followed_until
+        full = not since or not company.chorus_statuses_listed_on or \
+            company.chorus_statuses_listed_on < now - FOLLOW_UP_FULL_EVERY
+        listed = client.search_supplier_invoices(changed_since=None if full else since - FOLLOW_UP_OVERLAP)
+        self._chorus_apply_statuses(client, {str(invoice.id): invoice for invoice in listed})
+        times = [invoice.status_time for invoice in listed if invoice.status_time]
+        # Chorus Pro's clock when it gives its times; ours only when it gives none.
+        values = {"chorus_statuses_followed_until": max(times + [since] if since else times) if times else
+                  (since or now)}
+        if full:
+            values["chorus_statuses_listed_on"] = now
+        company.write(values)
 
     def _chorus_apply_statuses(self, client, current):
         """``current``: Chorus Pro's listed invoices by id; those whose status is not ours are read in full."""
@@ -712,6 +750,25 @@ class AccountMove(models.Model):
         self.ensure_one()
         user = self.invoice_user_id or self.create_uid
         self.activity_schedule("mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id)
+
+
+def _many2many_ids(ids, commands):
+    """The ids a many2many would hold after ``commands``; None when a command creates or updates a record."""
+    ids = set(ids)
+    for command in commands or ():
+        if isinstance(command, int):
+            ids.add(command)
+        elif command[0] == Command.SET:
+            ids = set(command[2] or ())
+        elif command[0] == Command.LINK:
+            ids.add(command[1])
+        elif command[0] in (Command.UNLINK, Command.DELETE):
+            ids.discard(command[1])
+        elif command[0] == Command.CLEAR:
+            ids = set()
+        else:
+            return None
+    return ids
 
 
 def _known_status(status):

@@ -63,7 +63,8 @@ class AccountMoveSend(models.AbstractModel):
     def _get_alerts(self, moves, moves_data):
         alerts = super()._get_alerts(moves, moves_data)
         already_sent = moves.filtered(
-            lambda m: m._chorus_locked() and "chorus_pro" not in moves_data[m]["sending_methods"])
+            lambda m: m._chorus_locked() and "chorus_pro" not in moves_data[m]["sending_methods"]
+            and m.commercial_partner_id.with_company(m.company_id).invoice_sending_method == "chorus_pro")
         if already_sent:
             # Not offered again (_is_applicable_to_move): said when the window opens, before anything is generated.
             alerts["l10n_fr_chorus_efacture_already_sent"] = {
@@ -98,7 +99,7 @@ class AccountMoveSend(models.AbstractModel):
         if notes:
             alerts["l10n_fr_chorus_efacture_service_typed"] = {"level": "warning", "message": "\n".join(notes)}
         not_looked_up = chorus_moves.commercial_partner_id.filtered(
-            lambda p: not p.chorus_structure_id or p.chorus_structure_state == "to_check")
+            lambda p: not p.chorus_structure_id or p.chorus_structure_state in ("to_check", "error"))
         if not_looked_up:
             alerts["l10n_fr_chorus_efacture_structure"] = {
                 "level": "info",

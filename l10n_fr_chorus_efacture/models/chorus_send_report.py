@@ -52,17 +52,26 @@ class ChorusSendReport(models.Model):
 
     @api.model
     def _chorus_create(self, moves, refusals=None):
-        """A report of these invoices; ``refusals``: {move: reason} of those not sent."""
+        """The report of these invoices, one per company (each company sees its own); ``refusals``: {move: reason}
+        of those not sent. Created before sending, so that what a failure leaves behind is reported too."""
         refusals = refusals or {}
-        report = self.sudo().create({"company_id": moves[:1].company_id.id or self.env.company.id, "line_ids": [
-            Command.create({"move_id": move.id, "refusal": refusals.get(move) or False}) for move in moves]})
-        return report.sudo(False)
+        reports = self.browse()
+        for company, company_moves in moves.grouped("company_id").items():
+            reports |= self.sudo().create({"company_id": company.id, "line_ids": [
+                Command.create({"move_id": move.id, "refusal": refusals.get(move) or False})
+                for move in company_moves]})
+        return reports.sudo(False)
 
     def _chorus_action(self):
-        """The closing screen of a sending."""
-        self.ensure_one()
+        """The closing screen of a sending (several companies: the list of their reports)."""
+        if len(self) == 1:
+            return {
+                "type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id, "view_mode": "form",
+                "views": [(self.env.ref("l10n_fr_chorus_efacture.chorus_send_report_view_form").id, "form")],
+                "target": "new", "name": _("Sending report"),
+            }
         return {
-            "type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id, "view_mode": "form",
-            "views": [(self.env.ref("l10n_fr_chorus_efacture.chorus_send_report_view_form").id, "form")],
-            "target": "new", "name": _("Sending report"),
+            "type": "ir.actions.act_window", "res_model": self._name, "view_mode": "list,form",
+            "views": [(False, "list"), (False, "form")], "domain": [("id", "in", self.ids)],
+            "name": _("Sending reports"),
         }

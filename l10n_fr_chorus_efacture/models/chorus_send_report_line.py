@@ -7,7 +7,7 @@ class ChorusSendReportLine(models.Model):
     _order = "id"
 
     report_id = fields.Many2one("chorus.send.report", required=True, readonly=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="report_id.company_id", store=True)
+    company_id = fields.Many2one(related="move_id.company_id", store=True)
     move_id = fields.Many2one("account.move", string="Invoice", required=True, readonly=True, ondelete="cascade",
                               index=True)
     partner_id = fields.Many2one(related="move_id.commercial_partner_id", string="Customer")
@@ -20,16 +20,18 @@ class ChorusSendReportLine(models.Model):
         ("refused", "Refused"), ("pending", "Waiting to be sent"), ("sending", "Being deposited"),
         ("unknown", "Outcome unknown"), ("deposited", "Deposited"), ("integrated", "Integrated"),
         ("rejected", "Rejected by Chorus Pro"),
-    ], compute="_compute_outcome", string="Outcome")
-    detail = fields.Char(compute="_compute_outcome", string="Detail")
+    ], compute="_compute_outcome", string="Outcome", compute_sudo=True)
+    detail = fields.Char(compute="_compute_outcome", string="Detail", compute_sudo=True)
 
     @api.depends("refusal", "move_id.chorus_state", "move_id.chorus_error", "move_id.sending_data",
-                 "move_id.chorus_flux_number")
+                 "move_id.chorus_flux_number", "move_id.chorus_sent_date")
     def _compute_outcome(self):
         for line in self:
             move = line.move_id
             state = move.chorus_state
-            if line.refusal:
+            # Deposited since this report (corrected and sent again, or the refusal did not hold): what it is now.
+            sent_since = move.chorus_sent_date and line.create_date and move.chorus_sent_date >= line.create_date
+            if line.refusal and not (sent_since and state in ("deposited", "integrated")):
                 line.outcome, line.detail = "refused", line.refusal
             elif state in ("sending", "unknown", "deposited", "integrated", "rejected"):
                 line.outcome = state
@@ -42,10 +44,12 @@ class ChorusSendReportLine(models.Model):
                 }[state]
             elif state == "error":
                 line.outcome, line.detail = "refused", move.chorus_error or _("Not sent.")
+            elif move.sending_data:
+                line.outcome, line.detail = "pending", _("Waiting for the background sending (a few minutes).")
             else:
-                line.outcome = "pending"
-                line.detail = _("Waiting for the background sending (a few minutes).") if move.sending_data else \
-                    _("Not sent: see the invoice's chatter.")
+                # The background sending is done with it and it never reached Chorus Pro (its PDF or its
+                # e-invoice could not be made): the reason is in its chatter.
+                line.outcome, line.detail = "refused", _("Not sent: see the invoice's chatter.")
 
     @api.model
     def _chorus_record_refusals(self, refusals):

@@ -33,5 +33,9 @@ class IrActionsReport(models.Model):
                                                set_viewport_size)
         if self.env.context.get("chorus_invoice_pdf") and "--javascript-delay" in args:
             delay = self.env["ir.config_parameter"].sudo().get_param(PRINT_DELAY_PARAM, PRINT_DELAY_DEFAULT)
+            if not str(delay).strip().isdigit():
+                _logger.warning("%s is not a number of milliseconds (%r): %s ms used", PRINT_DELAY_PARAM, delay,
+                                PRINT_DELAY_DEFAULT)
+                delay = PRINT_DELAY_DEFAULT
             args[args.index("--javascript-delay") + 1] = str(int(delay))
         return args

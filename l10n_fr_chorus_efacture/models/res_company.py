@@ -62,6 +62,8 @@ class ResCompany(models.Model):
     # The follow-up asks Chorus Pro only for the invoices whose status changed since its last complete run.
     chorus_statuses_followed_until = fields.Datetime(
         string="Chorus Pro Statuses Followed Until", copy=False, readonly=True, groups="base.group_system")
+    chorus_statuses_listed_on = fields.Datetime(
+        string="Chorus Pro Statuses All Listed On", copy=False, readonly=True, groups="base.group_system")
     chorus_password_warning = fields.Selection(
         [("none", "None"), ("soon", "Expires soon"), ("expired", "Expired")],
         default="none", copy=False, string="Password Warning Sent")

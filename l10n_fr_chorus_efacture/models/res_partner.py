@@ -83,9 +83,13 @@ class ResPartner(models.Model):
         # Only a real change (Chorus Pro newly chosen, or another SIRET) asks for a new check.
         changed = self.browse()
         if "invoice_sending_method" in vals or "siret" in vals:
+            # The method is per company, the structure per partner: a new SIRET of a customer Chorus Pro was ever
+            # chosen for is checked again, whichever company the user works in.
             changed = self.filtered(lambda p: (
-                (vals.get("invoice_sending_method", p.invoice_sending_method) == "chorus_pro")
-                and (p.invoice_sending_method != "chorus_pro" or ("siret" in vals and vals["siret"] != p.siret))))
+                (vals.get("invoice_sending_method", p.invoice_sending_method) == "chorus_pro"
+                 and p.invoice_sending_method != "chorus_pro")
+                or ("siret" in vals and vals["siret"] != p.siret
+                    and (p.chorus_structure_state or p.invoice_sending_method == "chorus_pro"))))
         res = super().write(vals)
         changed._chorus_on_method_set()
         return res
@@ -107,22 +111,49 @@ class ResPartner(models.Model):
             partner.sudo().write({"chorus_structure_state": "error",
                                   "chorus_structure_error": self._chorus_siret_error(partner.siret)})
         if valid:
-            valid.sudo().write({"chorus_structure_state": "to_check", "chorus_structure_error": False,
-                                "chorus_structure_company_id": self.env.company.id})
+            # Looked up with the account of the company the user works in; without one there, the company that
+            # looked it up before keeps doing it.
+            current = self.env.company
+            usable = not current._chorus_missing_settings()
+            for partner in valid:
+                partner.sudo().write({
+                    "chorus_structure_state": "to_check", "chorus_structure_error": False,
+                    "chorus_structure_company_id": (current if usable else
+                                                    partner.chorus_structure_company_id or current).id})
             self.env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_structure_check")._trigger()
 
     @api.model
     def _cron_chorus_check_structures(self, limit=50):
         """Look up the structures to check, each in a transaction of its own; Chorus Pro down leaves them to
-        check (the next run tries again); more than ``limit``: the cron runs again at once."""
+        check (the next hourly run tries again, the oldest attempt first); when more are waiting and this run
+        made progress, the job runs again at once."""
         partners = self.sudo().search([("chorus_structure_state", "=", "to_check")], limit=limit + 1,
-                                      order="write_date")
+                                      order="write_date, id")
+        progress = False
         for partner in partners[:limit]:
-            if try_lock_row(partner):
-                partner._chorus_check_structure()
-                commit_if_allowed(self.env)
-        if len(partners) > limit:
+            if not try_lock_row(partner):
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    partner._chorus_check_structure()
+            except Exception as error:  # noqa: BLE001 - one customer must not stop the others, nor the job
+                _logger.exception("Chorus Pro structure lookup of partner %s failed", partner.id)
+                # Written after the savepoint's rollback: dated now, it goes to the end of the queue.
+                partner.sudo().chorus_structure_error = _("unexpected error (%(error)s)",
+                                                          error=error.__class__.__name__)
+            progress |= partner.chorus_structure_state != "to_check"
+            commit_if_allowed(self.env)
+        if len(partners) > limit and progress:
             self.env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_structure_check")._trigger()
+
+    def _chorus_lookup_company(self):
+        """The company whose Chorus Pro account looks the structure up: for "Check now", the user's when its
+        account is set, else the one Chorus Pro was chosen in (an account of another company, maybe a public
+        buyer's, is never borrowed: its refusals would be taken for the customer's)."""
+        self.ensure_one()
+        if self.env.context.get("chorus_check_now") and not self.env.company._chorus_missing_settings():
+            return self.env.company
+        return self.chorus_structure_company_id or self.env.company
 
     def _chorus_check_structure(self):
         """Look the structure up now and record the outcome on the partner (what the cron and "Check now" do).
@@ -130,11 +161,12 @@ class ResPartner(models.Model):
         self.ensure_one()
         error = self._chorus_siret_error(self.siret)
         if not error:
-            company = self.chorus_structure_company_id or self.env.company
+            company = self._chorus_lookup_company()
             try:
                 company._chorus_get_client()
             except UserError as unusable:
-                # The company's account is not usable (settings, password): not the customer's fault.
+                # The company's account is not usable (settings, password): not the customer's fault, still to
+                # check; the message says which company and what to set.
                 self.sudo().chorus_structure_error = unusable.args[0]
                 return unusable.args[0]
             try:
@@ -205,12 +237,17 @@ class ResPartner(models.Model):
         self.browse(partner_ids).with_company(company_id).invoice_sending_method = "chorus_pro"
 
     def action_chorus_refresh_structure(self):
-        """"Check now": the lookup the background job would do, at once, with its outcome shown."""
-        for partner in self:
-            error = partner._chorus_check_structure()
-            if error:
-                raise UserError(_("%(partner)s: %(error)s", partner=partner.display_name, error=error))
-        return True
+        """"Check now": the lookup the background job would do, at once; its outcome is kept and shown (a
+        notification, not an error that would undo it)."""
+        problems = ["%s: %s" % (partner.display_name, error) for partner in self.with_context(chorus_check_now=True)
+                    if (error := partner._chorus_check_structure())]
+        if not problems:
+            return True
+        return {
+            "type": "ir.actions.client", "tag": "display_notification",
+            "params": {"title": _("Chorus Pro structure"), "message": "\n".join(problems), "type": "warning",
+                       "sticky": True, "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+        }
 
     def _chorus_vendor_bill_domain(self, company):
         """The partner's vendor bills and credit notes in ``company``: its history as a supplier."""

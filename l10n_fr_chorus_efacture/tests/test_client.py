@@ -87,7 +87,11 @@ class TestChorusClient(SandboxMixin, BaseCase):
         self.assertFalse(details.service_required)
         self.assertEqual(details.identifier, HOPITAL_SIRET)
         payload = self.last_payload("structures/v1/consulter")
-        self.assertEqual(payload, {"idStructure": 25000202, "codeLangue": "FR"}, "go-choruspro's idStructure")
+        self.assertEqual(payload, {"idStructureCPP": 25000202, "codeLangue": "FR"},
+                         "the fact sheet's and OCA's idStructureCPP")
+        # go-choruspro's reading is accepted by the sandbox as well (the sources disagree).
+        self.assertEqual(self.client._call("structures/v1/consulter", {"idStructure": 25000202, "codeLangue": "FR"})
+                         ["informationGenerales"]["identifiantStructure"], HOPITAL_SIRET)
 
     def test_services_all_pages(self):
         services = self.client.search_services(25000101, page_size=1)
@@ -251,6 +255,14 @@ class TestChorusClient(SandboxMixin, BaseCase):
         reply = self.client.get_structure(25000101)
         self.assertEqual(reply.id, 25000101)
         self.assertEqual(self.calls("structures/v1/consulter"), 3)
+
+    def test_rate_limit_is_unavailable_not_a_refusal(self):
+        self.inject("429", "structures/v1/consulter", count=1)
+        self.assertEqual(self.client.get_structure(25000101).id, 25000101, "a read is retried after a 429")
+        self.inject("429", "structures/v1/consulter", count=10)
+        with self.assertRaises(exc.ChorusUnavailableError) as caught:
+            self.client.get_structure(25000101)
+        self.assertEqual(caught.exception.http_status, 429)
 
     def test_read_gives_up_when_down(self):
         self.inject("500", "structures/v1/consulter", count=10)

@@ -1,7 +1,7 @@
 """The customer's Chorus Pro sending method: companies only, SIRET flagged, structure looked up in the background."""
 
 from odoo import fields
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import ValidationError
 from odoo.tests import TransactionCase, tagged
 
 from .common import COMMUNE_SIRET, HOPITAL_SIRET, SYNDICAT_SIRET, SandboxMixin
@@ -38,6 +38,11 @@ class TestChorusPartner(ChorusCompanyMixin, TransactionCase):
         cron = self.env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_structure_check")
         return self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
 
+    def assertCheckNowSays(self, partner, pattern):
+        action = partner.action_chorus_refresh_structure()
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertRegex(action["params"]["message"], pattern)
+
     def check_in_background(self):
         """What the cron does when its trigger fires."""
         self.Partner._cron_chorus_check_structures()
@@ -53,8 +58,7 @@ class TestChorusPartner(ChorusCompanyMixin, TransactionCase):
             partner.siret = siret
             self.assertEqual(partner.chorus_structure_state, "error")
             self.assertIn(error, partner.chorus_structure_error)
-        with self.assertRaisesRegex(UserError, "Mairie: The SIRET 21340012000018 is not valid"):
-            partner.action_chorus_refresh_structure()
+        self.assertCheckNowSays(partner, "Mairie: The SIRET 21340012000018 is not valid")
         partner.siret = COMMUNE_SIRET
         self.assertEqual(partner.chorus_structure_state, "to_check", "a SIRET entered: to check again")
         self.assertFalse(partner.chorus_structure_error)
@@ -136,8 +140,8 @@ class TestChorusPartner(ChorusCompanyMixin, TransactionCase):
         self.assertFalse(partner.chorus_structure_id)
         self.assertEqual(partner.chorus_structure_state, "error")
         self.assertIn("Error: No Chorus Pro structure has the SIRET 39214567800018", partner.chorus_structure_status)
-        with self.assertRaisesRegex(UserError, "Inconnue: No Chorus Pro structure"):
-            partner.action_chorus_refresh_structure()
+        self.assertCheckNowSays(partner, "Inconnue: No Chorus Pro structure")
+        self.assertEqual(partner.chorus_structure_state, "error", "what Check now found is kept")
 
         self.inject("503", "structures/v1/rechercher", count=10)
         other = self.Partner.create({"name": "Commune", "is_company": True, "siret": COMMUNE_SIRET,
@@ -147,8 +151,7 @@ class TestChorusPartner(ChorusCompanyMixin, TransactionCase):
         self.assertEqual(other.chorus_structure_state, "to_check", "an outage is tried again, not an error")
         self.assertIn("the last attempt failed", other.chorus_structure_status)
         self.assertIn("unavailable", other.chorus_structure_status)
-        with self.assertRaisesRegex(UserError, "unavailable"):
-            other.action_chorus_refresh_structure()
+        self.assertCheckNowSays(other, "unavailable")
         self.control("faults/clear")
         self.check_in_background()
         self.assertEqual(other.chorus_structure_state, "checked", "the next run after the outage succeeds")
@@ -161,6 +164,43 @@ class TestChorusPartner(ChorusCompanyMixin, TransactionCase):
         self.check_in_background()
         self.assertEqual(partner.chorus_structure_state, "to_check")
         self.assertIn("the last attempt failed", partner.chorus_structure_status)
+
+    def test_stuck_customers_do_not_loop(self):
+        """No usable Chorus Pro account anywhere: the customers stay to check (tried again every hour), and the job
+        does not run again at once for nothing."""
+        self.env["res.company"].search([]).write({"chorus_login": False})
+        partners = self.Partner.create([{"name": "Client %s" % i, "is_company": True, "siret": COMMUNE_SIRET,
+                                         "invoice_sending_method": "chorus_pro"} for i in range(3)])
+        triggers = self.structure_triggers()
+        self.Partner._cron_chorus_check_structures(limit=2)
+        self.assertEqual(set(partners.mapped("chorus_structure_state")), {"to_check"})
+        self.assertEqual(self.structure_triggers(), triggers, "no progress: no immediate new run")
+
+    def test_check_now_from_a_company_with_an_account(self):
+        """Chorus Pro chosen in a company without an account: the job says what to set; "Check now" from a company
+        with an account looks it up."""
+        other = self.env["res.company"].create({"name": "Filiale sans compte Chorus"})
+        self.env.user.company_ids |= other
+        partner = self.Partner.with_company(other).create({
+            "name": "Commune", "is_company": True, "siret": COMMUNE_SIRET, "invoice_sending_method": "chorus_pro"})
+        self.check_in_background()
+        self.assertEqual(partner.chorus_structure_state, "to_check")
+        self.assertIn("Chorus Pro is not configured for Filiale sans compte Chorus", partner.chorus_structure_status)
+        self.assertIs(partner.with_company(self.env.company).action_chorus_refresh_structure(), True)
+        self.assertEqual(partner.chorus_structure_state, "checked")
+        self.assertEqual(partner.chorus_structure_id, 25000101)
+
+    def test_new_siret_checked_again_from_any_company(self):
+        partner = self.Partner.create({"name": "Commune", "is_company": True, "siret": HOPITAL_SIRET,
+                                       "invoice_sending_method": "chorus_pro"})
+        self.check_in_background()
+        self.assertEqual(partner.chorus_structure_id, 25000202)
+        other = self.env["res.company"].create({"name": "Autre société"})
+        self.env.user.company_ids |= other
+        partner.with_company(other).siret = COMMUNE_SIRET  # not set to Chorus Pro in that company
+        self.assertEqual(partner.chorus_structure_state, "to_check")
+        self.check_in_background()
+        self.assertEqual(partner.chorus_structure_id, 25000101)
 
     def test_mass_update_returns_at_once(self):
         commune = self.Partner.create({"name": "Commune", "is_company": True, "siret": COMMUNE_SIRET})

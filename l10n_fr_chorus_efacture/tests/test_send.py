@@ -4,7 +4,7 @@ import base64
 import io
 import tarfile
 import zipfile
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from facturx import get_xml_from_pdf
 from lxml import etree
@@ -13,7 +13,7 @@ from pypdf import PdfReader
 import odoo
 from odoo import Command, fields
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 from .common import COMMUNE_SIRET, HOPITAL_SIRET, SUPPLIER_SIRET, make_pdf
@@ -385,6 +385,12 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
             [("res_model", "=", "account.move"), ("res_id", "=", move.id)]), pdfs, "nothing generated")
         with self.assertRaisesRegex(UserError, "already sent to Chorus Pro"):
             move.action_chorus_send()
+        # Emailing it works: the window writes back its untouched routing fields, which is no change.
+        form = Form(self.env["account.move.send.wizard"].with_context(move.action_send_and_print()["context"]))
+        self.assertEqual(form.chorus_service_code, "SERV_TECHNIQUES")
+        form.save().action_send_and_print()
+        with self.assertRaisesRegex(UserError, "already sent to Chorus Pro"):
+            move.buyer_reference = "ECOLES"  # a real change is still refused
 
     def test_service_code_typed_by_hand(self):
         """A code not in the list read from Chorus Pro can be typed; Chorus Pro checks it at deposit."""
@@ -477,12 +483,23 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         self.assertEqual(move.chorus_invoice_status, "SUSPENDUE")
         self.assertEqual(move.chorus_status_comment, "Bon de commande manquant")
 
-        # A run interrupted by an outage does not move the mark: the next run asks from the same point.
+        # The mark is Chorus Pro's own clock: the latest status time it listed.
+        latest = max(i["changed"] for i in self.sandbox.state.invoices.values())
         mark = self.company.sudo().chorus_statuses_followed_until
+        self.assertLess(abs(mark.replace(tzinfo=timezone.utc).timestamp() - latest), 1.5)
+
+        # A run interrupted by an outage does not move the mark: the next run asks from the same point.
         self.inject("503", SEARCH, count=10)
         Move._cron_chorus_follow_up()
         self.assertEqual(self.company.sudo().chorus_statuses_followed_until, mark)
         self.control("faults/clear")
+
+        # Once a day, every status is listed again (a status Chorus Pro would record with an earlier time).
+        self.company.sudo().chorus_statuses_listed_on = fields.Datetime.now() - timedelta(hours=25)
+        searches = self.calls(SEARCH)
+        Move._cron_chorus_follow_up()
+        self.assertEqual(self.calls(SEARCH) - searches, 3)
+        self.assertNotIn("periodeDateHeureEtatCourantDu", self.last_payload(SEARCH))
 
     def test_follow_up_goes_on_past_an_unknown_flux(self):
         lost = self.make_invoice(buyer_reference="SERV_TECHNIQUES", invoice_user_id=self.env.user.id)
@@ -533,6 +550,7 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         self.assertEqual(member, good_hopital.chorus_flux_attachment_id.raw, "each invoice keeps its own file")
         # The invalid one is left out, reported, and can be corrected and sent on its own.
         self.assertFalse(missing_service.chorus_state)
+        self.assertFalse(missing_service.sending_data, "not queued")
         self.assertTrue(any("requires a service exécutant" in (m.body or "") for m in missing_service.message_ids))
         self.env["account.move"]._cron_chorus_follow_up()
         self.assertEqual((good_commune | good_hopital).mapped("chorus_state"), ["integrated", "integrated"])
@@ -548,17 +566,19 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         hopital = self.make_invoice(self.hopital)
         refused = self.make_invoice(self.hopital)
         moves = commune | hopital | refused
-        wizard = self.env["account.move.send.batch.wizard"].with_context(
-            active_model="account.move", active_ids=moves.ids, chorus_send=True).create({})
-        self.assertEqual(wizard.chorus_line_ids.move_id, moves)
-        lines = {line.move_id: line for line in wizard.chorus_line_ids}
-        self.assertIn(commune.name, wizard.alerts["l10n_fr_chorus_efacture_errors"]["message"])
-        lines[commune].service_id = self.commune.chorus_service_ids.filtered(lambda s: s.code == "ECOLES")
-        lines[commune]._onchange_service_id()
-        self.assertEqual(lines[commune].service_code, "ECOLES")
-        lines[hopital].engagement = "EJ-CHV-2026-000789"
-        self.assertNotIn(commune.name, wizard.alerts["l10n_fr_chorus_efacture_errors"]["message"])
-        self.assertIn(refused.name, wizard.alerts["l10n_fr_chorus_efacture_errors"]["message"])
+        # As the browser does it: the form, its lines edited, then saved.
+        form = Form(self.env["account.move.send.batch.wizard"].with_context(
+            active_model="account.move", active_ids=moves.ids, chorus_send=True))
+        self.assertEqual([form.chorus_line_ids.edit(i).move_id for i in range(3)], list(moves))
+        self.assertIn(commune.name, form.alerts["l10n_fr_chorus_efacture_errors"]["message"])
+        with form.chorus_line_ids.edit(0) as line:
+            line.service_id = self.commune.chorus_service_ids.filtered(lambda s: s.code == "ECOLES")
+            self.assertEqual(line.service_code, "ECOLES", "picked from the list, the code follows")
+        with form.chorus_line_ids.edit(1) as line:
+            line.engagement = "EJ-CHV-2026-000789"
+        self.assertNotIn(commune.name, form.alerts["l10n_fr_chorus_efacture_errors"]["message"])
+        self.assertIn(refused.name, form.alerts["l10n_fr_chorus_efacture_errors"]["message"])
+        wizard = form.save()
         action = wizard.action_send_and_print()
         self.assertEqual((commune.buyer_reference, hopital.purchase_order_reference), ("ECOLES", "EJ-CHV-2026-000789"))
         report = self.env["chorus.send.report"].browse(action["res_id"])
@@ -566,12 +586,25 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         self.assertEqual(report.outcome, "pending")
         self.assertEqual([outcome[m].outcome for m in (commune, hopital, refused)], ["pending", "pending", "refused"])
         self.assertIn("engagement juridique", outcome[refused].detail)
+        self.assertFalse(refused.sending_data, "a refused invoice is not queued")
         self.env["account.move"]._cron_account_move_send()
         self.assertEqual([outcome[m].outcome for m in (commune, hopital, refused)],
                          ["deposited", "deposited", "refused"])
         self.assertEqual(outcome[commune].flux_number, hopital.chorus_flux_number)
         self.assertEqual(report.outcome, "partial")
         self.assertEqual((report.deposited_count, report.refused_count, report.pending_count), (2, 1, 0))
+        self.assertEqual(self.deposits(), 1)
+
+    def test_print_and_send_batch_of_chorus_customers_is_one_flux(self):
+        """Odoo's own "Print & Send" on 12 invoices of customers set to Chorus Pro (its job takes 10 a run): one
+        run, one flux."""
+        moves = self.env["account.move"].concat(*(self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+                                                  for _number in range(12)))
+        wizard = self.env["account.move.send.batch.wizard"].with_context(
+            active_model="account.move", active_ids=moves.ids).create({})
+        wizard.action_send_and_print()
+        self.env["account.move"]._cron_account_move_send()
+        self.assertEqual(set(moves.mapped("chorus_state")), {"deposited"})
         self.assertEqual(self.deposits(), 1)
         self.assertIn(report, self.env["chorus.send.report"].search([]), "listed in Chorus Pro > Sending reports")
 

@@ -340,8 +340,8 @@ class TestSandboxShapes(SandboxMixin, BaseCase):
         self.control("invoice/status", idFacture=7000001, statut="SUSPENDUE")
         with self.assertRaisesRegex(exc.ChorusFunctionalError, "idFacture, listePiecesJointes"):
             self.supplier._call("factures/v1/completer", {"idFacture": 7000001, "listePiecesJointes": []}, write=True)
-        with self.assertRaisesRegex(exc.ChorusFunctionalError, "idStructureCPP"):
-            self.supplier._call("structures/v1/consulter", {"idStructureCPP": 25000101})
+        with self.assertRaisesRegex(exc.ChorusFunctionalError, "siretStructure"):
+            self.supplier._call("structures/v1/consulter", {"siretStructure": "21340012000019"})
         with self.assertRaisesRegex(exc.ChorusFunctionalError, "numeroEngagement"):
             self.supplier._call("factures/v1/recycler", {"identifiantFactureCPP": 1, "numeroEngagement": "x"},
                                 write=True)

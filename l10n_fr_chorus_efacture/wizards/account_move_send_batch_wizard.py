@@ -1,4 +1,4 @@
-from odoo import Command, api, fields, models
+from odoo import Command, _, api, fields, models
 
 
 class AccountMoveSendBatchWizard(models.TransientModel):
@@ -24,13 +24,14 @@ class AccountMoveSendBatchWizard(models.TransientModel):
     def _compute_alerts(self):
         # As account's own compute, with the routing data being typed in the batch window (not yet written).
         for wizard in self:
-            pending = {line.move_id: line._pending() for line in wizard.chorus_line_ids}
+            # By id: in the form (onchange), the lines' and the wizard's invoices are distinct new records.
+            pending = {line.move_id._origin.id: line._pending() for line in wizard.chorus_line_ids}
             moves_data = {
                 move: {
                     "sending_methods": {self._get_default_sending_method(move)},
                     "invoice_edi_format": self._get_default_invoice_edi_format(move),
                     "extra_edis": self._get_default_extra_edis(move),
-                    "chorus_pending": pending.get(move, {}),
+                    "chorus_pending": pending.get(move._origin.id, {}),
                 }
                 for move in wizard.move_ids
             }
@@ -42,15 +43,22 @@ class AccountMoveSendBatchWizard(models.TransientModel):
         chorus_moves = self._chorus_moves()
         # Those the checks refuse are not sent: the report says why, the others go on.
         refusals = {move: "\n".join(errors) for move in chorus_moves if (errors := move._chorus_send_errors())}
+        if self.alerts:
+            self._raise_danger_alerts(self.alerts)
+        # Made before sending (see the single send window); opened at once, it shows the invoices waiting for the
+        # background job, and opened later from an invoice, how each one ended.
+        reports = self.env["chorus.send.report"]._chorus_create(chorus_moves, refusals) if chorus_moves else None
         result = super().action_send_and_print(force_synchronous=force_synchronous,
                                                allow_fallback_pdf=allow_fallback_pdf)
-        if self.env.context.get("chorus_send") and not force_synchronous:
-            # "Send to Chorus Pro" on several invoices: the background job must deposit them, not use each
-            # customer's own method (account.move.send._get_default_sending_method reads this).
-            for move in self.move_ids.filtered(lambda m: self._is_applicable_to_move("chorus_pro", m)):
+        if not force_synchronous:
+            # The background job must deposit them through Chorus Pro ("Send to Chorus Pro": whatever each
+            # customer's own method), all in one run so that they go as one flux (account_move reads this).
+            for move in chorus_moves.filtered(lambda m: m not in refusals):
                 move.sending_data = dict(move.sending_data or {}, chorus_pro=True)
-        if not chorus_moves:
+            # The refused ones are not queued: the report and their chatter say why; corrected, they are sent again.
+            for move, reason in refusals.items():
+                move.sending_data = False
+                move.message_post(body=_("Not sent to Chorus Pro:\n%(reasons)s", reasons=reason))
+        if not reports or force_synchronous:
             return result
-        # The report opens at once: the invoices waiting for the background job show it, and the same report,
-        # opened later from an invoice, tells how each one ended.
-        return self.env["chorus.send.report"]._chorus_create(chorus_moves, refusals)._chorus_action()
+        return reports._chorus_action()

@@ -99,10 +99,14 @@ class AccountMoveSendWizard(models.TransientModel):
             wizard.alerts = self._get_alerts(wizard.move_id, move_data)
 
     def action_send_and_print(self, allow_fallback_pdf=False):
-        chorus = "chorus_pro" in (self.sending_methods or [])
+        if "chorus_pro" not in (self.sending_methods or []):
+            return super().action_send_and_print(allow_fallback_pdf=allow_fallback_pdf)
+        if self.alerts:
+            self._raise_danger_alerts(self.alerts)  # refused before anything: no report of a sending that wasn't
+        # Made before sending: committed with the deposit, it reports what a failure after it left behind.
+        report = self.env["chorus.send.report"]._chorus_create(self.move_id)
         result = super().action_send_and_print(allow_fallback_pdf=allow_fallback_pdf)
-        if not chorus:
-            return result
-        # The closing screen: deposited (flux number), or why not; the PDF the user asked to download is kept in
-        # the invoice's attachments.
-        return self.env["chorus.send.report"]._chorus_create(self.move_id)._chorus_action()
+        if result and result.get("type") == "ir.actions.act_url":
+            return result  # "Download" asked for too: the download; the report stays on the invoice's Chorus tab
+        # The closing screen: deposited (flux number), or why not.
+        return report._chorus_action()

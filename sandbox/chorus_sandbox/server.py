@@ -79,7 +79,7 @@ class Handler(BaseHTTPRequestHandler):
     def _apply_fault(self, fault):
         """Apply a fault taken for an authenticated call; returns the kinds applied after the operation."""
         kind = fault["kind"] if fault else None
-        if kind in ("500", "503", "403", "413"):
+        if kind in ("500", "503", "403", "413", "429"):
             raise ApiError(int(kind), None)
         if kind == "slow":
             time.sleep(float(fault.get("delay") or 3))

@@ -48,7 +48,7 @@ ATTACHMENT_EXTENSIONS = {"BMP", "GIF", "FAX", "ODT", "PPT", "TIFF", "XLS", "BZ2"
                          "PNG", "TGZ", "XLC", "ZIP", "DOCX", "HTML", "ODS", "PPS", "TIF", "XLM", "PPTX"}
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 ATTACHMENT_NAME_MAX = 50
-FAULT_KINDS = {"500", "503", "403", "413", "slow", "malformed", "giant", "lost_reply", "token_expired",
+FAULT_KINDS = {"500", "503", "403", "413", "429", "slow", "malformed", "giant", "lost_reply", "token_expired",
                "password_expired", "bad_base64", "cut_body"}
 
 
@@ -298,7 +298,8 @@ class SandboxState:
              "designationStructure": s["designationStructure"], "statut": s["statut"]} for s in page]))
 
     def get_structure(self, payload):
-        s = self._structure(payload.get("idStructure"))
+        # idStructureCPP (fact sheet, OCA) or idStructure (go-choruspro): see shapes/structures.consulter.json.
+        s = self._structure(payload.get("idStructureCPP") or payload.get("idStructure"))
         params = s["parametres"]
         flags = ("codeServiceDoitEtreRenseigne", "numeroEJDoitEtreRenseigne", "gestionNumeroEJOuCodeService",
                  "statutMiseEnPaiementNestPasRemonte", "connexionEDI", "recevoirDonneesViaEDI", "estMoaUniquement",
