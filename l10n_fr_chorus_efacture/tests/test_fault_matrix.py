@@ -45,7 +45,8 @@ class TestFaultMatrix(SandboxMixin, AccountTestInvoicingCommon):
         cls.commune = cls.env["res.partner"].create({
             "name": "Commune de Saint-Véran-les-Pins", "is_company": True, "siret": COMMUNE_SIRET,
             "country_id": cls.env.ref("base.fr").id, "invoice_sending_method": "chorus_pro"})
-        cls.env["res.partner"]._cron_chorus_check_structures()  # as the background job does
+        for customer in cls.commune:
+            customer._chorus_check_structure()  # what the background job does (its commits aside)
         cls.buyer_data = cls.setup_other_company(name="Mairie")
         cls.buyer = cls.point_buyer_at_sandbox(cls.buyer_data["company"])
         cls.buyer.chorus_timeout = 1

@@ -25,6 +25,8 @@ class TestChorusPartner(ChorusCompanyMixin, TransactionCase):
         super().setUpClass()
         cls.setup_chorus_company()
         cls.Partner = cls.env["res.partner"]
+        # Customers of the demo data waiting for their lookup (another sandbox): not this class's queue.
+        cls.Partner.search([("chorus_structure_state", "=", "to_check")]).sudo().chorus_structure_state = "checked"
 
     def test_individual_refused(self):
         with self.assertRaisesRegex(ValidationError, "is an individual"):

@@ -44,7 +44,8 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
             "name": "Centre Hospitalier de Valbonne", "is_company": True, "siret": HOPITAL_SIRET,
             "street": "1 route de l'Hôpital", "zip": "06560", "city": "Valbonne",
             "country_id": cls.env.ref("base.fr").id, "invoice_sending_method": "chorus_pro"})
-        cls.env["res.partner"]._cron_chorus_check_structures()  # as the background job does
+        for customer in (cls.commune | cls.hopital):
+            customer._chorus_check_structure()  # what the background job does (its commits aside)
         cls.tax = cls.company_data["default_tax_sale"]
         cls.env["res.partner.bank"].create({
             "acc_number": "FR7630004008230001234567842", "partner_id": cls.company.partner_id.id,
@@ -594,6 +595,7 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         self.assertEqual(report.outcome, "partial")
         self.assertEqual((report.deposited_count, report.refused_count, report.pending_count), (2, 1, 0))
         self.assertEqual(self.deposits(), 1)
+        self.assertIn(report, self.env["chorus.send.report"].search([]), "listed in Chorus Pro > Sending reports")
 
     def test_print_and_send_batch_of_chorus_customers_is_one_flux(self):
         """Odoo's own "Print & Send" on 12 invoices of customers set to Chorus Pro (its job takes 10 a run): one
@@ -606,7 +608,6 @@ class TestChorusSend(ChorusCompanyMixin, AccountTestInvoicingCommon):
         self.env["account.move"]._cron_account_move_send()
         self.assertEqual(set(moves.mapped("chorus_state")), {"deposited"})
         self.assertEqual(self.deposits(), 1)
-        self.assertIn(report, self.env["chorus.send.report"].search([]), "listed in Chorus Pro > Sending reports")
 
     def test_send_to_chorus_keeps_the_method_in_the_background(self):
         """"Send to Chorus Pro" on several invoices of customers set to email: Odoo's background job deposits
