@@ -33,6 +33,7 @@ DEPOSIT = "factures/v1/deposer/flux"
 RECEIVED_GET = "factures/v1/consulter/recipiendaire"
 ACTIVE_STRUCTURES = "transverses/v1/recuperer/structures/actives/destinataire"
 PROCESS = "factures/v1/traiter/recue"
+STRUCTURE_SEARCH = "structures/v1/rechercher"
 
 
 def wait_for(predicate, timeout=60, what="a condition"):
@@ -203,6 +204,29 @@ class Suite:
         self.check(final == "integrated" and invoice, "after the cron: %r" % final)
         self.check(self.calls(DEPOSIT) == 1, "deposited %s times" % self.calls(DEPOSIT))
         return state, "%s (1 deposit)" % final
+
+    def send_window_killed(self):
+        """The sending report is made before the deposit and committed with its "sending" state: a worker killed
+        in the call leaves both, and the report follows the invoice to its end."""
+        self.control("reset")
+        move = self.run("make_invoices", count=1)["ids"][0]
+        self.control("faults", kind="slow", operation=DEPOSIT, delay=3)
+        worker = self.start("send_window", id=move)
+        wait_for(lambda: self.calls(DEPOSIT) == 1, 60, "the deposit call")
+        self.kill(worker)
+        state = self.value("SELECT chorus_state FROM account_move WHERE id = %s", [move])
+        lines = self.value("SELECT count(*) FROM chorus_send_report_line WHERE move_id = %s", [move])
+        self.check(state == "sending" and lines == 1, "the killed send left %r with %s report line(s)"
+                   % (state, lines))
+        self.check(self.run("report_outcomes", id=move)["outcomes"] == ["sending"], "the report of a killed send")
+        wait_for(lambda: len(self.control("state")["flux"]) == 1, 30, "Chorus Pro to apply the deposit")
+        self.sql("UPDATE account_move SET chorus_sent_date = chorus_sent_date - interval '10 minutes' WHERE id = %s",
+                 [move], fetch=False)
+        self.run("follow_up")
+        outcomes = self.run("report_outcomes", id=move)["outcomes"]
+        self.check(outcomes == ["integrated"], "the report after the cron: %s" % outcomes)
+        self.check(self.calls(DEPOSIT) == 1, "deposited %s times" % self.calls(DEPOSIT))
+        return "%s, report: sending" % state, "report: %s (1 deposit)" % outcomes[0]
 
     def deposit_cut_reply(self):
         self.control("reset")
@@ -376,6 +400,36 @@ class Suite:
         self.check(done == 10, "%s done" % done)
         return "two workers", "10 pushed once each"
 
+    def structure_lookup_killed(self):
+        """The lookup job commits customer by customer: killed on the third, the first two are checked, the others
+        still to check (nothing half-written); the next run checks them, every service listed once."""
+        self.control("reset")
+        self.sql("UPDATE res_partner SET chorus_structure_state = 'checked' WHERE chorus_structure_state = 'to_check'",
+                 fetch=False)  # the demo data's customers: not this scenario's queue
+        ids = self.run("chorus_customers", count=5, sirets=["21340012000019", "26830021700018"])["ids"]
+
+        def states():
+            return dict(self.sql("SELECT chorus_structure_state, count(*) FROM res_partner WHERE id = ANY(%s) "
+                                 "GROUP BY 1", [ids]))
+        self.control("faults", kind="slow", operation=STRUCTURE_SEARCH, delay=30, after=2)
+        worker = self.start("check_structures")
+        wait_for(lambda: self.calls(STRUCTURE_SEARCH) >= 3, 60, "the third customer's lookup")
+        self.kill(worker)
+        after_kill = states()
+        self.check(after_kill == {"checked": 2, "to_check": 3}, "the killed job left %s" % after_kill)
+        half = self.value("SELECT count(*) FROM res_partner WHERE id = ANY(%s) AND chorus_structure_state = "
+                          "'to_check' AND (chorus_structure_id > 0 OR id IN (SELECT partner_id FROM "
+                          "chorus_partner_service))", [ids])
+        self.check(half == 0, "%s customers half looked up" % half)
+        self.control("faults/clear")
+        self.run("check_structures")
+        final = states()
+        self.check(final == {"checked": 5}, "after the next run: %s" % final)
+        twice = self.sql("SELECT partner_id, code FROM chorus_partner_service WHERE partner_id = ANY(%s) "
+                         "GROUP BY 1, 2 HAVING count(*) > 1", [ids])
+        self.check(not twice, "services listed twice: %s" % twice)
+        return "2 checked, 3 to check", "5 checked, services once"
+
     def batch_of_twenty(self):
         self.control("reset")
         made = self.run("make_invoices", count=20, render=True, method="email")
@@ -401,6 +455,7 @@ class Suite:
 
 SCENARIOS = [
     ("deposit: worker killed in the call", "deposit_killed"),
+    ("send window: worker killed in the call", "send_window_killed"),
     ("deposit: reply cut in its body", "deposit_cut_reply"),
     ("import: worker killed in a page", "import_killed"),
     ("import: two workers at once", "import_twice_at_once"),
@@ -409,6 +464,7 @@ SCENARIOS = [
     ("mandate: worker killed making a bill", "mandate_killed_making_a_bill"),
     ("mandate: worker killed in the push", "mandate_killed_during_push"),
     ("status push: two workers at once", "push_twice_at_once"),
+    ("structure lookup: worker killed mid-run", "structure_lookup_killed"),
     ("batch of 20 (wkhtmltopdf), email customer", "batch_of_twenty"),
 ]
 

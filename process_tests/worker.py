@@ -102,6 +102,37 @@ def op_batch_send(env, args):
             "errors": [m.chorus_error for m in moves if m.chorus_error]}
 
 
+def op_send_window(env, args):
+    """"Send to Chorus Pro" from the invoice: the send window, as a user clicks it (its sending report made)."""
+    supplier, _buyer = companies(env)
+    env = admin_env(env, supplier)
+    move = env["account.move"].browse(args["id"])
+    wizard = env["account.move.send.wizard"].with_context(move.action_chorus_send()["context"]).create({})
+    return {"report": wizard.action_send_and_print().get("res_id")}
+
+
+def op_report_outcomes(env, args):
+    """What the sending reports of an invoice say of it now."""
+    lines = env["chorus.send.report.line"].search([("move_id", "=", args["id"])])
+    return {"outcomes": lines.mapped("outcome"), "details": lines.mapped("detail")}
+
+
+def op_chorus_customers(env, args):
+    """``count`` customers of the supplier set to Chorus Pro (their structures to look up in the background)."""
+    supplier, _buyer = companies(env)
+    env = admin_env(env, supplier)
+    sirets = args["sirets"]
+    partners = env["res.partner"].create([
+        {"name": "Client public %s" % number, "is_company": True, "siret": sirets[number % len(sirets)],
+         "invoice_sending_method": "chorus_pro"} for number in range(args["count"])])
+    return {"ids": partners.ids}
+
+
+def op_check_structures(env, args):
+    env["res.partner"]._cron_chorus_check_structures()
+    return {}
+
+
 def op_follow_up(env, args):
     env["account.move"]._cron_chorus_follow_up()
     return {}
