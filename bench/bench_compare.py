@@ -129,6 +129,20 @@ def make_moves(env, company, partner, count, tag, **values):
     return moves
 
 
+def commune_customer(env, company, sending_method):
+    """The public customer of the invoices, set to each module's Chorus Pro method, and the contact details its
+    Factur-X needs on both sides."""
+    Partner = env["res.partner"].with_company(company)
+    customer = Partner.search([("name", "=", CUSTOMER_NAME), ("siret", "=", common.COMMUNE_SIRET),
+                               ("is_company", "=", True), ("parent_id", "=", False)], limit=1)
+    if not customer:
+        customer = Partner.create({"name": CUSTOMER_NAME, "is_company": True, "siret": common.COMMUNE_SIRET,
+                                   "country_id": env.ref("base.fr").id})
+    company.write(SUPPLIER_CONTACT)
+    customer.write(dict(CUSTOMER_ADDRESS, invoice_sending_method=sending_method))
+    return customer
+
+
 class Ours:
     name = "ours"
     setup_refusals = ()
@@ -137,14 +151,7 @@ class Ours:
         company = bench_send.supplier_company(env, sandbox)
         self.env = env = env(context=dict(env.context, allowed_company_ids=[company.id]))
         self.company = company
-        Partner = env["res.partner"].with_company(company)
-        customer = Partner.search([("name", "=", CUSTOMER_NAME), ("siret", "=", common.COMMUNE_SIRET),
-                                   ("is_company", "=", True)], limit=1)
-        if not customer:
-            customer = Partner.create({"name": CUSTOMER_NAME, "is_company": True, "siret": common.COMMUNE_SIRET,
-                                       "country_id": env.ref("base.fr").id})
-        company.write(SUPPLIER_CONTACT)
-        customer.write(dict(CUSTOMER_ADDRESS, invoice_sending_method="chorus_pro"))
+        customer = commune_customer(env, company, "chorus_pro")
         if not customer.chorus_structure_id or customer.chorus_structure_state == "to_check":
             customer._cron_chorus_check_structures()
         self.customer = customer
@@ -223,14 +230,8 @@ class Oca:
         if not self.bank:
             self.bank = env["res.partner.bank"].create({"acc_number": IBAN, "partner_id": company.partner_id.id,
                                                         "allow_out_payment": True})
+        customer = commune_customer(env, company, "fr_chorus")
         Partner = env["res.partner"].with_company(company)
-        customer = Partner.search([("name", "=", CUSTOMER_NAME), ("siret", "=", common.COMMUNE_SIRET),
-                                   ("parent_id", "=", False)], limit=1)
-        if not customer:
-            customer = Partner.create({"name": CUSTOMER_NAME, "is_company": True, "siret": common.COMMUNE_SIRET,
-                                       "country_id": env.ref("base.fr").id})
-        company.write(SUPPLIER_CONTACT)
-        customer.write(dict(CUSTOMER_ADDRESS, invoice_sending_method="fr_chorus"))
         self.setup_refusals = []
         try:
             with env.cr.savepoint():

@@ -179,25 +179,19 @@ class AccountMove(models.Model):
         return super().write(vals)
 
     def _chorus_changes(self, vals):
-        """Whether ``vals`` changes a field that makes up this invoice (relations and lines always count)."""
+        """Whether ``vals`` changes a field that makes up this invoice. Values are compared as Odoo caches them
+        (ids, dates, rounded amounts); lines, and records created or updated through a relation, always count."""
         self.ensure_one()
         for name in LOCKED_FIELDS.intersection(vals):
-            field = self._fields[name]
-            if field.type == "one2many":
+            field, value = self._fields[name], vals[name]
+            if field.type == "one2many" or (field.type == "many2many" and any(
+                    isinstance(command, (list, tuple)) and command[0] in (Command.CREATE, Command.UPDATE)
+                    for command in value or ())):
                 return True
+            new, current = field.convert_to_cache(value, self), field.convert_to_cache(self[name], self)
             if field.type == "many2many":
-                if _many2many_ids(self[name].ids, vals[name]) != set(self[name].ids):
-                    return True
-                continue
-            current = self[name]
-            if field.type == "many2one":
-                current = current.id
-            elif field.type in ("date", "datetime"):
-                current = field.to_string(current) if current else False
-            new = vals[name]
-            if field.type in ("date", "datetime") and new and not isinstance(new, str):
-                new = field.to_string(new)
-            if (current or False) != (new or False):
+                new, current = set(new), set(current)
+            if (new or False) != (current or False):
                 return True
         return False
 
@@ -257,7 +251,7 @@ class AccountMove(models.Model):
             errors.append(_("Your company has no SIRET: enter it on the company (Settings > Companies)."))
         code = (pending.get("buyer_reference", self.buyer_reference) or "").strip()
         engagement = (pending.get("purchase_order_reference", self.purchase_order_reference) or "").strip()
-        service = partner.chorus_service_ids.filtered(lambda s: s.code == code)[:1] if code else False
+        service = partner._chorus_service(code)
         if code == RESERVED_SERVICE_CODE:
             errors.append(_("Service code: %(code)s is reserved for invoices between public bodies; choose the "
                             "service exécutant given by the customer.", code=code))
@@ -291,7 +285,7 @@ class AccountMove(models.Model):
         partner = self.commercial_partner_id
         code = (pending.get("buyer_reference", self.buyer_reference) or "").strip()
         if code and code != RESERVED_SERVICE_CODE and partner.chorus_service_ids and \
-                not partner.chorus_service_ids.filtered(lambda s: s.code == code):
+                not partner._chorus_service(code):
             return [_("Service code %(code)s is not in the list of %(partner)s read from Chorus Pro: it is sent as "
                       "typed, and Chorus Pro checks it when the invoice is deposited (the sending report tells).",
                       code=code, partner=partner.display_name)]
@@ -377,8 +371,8 @@ class AccountMove(models.Model):
         partner = self.commercial_partner_id
         if partner._chorus_siret_error(partner.siret):
             return  # reported by the checks
-        if partner.chorus_structure_id and partner.chorus_structure_state not in ("to_check", "error"):
-            return  # known, and its SIRET has not changed since
+        if partner._chorus_structure_known():
+            return
         try:
             partner._chorus_refresh_structure(self.company_id)
         except chorus_exc.ChorusError as error:
@@ -750,25 +744,6 @@ class AccountMove(models.Model):
         self.ensure_one()
         user = self.invoice_user_id or self.create_uid
         self.activity_schedule("mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id)
-
-
-def _many2many_ids(ids, commands):
-    """The ids a many2many would hold after ``commands``; None when a command creates or updates a record."""
-    ids = set(ids)
-    for command in commands or ():
-        if isinstance(command, int):
-            ids.add(command)
-        elif command[0] == Command.SET:
-            ids = set(command[2] or ())
-        elif command[0] == Command.LINK:
-            ids.add(command[1])
-        elif command[0] in (Command.UNLINK, Command.DELETE):
-            ids.discard(command[1])
-        elif command[0] == Command.CLEAR:
-            ids = set()
-        else:
-            return None
-    return ids
 
 
 def _known_status(status):

@@ -98,8 +98,7 @@ class AccountMoveSend(models.AbstractModel):
                  for note in move._chorus_send_notes(moves_data[move].get("chorus_pending"))]
         if notes:
             alerts["l10n_fr_chorus_efacture_service_typed"] = {"level": "warning", "message": "\n".join(notes)}
-        not_looked_up = chorus_moves.commercial_partner_id.filtered(
-            lambda p: not p.chorus_structure_id or p.chorus_structure_state in ("to_check", "error"))
+        not_looked_up = chorus_moves.commercial_partner_id.filtered(lambda p: not p._chorus_structure_known())
         if not_looked_up:
             alerts["l10n_fr_chorus_efacture_structure"] = {
                 "level": "info",

@@ -66,6 +66,18 @@ class ResPartner(models.Model):
             else:
                 partner.chorus_structure_status = False
 
+    def _chorus_service(self, code):
+        """The service of this customer's structure with this code (as read from Chorus Pro), or an empty record."""
+        code = (code or "").strip()
+        return self.chorus_service_ids.filtered(lambda service: service.code == code)[:1] if code else \
+            self.chorus_service_ids.browse()
+
+    def _chorus_structure_known(self):
+        """Its structure was read from Chorus Pro and its SIRET has not changed since (nor was the last lookup
+        an error): the routing rules read then can be trusted."""
+        self.ensure_one()
+        return bool(self.chorus_structure_id) and self.chorus_structure_state not in ("to_check", "error")
+
     @api.model
     def _chorus_siret_error(self, siret):
         """Why this SIRET cannot be used with Chorus Pro, or False."""
@@ -115,11 +127,11 @@ class ResPartner(models.Model):
             # looked it up before keeps doing it.
             current = self.env.company
             usable = not current._chorus_missing_settings()
-            for partner in valid:
-                partner.sudo().write({
-                    "chorus_structure_state": "to_check", "chorus_structure_error": False,
-                    "chorus_structure_company_id": (current if usable else
-                                                    partner.chorus_structure_company_id or current).id})
+            # One write per company, however many customers (a mass update).
+            for company, partners in valid.grouped(
+                    lambda p: current if usable else p.chorus_structure_company_id or current).items():
+                partners.sudo().write({"chorus_structure_state": "to_check", "chorus_structure_error": False,
+                                       "chorus_structure_company_id": company.id})
             self.env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_structure_check")._trigger()
 
     @api.model

@@ -26,8 +26,7 @@ class AccountMoveSendBatchChorusLine(models.TransientModel):
     @api.depends("service_code", "partner_id")
     def _compute_service_id(self):
         for line in self:
-            code = (line.service_code or "").strip()
-            line.service_id = code and line.partner_id.chorus_service_ids.filtered(lambda s: s.code == code)[:1]
+            line.service_id = line.partner_id._chorus_service(line.service_code)
 
     @api.onchange("service_id")
     def _onchange_service_id(self):

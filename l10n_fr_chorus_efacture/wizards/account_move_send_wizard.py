@@ -65,9 +65,7 @@ class AccountMoveSendWizard(models.TransientModel):
     @api.depends("chorus_service_code")
     def _compute_chorus_service_id(self):
         for wizard in self:
-            code = (wizard.chorus_service_code or "").strip()
-            wizard.chorus_service_id = code and wizard.chorus_partner_id.chorus_service_ids.filtered(
-                lambda s: s.code == code)[:1]
+            wizard.chorus_service_id = wizard.chorus_partner_id._chorus_service(wizard.chorus_service_code)
 
     def _inverse_chorus_service_id(self):
         for wizard in self:
