@@ -9,8 +9,8 @@ SIRET_SCHEME = "0009"
 class AccountEdiXmlCii(models.AbstractModel):
     _inherit = "account.edi.xml.cii"
 
-    def _export_invoice_vals(self, invoice):
-        vals = super()._export_invoice_vals(invoice)
+    def _export_invoice_vals(self, invoice, *args, **kwargs):
+        vals = super()._export_invoice_vals(invoice, *args, **kwargs)
         if invoice._chorus_is_chorus_move():
             # Chorus Pro routes on these: never fall back to the partner's ref or the invoice number
             # as Odoo does for other customers (an invented engagement is rejected).
@@ -19,8 +19,8 @@ class AccountEdiXmlCii(models.AbstractModel):
             vals["contract_reference"] = invoice.contract_reference or None
         return vals
 
-    def _export_invoice(self, invoice):
-        xml, errors = super()._export_invoice(invoice)
+    def _export_invoice(self, invoice, *args, **kwargs):
+        xml, errors = super()._export_invoice(invoice, *args, **kwargs)
         if invoice._chorus_is_chorus_move():
             xml = self._chorus_adapt_xml(xml)
         return xml, errors

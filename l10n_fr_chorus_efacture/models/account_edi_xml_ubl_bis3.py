@@ -25,8 +25,8 @@ def _ubl(tag, prefix="cbc"):
 class AccountEdiXmlUblBis3(models.AbstractModel):
     _inherit = "account.edi.xml.ubl_bis3"
 
-    def _export_invoice(self, invoice):
-        xml, errors = super()._export_invoice(invoice)
+    def _export_invoice(self, invoice, *args, **kwargs):
+        xml, errors = super()._export_invoice(invoice, *args, **kwargs)
         if invoice._chorus_is_chorus_move():
             xml = self._chorus_adapt_ubl(invoice, xml)
         return xml, errors

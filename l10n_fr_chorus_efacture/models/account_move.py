@@ -159,13 +159,13 @@ class AccountMove(models.Model):
             if move._chorus_locked():
                 raise UserError(move._chorus_already_sent_message())
 
-    def button_draft(self):
+    def button_draft(self, *args, **kwargs):
         self._chorus_check_not_definitive()
-        return super().button_draft()
+        return super().button_draft(*args, **kwargs)
 
-    def button_cancel(self):
+    def button_cancel(self, *args, **kwargs):
         self._chorus_check_not_definitive()
-        return super().button_cancel()
+        return super().button_cancel(*args, **kwargs)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_chorus_sent(self):
@@ -590,13 +590,13 @@ class AccountMove(models.Model):
         return self.env["chorus.invoice.update.wizard"]._open(self, "recycle")
 
     @api.model
-    def _cron_account_move_send(self, job_count=10):
+    def _cron_account_move_send(self, job_count=10, *args, **kwargs):
         # Odoo's background sending takes 10 invoices a run: invoices sent to Chorus Pro together are taken in
         # one run instead, so that they go as one flux per company.
         pending = self.search([("sending_data", "!=", False)], limit=FLUX_MAX_INVOICES)
         if any((move.sending_data or {}).get("chorus_pro") for move in pending):
             job_count = max(job_count, len(pending))
-        return super()._cron_account_move_send(job_count=job_count)
+        return super()._cron_account_move_send(job_count, *args, **kwargs)
 
     # ------------------------------------------------------------ follow-up
     @api.model

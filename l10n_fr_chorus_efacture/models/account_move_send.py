@@ -10,24 +10,28 @@ _logger = logging.getLogger(__name__)
 class AccountMoveSend(models.AbstractModel):
     _inherit = "account.move.send"
 
+    # Every override takes and passes on what Odoo's 18.0 passes today or may pass tomorrow (*args, **kwargs):
+    # _is_applicable_to_move receives the move's sending settings as keyword arguments (**move_data).
     @api.model
-    def _get_default_sending_method(self, move) -> set:
+    def _get_default_sending_method(self, move, *args, **kwargs):
         # "Send to Chorus Pro" opens the usual flow on the Chorus Pro method; the background job of a batch
         # reads it from the move's sending data (Odoo's own job would take the customer's method).
         chosen = self.env.context.get("chorus_send") or (move.sending_data or {}).get("chorus_pro")
         if chosen and self._is_applicable_to_move("chorus_pro", move):
             return "chorus_pro"
-        return super()._get_default_sending_method(move)
+        return super()._get_default_sending_method(move, *args, **kwargs)
 
     @api.model
-    def _prepare_invoice_pdf_report(self, invoices_data):
+    def _prepare_invoice_pdf_report(self, invoices_data, *args, **kwargs):
         """Odoo renders the PDFs of a batch in one wkhtmltopdf call, which Debian's wkhtmltopdf (unpatched Qt)
         cannot do ("Exit with code 1", then an empty file): with that build, or when the grouped call fails, each
         invoice is rendered alone; one that still fails is reported on its own, the others go on."""
         if any("chorus_pro" in data.get("sending_methods", ()) for data in invoices_data.values()):
             # Rendered to be sent to Chorus Pro: a short wait after loading (ir_actions_report).
             self = self.with_context(chorus_invoice_pdf=True)
-        render = super(AccountMoveSend, self)._prepare_invoice_pdf_report
+        def render(data):
+            return super(AccountMoveSend, self)._prepare_invoice_pdf_report(data, *args, **kwargs)
+
         if len(invoices_data) == 1:
             return render(invoices_data)
         if wkhtmltopdf_patched():
@@ -48,20 +52,20 @@ class AccountMoveSend(models.AbstractModel):
         return None
 
     @api.model
-    def _is_applicable_to_company(self, method, company):
+    def _is_applicable_to_company(self, method, company, *args, **kwargs):
         if method == "chorus_pro":
             return company.country_code == "FR" or bool(company.chorus_client_id)
-        return super()._is_applicable_to_company(method, company)
+        return super()._is_applicable_to_company(method, company, *args, **kwargs)
 
     @api.model
-    def _is_applicable_to_move(self, method, move):
+    def _is_applicable_to_move(self, method, move, *args, **move_data):
         if method == "chorus_pro":
             return (move.is_sale_document(include_receipts=False) and move.state == "posted"
                     and move.commercial_partner_id.is_company and not move._chorus_locked())
-        return super()._is_applicable_to_move(method, move)
+        return super()._is_applicable_to_move(method, move, *args, **move_data)
 
-    def _get_alerts(self, moves, moves_data):
-        alerts = super()._get_alerts(moves, moves_data)
+    def _get_alerts(self, moves, moves_data, *args, **kwargs):
+        alerts = super()._get_alerts(moves, moves_data, *args, **kwargs)
         already_sent = moves.filtered(
             lambda m: m._chorus_locked() and "chorus_pro" not in moves_data[m]["sending_methods"]
             and m.commercial_partner_id.with_company(m.company_id).invoice_sending_method == "chorus_pro")
@@ -74,8 +78,7 @@ class AccountMoveSend(models.AbstractModel):
         chorus_moves = moves.filtered(lambda m: "chorus_pro" in moves_data[m]["sending_methods"])
         if not chorus_moves:
             return alerts
-        problems = {move: move._chorus_send_errors(moves_data[move].get("chorus_pending"))
-                    for move in chorus_moves}
+        problems = {move: move._chorus_send_errors(self._chorus_pending(move)) for move in chorus_moves}
         problems = {move: errors for move, errors in problems.items() if errors}
         if len(moves) == 1 and problems:
             # Single send: refuse before anything is generated or deposited.
@@ -95,7 +98,7 @@ class AccountMoveSend(models.AbstractModel):
                     name=_("Invoices to correct")),
             }
         notes = [note for move in chorus_moves
-                 for note in move._chorus_send_notes(moves_data[move].get("chorus_pending"))]
+                 for note in move._chorus_send_notes(self._chorus_pending(move))]
         if notes:
             alerts["l10n_fr_chorus_efacture_service_typed"] = {"level": "warning", "message": "\n".join(notes)}
         not_looked_up = chorus_moves.commercial_partner_id.filtered(lambda p: not p._chorus_structure_known())
@@ -113,8 +116,15 @@ class AccountMoveSend(models.AbstractModel):
         }
         return alerts
 
-    def _call_web_service_after_invoice_pdf_render(self, invoices_data):
-        super()._call_web_service_after_invoice_pdf_render(invoices_data)
+    @api.model
+    def _chorus_pending(self, move):
+        """The routing values a send window is editing for ``move``, not written yet (buyer_reference,
+        purchase_order_reference, siret): the windows pass them in the context, so that Odoo builds its own
+        sending settings and alerts as it does today."""
+        return (self.env.context.get("chorus_pending") or {}).get(move._origin.id or move.id) or {}
+
+    def _call_web_service_after_invoice_pdf_render(self, invoices_data, *args, **kwargs):
+        super()._call_web_service_after_invoice_pdf_render(invoices_data, *args, **kwargs)
         # Invoices sent together go as one archive flux per company.
         to_send = {
             invoice: (invoice_data.get("pdf_attachment_values") or {}).get("raw")

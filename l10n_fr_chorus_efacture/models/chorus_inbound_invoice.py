@@ -751,9 +751,9 @@ class ChorusInboundInvoice(models.Model):
         }
 
     # --------------------------------------------------------------- import
-    @api.model
     def action_import(self):
-        """Menu "Check for new invoices": import for the current companies now."""
+        """"Check for new invoices" (the menu, and the list's button, which passes the selected ids: the selection
+        plays no part): import for the current companies now."""
         if not self.env.user.has_group("account.group_account_invoice"):
             raise UserError(_("Only invoicing users can import invoices from Chorus Pro."))
         # The logs are the managers' (menu Imports); the import's summary is read here for the user.

@@ -27,10 +27,8 @@ def wkhtmltopdf_patched():
 class IrActionsReport(models.Model):
     _inherit = "ir.actions.report"
 
-    def _build_wkhtmltopdf_args(self, paperformat_id, landscape, specific_paperformat_args=None,
-                                set_viewport_size=False):
-        args = super()._build_wkhtmltopdf_args(paperformat_id, landscape, specific_paperformat_args,
-                                               set_viewport_size)
+    def _build_wkhtmltopdf_args(self, *args, **kwargs):
+        args = super()._build_wkhtmltopdf_args(*args, **kwargs)
         if self.env.context.get("chorus_invoice_pdf") and "--javascript-delay" in args:
             delay = self.env["ir.config_parameter"].sudo().get_param(PRINT_DELAY_PARAM, PRINT_DELAY_DEFAULT)
             if not str(delay).strip().isdigit():

@@ -20,22 +20,14 @@ class AccountMoveSendBatchWizard(models.TransientModel):
                                 "engagement": move.purchase_order_reference})
                 for move in wizard._chorus_moves()]
 
-    @api.depends("summary_data", "chorus_line_ids.service_code", "chorus_line_ids.engagement")
+    # Odoo adds these to the dependencies of its own compute (they accumulate along the inheritance).
+    @api.depends("chorus_line_ids.service_code", "chorus_line_ids.engagement")
     def _compute_alerts(self):
-        # As account's own compute, with the routing data being typed in the batch window (not yet written).
+        # Odoo's own compute, told the routing data being typed in the batch window (not yet written).
         for wizard in self:
             # By id: in the form (onchange), the lines' and the wizard's invoices are distinct new records.
             pending = {line.move_id._origin.id: line._pending() for line in wizard.chorus_line_ids}
-            moves_data = {
-                move: {
-                    "sending_methods": {self._get_default_sending_method(move)},
-                    "invoice_edi_format": self._get_default_invoice_edi_format(move),
-                    "extra_edis": self._get_default_extra_edis(move),
-                    "chorus_pending": pending.get(move._origin.id, {}),
-                }
-                for move in wizard.move_ids
-            }
-            wizard.alerts = self._get_alerts(wizard.move_ids, moves_data)
+            super(AccountMoveSendBatchWizard, wizard.with_context(chorus_pending=pending))._compute_alerts()
 
     def action_send_and_print(self, force_synchronous=False, allow_fallback_pdf=False):
         self.ensure_one()

@@ -77,24 +77,17 @@ class AccountMoveSendWizard(models.TransientModel):
         if self.chorus_service_id:
             self.chorus_service_code = self.chorus_service_id.code
 
-    @api.depends("sending_methods", "extra_edis", "chorus_siret", "chorus_service_code", "chorus_engagement",
-                 "chorus_contract", "chorus_attachment_ids")
+    # Odoo adds these to the dependencies of its own compute (they accumulate along the inheritance).
+    @api.depends("chorus_siret", "chorus_service_code", "chorus_engagement", "chorus_contract", "chorus_attachment_ids")
     def _compute_alerts(self):
-        # As account's own compute, plus the Chorus values being edited (not yet written on the move).
+        # Odoo's own compute, told the Chorus values being edited (not yet written on the move).
         for wizard in self:
-            move_data = {
-                wizard.move_id: {
-                    "sending_methods": wizard.sending_methods or {},
-                    "invoice_edi_format": wizard.invoice_edi_format,
-                    "extra_edis": wizard.extra_edis or {},
-                    "chorus_pending": {
-                        "buyer_reference": (wizard.chorus_service_code or "").strip() or False,
-                        "purchase_order_reference": wizard.chorus_engagement,
-                        "siret": wizard.chorus_siret,
-                    },
-                }
-            }
-            wizard.alerts = self._get_alerts(wizard.move_id, move_data)
+            pending = {wizard.move_id._origin.id: {
+                "buyer_reference": (wizard.chorus_service_code or "").strip() or False,
+                "purchase_order_reference": wizard.chorus_engagement,
+                "siret": wizard.chorus_siret,
+            }}
+            super(AccountMoveSendWizard, wizard.with_context(chorus_pending=pending))._compute_alerts()
 
     def action_send_and_print(self, allow_fallback_pdf=False):
         if "chorus_pro" not in (self.sending_methods or []):
