@@ -12,3 +12,4 @@ from . import test_inbound_suppliers
 from . import test_inbound_validation
 from . import test_fault_matrix
 from . import test_shapes
+from . import test_buttons
