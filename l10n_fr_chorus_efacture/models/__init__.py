@@ -10,6 +10,12 @@ from . import chorus_send_report_line
 from . import account_edi_xml_cii
 from . import account_edi_xml_ubl_bis3
 from . import chorus_inbound_invoice
+from . import chorus_inbound_invoice_matching
+from . import chorus_inbound_invoice_processing
+from . import chorus_inbound_invoice_mandate
+from . import chorus_inbound_invoice_import
+from . import chorus_inbound_invoice_documents
+from . import chorus_inbound_invoice_tax
 from . import chorus_inbound_invoice_status
 from . import chorus_inbound_import_log
 from . import chorus_inbound_retry

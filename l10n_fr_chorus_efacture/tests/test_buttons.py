@@ -1,6 +1,6 @@
 """Every button the module offers works, for every role that sees it (see button_walk)."""
 
-from odoo import Command, fields
+from odoo import fields
 from odoo.tests import Form, tagged
 
 from .button_walk import ButtonWalk

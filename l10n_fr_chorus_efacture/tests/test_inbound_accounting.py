@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from odoo.tests import tagged
 
 from ..chorus.replies import PARIS
-from ..models.chorus_inbound_invoice import _paris_day
+from ..tools.dates import paris_day
 from .common import give_supplier
 from .test_inbound import BuyerCase
 
@@ -110,7 +110,7 @@ class TestChorusPaymentDelay(BuyerCase):
         self.process(invoice, "SUSPENDUE", "Devis signé manquant")
         self.assertFalse(invoice.date_due, "the delay is interrupted while the supplier completes it")
         suspended_on = invoice.status_history_ids.filtered(lambda h: h.status == "SUSPENDUE").date
-        left = (available + timedelta(days=60) - _paris_day(suspended_on)).days
+        left = (available + timedelta(days=60) - paris_day(suspended_on)).days
         # The supplier completes it five days later.
         self.control("advance", seconds=5 * 86400)
         self.control("invoice/status", idFacture=chorus["idFacture"], statut="COMPLETEE")

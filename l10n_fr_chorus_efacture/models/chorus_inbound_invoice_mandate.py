@@ -1,0 +1,213 @@
+from odoo import _, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import float_compare
+
+from ..tools.transaction import concurrent_update_skipped
+from .chorus_inbound_invoice import MANDATED
+
+
+class ChorusInboundInvoice(models.Model):
+    _inherit = "chorus.inbound.invoice"
+
+    # -------------------------------------------------------------- mandates
+    def _chorus_mandate_refusal(self, company=None):
+        """Why this invoice cannot be mandated now, or False."""
+        self.ensure_one()
+        if self.move_id:
+            return _("already mandated by %(bill)s.", bill=self.move_id.display_name)
+        if self.chorus_status != "SERVICE_FAIT":
+            return _("its status is %(status)s; it must be Service done first.",
+                     status=self._chorus_status_label() or _("unknown"))
+        if self.sync_state == "pending":
+            return _("a status is still waiting to be sent to Chorus Pro.")
+        if self.company_id.chorus_inbound_validation and not self.internal_validated:
+            return _("it is not validated internally yet.")
+        if not self.partner_id:
+            return _("it has no supplier: match or create it first.")
+        if self.iban_warning:
+            # Paying a new IBAN unchecked is how invoice fraud succeeds.
+            return _("its IBAN %(iban)s is none of %(partner)s's bank accounts: check it with the supplier, then "
+                     "confirm it (Confirm the IBAN), or choose the right supplier.", iban=self.supplier_iban,
+                     partner=self.partner_id.display_name)
+        if company and self.company_id != company:
+            return _("it belongs to another company; mandate it from that company.")
+        return False
+
+    def _chorus_request_mandates(self, journal, account, analytic_distribution=None):
+        """Mandate these invoices: the request is saved first (the cron finishes it if the worker stops), then
+        each bill is made in a transaction of its own. Returns {invoice: its bill, or why not}."""
+        self = self.sudo()
+        self.write({"mandate_state": "requested", "mandate_error": False, "mandate_journal_id": journal.id,
+                    "mandate_account_id": account.id,
+                    "mandate_analytic_distribution": analytic_distribution or False})
+        self._chorus_commit()
+        return self._chorus_create_mandates()
+
+    def _chorus_create_mandates(self):
+        """The bill of each requested invoice, and its MANDATEE queued, committed together; then Chorus Pro is
+        told. A refusal stops only that invoice. Returns {invoice: its bill, or why not}."""
+        self = self.sudo()
+        results = {}
+        for invoice in self.filtered(lambda i: i.mandate_state == "requested"):
+            with concurrent_update_skipped(self.env):
+                results[invoice] = invoice._chorus_create_mandate()
+        self.filtered(lambda i: i.sync_state == "pending" and i.sync_status == MANDATED)._chorus_push_statuses()
+        return results
+
+    def _chorus_create_mandate(self):
+        """The bill of this requested invoice and its queued MANDATEE, committed together: the bill, or why not."""
+        self.ensure_one()
+        if not self._chorus_lock():
+            return _("another user is mandating it right now.")
+        if self.mandate_state != "requested":  # read again under the lock: another worker may have done it
+            return self.move_id or self.mandate_error
+        reason = self._chorus_mandate_refusal()
+        if not reason:
+            try:
+                with self.env.cr.savepoint():
+                    bill = self._chorus_create_bill()
+                    self.write({"move_id": bill.id, "mandate_state": False, "mandate_error": False})
+                    self._chorus_queue_status(MANDATED, mandate_number=bill.name)
+            except UserError as error:
+                reason = error.args[0]
+        if reason:
+            self.write({"mandate_state": "refused", "mandate_error": reason})
+            self.message_post(body=_("Not mandated: %(reason)s", reason=reason))
+        self._chorus_commit()
+        return reason or self.move_id
+
+    def _chorus_purchase_tax(self, rate):
+        taxes = self.env["account.tax"].search([
+            ("company_id", "=", self.company_id.id), ("type_tax_use", "=", "purchase"),
+            ("amount_type", "=", "percent"), ("amount", "=", rate), ("price_include", "=", False),
+        ])
+        # Prefer the plain deductible VAT on goods and services over reverse charge or immobilisation taxes.
+        plain = taxes.filtered(lambda t: len(t.invoice_repartition_line_ids) == 2)
+        return (plain or taxes)[:1]
+
+    def _chorus_advance_account(self):
+        """Where the advances already paid to suppliers are: the company's setting, else 4091 of the French chart."""
+        company = self.company_id
+        return company.chorus_advance_account_id or self.env["account.account"].search([
+            ("company_ids", "in", company.id), ("code", "=like", "4091%")], limit=1)
+
+    def _chorus_bill_lines(self):
+        """One line per VAT rate: the amount including VAT when the company does not recover VAT (most public
+        bodies), the untaxed base with the purchase tax of the rate when it does; then the advances already paid
+        (amount to pay below the total), deducted."""
+        self.ensure_one()
+        recoverable = self.company_id.chorus_vat_recoverable
+        lines = []
+        for tax_line in self.tax_line_ids or [False]:
+            rate = tax_line.rate if tax_line else 0.0
+            base = tax_line.base if tax_line else self.amount_untaxed
+            amount = tax_line.amount if tax_line else self.amount_tax
+            tax = self.env["account.tax"]
+            if recoverable and rate:
+                tax = self._chorus_purchase_tax(rate)
+                if not tax:
+                    raise UserError(_("%(invoice)s: no purchase tax of %(rate)s %% exists in %(company)s; create it "
+                                      "(Accounting > Configuration > Taxes).", invoice=self.display_name,
+                                      rate=rate, company=self.company_id.name))
+            if recoverable:
+                name = _("%(number)s - VAT %(rate)s %%", number=self.name, rate=rate)
+            else:
+                name = _("%(number)s - VAT %(rate)s %% included", number=self.name, rate=rate)
+            lines.append(fields.Command.create({
+                "name": name, "account_id": self.mandate_account_id.id, "quantity": 1,
+                "price_unit": base if recoverable else base + amount,
+                "tax_ids": [fields.Command.set(tax.ids)],
+                "analytic_distribution": self.mandate_analytic_distribution or False,
+            }))
+        rounding = self.currency_id.rounding
+        to_pay = self.amount_to_pay
+        if to_pay and float_compare(to_pay, self.amount_total, precision_rounding=rounding) > 0:
+            raise UserError(_("%(invoice)s: its amount to pay %(to_pay)s is above its total %(total)s in Chorus Pro; "
+                              "reject it or ask the supplier to correct it.", invoice=self.display_name,
+                              to_pay=to_pay, total=self.amount_total))
+        if to_pay and float_compare(to_pay, self.amount_total, precision_rounding=rounding) < 0:
+            account = self._chorus_advance_account()
+            if not account:
+                raise UserError(_("%(invoice)s: %(advance)s were already paid in advance; choose where advances "
+                                  "are booked (Settings > Invoicing > Chorus Pro, Advances to Suppliers Account).",
+                                  invoice=self.display_name, advance=self.amount_total - to_pay))
+            lines.append(fields.Command.create({
+                "name": _("%(number)s - advances already paid", number=self.name), "account_id": account.id,
+                "quantity": 1, "price_unit": -(self.amount_total - to_pay), "tax_ids": [fields.Command.clear()],
+            }))
+        return lines
+
+    def _chorus_match_vat(self, bill):
+        """The bill's VAT as Chorus Pro gives it, rate by rate, to the cent: Odoo's rounding may differ by a cent
+        from the supplier's; the tax lines are adjusted (as a user does it in the bill's totals)."""
+        self.ensure_one()
+        chorus_vat = {}
+        for line in self.tax_line_ids:
+            chorus_vat[line.rate] = chorus_vat.get(line.rate, 0.0) + abs(line.amount)
+        totals = bill.tax_totals
+        changed = False
+        for subtotal in totals.get("subtotals", []):
+            for group in subtotal.get("tax_groups", []):
+                rates = set(self.env["account.tax"].browse(group.get("involved_tax_ids") or []).mapped("amount"))
+                if not rates or not rates <= set(chorus_vat):
+                    continue
+                wanted = self.currency_id.round(sum(chorus_vat[rate] for rate in rates))
+                if not self.currency_id.is_zero(group["tax_amount_currency"] - wanted):
+                    group["tax_amount_currency"] = wanted
+                    changed = True
+        if changed:
+            bill.tax_totals = totals
+
+    def _chorus_create_bill(self):
+        """The posted vendor bill (credit note for an AVOIR) of this invoice: its lines per VAT rate, the VAT and the
+        amount due of Chorus Pro, the due date of the legal delay, the documents attached."""
+        self.ensure_one()
+        bill = self.env["account.move"].with_company(self.company_id).create({
+            "move_type": "in_refund" if self.invoice_type == "AVOIR" else "in_invoice",
+            "company_id": self.company_id.id,
+            "journal_id": self.mandate_journal_id.id,
+            "partner_id": self.partner_id.id,
+            "invoice_date": self.invoice_date or self.deposit_date,
+            "date": fields.Date.context_today(self),
+            "ref": self.name,
+            "chorus_invoice_id": self.chorus_invoice_id,
+            "chorus_inbound_id": self.id,
+            "currency_id": self.currency_id.id,
+            "invoice_line_ids": self._chorus_bill_lines(),
+        })
+        if self.company_id.chorus_vat_recoverable:
+            self._chorus_match_vat(bill)
+        bill.write({"invoice_payment_term_id": False, "invoice_date_due": self.date_due})
+        expected = self.amount_to_pay or self.amount_total
+        if float_compare(bill.amount_total, expected, precision_rounding=self.currency_id.rounding):
+            # Only when Chorus Pro's own amounts do not add up (bases + VAT != total).
+            raise UserError(_("%(invoice)s: its amounts in Chorus Pro do not add up (untaxed %(untaxed)s + VAT "
+                              "%(tax)s, total %(total)s): the bill would be %(bill)s. Mandate it by hand, or reject "
+                              "it.", invoice=self.display_name, untaxed=self.amount_untaxed, tax=self.amount_tax,
+                              total=self.amount_total, bill=bill.amount_total))
+        attachments = self.env["ir.attachment"].search([("res_model", "=", self._name), ("res_id", "=", self.id)])
+        copies = self.env["ir.attachment"]
+        for attachment in attachments:
+            copies |= attachment.copy({"res_model": "account.move", "res_id": bill.id})
+        bill.action_post()
+        # Posting can move the due date to the payment term's: the legal delay from Chorus Pro wins.
+        if bill.invoice_date_due != self.date_due:
+            bill.line_ids.filtered(lambda l: l.display_type == "payment_term").date_maturity = self.date_due
+        pdf = copies.filtered(lambda a: a.name == self.pdf_attachment_id.name)[:1] or copies[:1]
+        if pdf:
+            bill.message_main_attachment_id = pdf
+        bill.message_post(
+            body=_("Mandate of the invoice %(number)s received through Chorus Pro (Chorus invoice number "
+                   "%(chorus)s).", number=self.name, chorus=self.chorus_invoice_id),
+            attachment_ids=copies.ids)
+        self.message_post(body=_("Mandate %(bill)s created.", bill=bill.name))
+        return bill
+
+
+    def action_mandate(self):
+        return {
+            "type": "ir.actions.act_window", "name": _("Mandate"),
+            "res_model": "chorus.inbound.mandate.wizard", "view_mode": "form", "target": "new",
+            "context": {"default_inbound_ids": self.ids},
+        }
+

@@ -1,0 +1,61 @@
+from odoo import _, models
+from odoo.exceptions import UserError
+
+from ..tools.iban import normalize_iban
+
+
+class ChorusInboundInvoice(models.Model):
+    _inherit = "chorus.inbound.invoice"
+
+    # -------------------------------------------------------------- matching
+    def _chorus_iban_warning(self):
+        """(Why the invoice's IBAN is suspect, or False; whether it is nobody's in Odoo)."""
+        self.ensure_one()
+        partner = self.partner_id.commercial_partner_id
+        iban = normalize_iban(self.supplier_iban)
+        if not partner or not iban:
+            return False, False
+        holders = self.env["res.partner.bank"].sudo().search([
+            ("sanitized_acc_number", "=", iban), ("company_id", "in", (False, self.company_id.id)),
+        ]).partner_id.commercial_partner_id
+        if holders and partner not in holders:
+            return _("The IBAN %(iban)s of this invoice belongs to %(holder)s, not to %(partner)s. Check it with "
+                     "the supplier by phone, with a number you already had, before any payment: it is how invoice "
+                     "fraud starts.", iban=self.supplier_iban, holder=", ".join(holders.mapped("display_name")),
+                     partner=partner.display_name), False
+        if not holders:
+            return _("The IBAN %(iban)s of this invoice is none of %(partner)s's bank accounts. Check it with the "
+                     "supplier by phone, with a number you already had, then confirm it (Confirm the IBAN): it is how "
+                     "invoice fraud starts.", iban=self.supplier_iban, partner=partner.display_name), True
+        return False, False
+
+    def _chorus_match_supplier(self):
+        """Each invoice gets the partner its Chorus supplier was validated as; a supplier never validated is
+        linked at once when one partner has its IBAN or its SIRET (a SIREN match is only proposed)."""
+        self.chorus_supplier_id._chorus_auto_match()
+        for supplier, invoices in self.filtered(lambda i: not i.partner_id and i.chorus_supplier_id).grouped(
+                "chorus_supplier_id").items():
+            if supplier.state == "validated" and supplier.partner_id:
+                invoices.sudo().write({"partner_id": supplier.partner_id.id, "match_method": supplier.match_method})
+
+    def action_match_supplier(self):
+        self._chorus_match_supplier()
+        if len(self) == 1 and not self.partner_id:
+            raise UserError(_("No supplier has the IBAN or SIRET of %(invoice)s: pick one among the candidates or "
+                              "create it from the Chorus Pro data.", invoice=self.display_name))
+        return True
+
+    def action_create_supplier(self):
+        """Create the supplier from the Chorus Pro data (with its SIRET and bank account), for all its invoices."""
+        self.ensure_one()
+        if self.partner_id:
+            raise UserError(_("%(invoice)s already has a supplier.", invoice=self.display_name))
+        self.chorus_supplier_id.action_create_partner()
+        return True
+
+    def action_confirm_iban(self):
+        """The invoice's new IBAN, checked with the supplier, added to its partner's bank accounts."""
+        self.ensure_one()
+        self.chorus_supplier_id._chorus_confirm_iban(self.supplier_iban, self.supplier_bic)
+        return True
+
