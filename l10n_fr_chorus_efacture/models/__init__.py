@@ -4,6 +4,10 @@ from . import res_company
 from . import res_config_settings
 from . import res_partner
 from . import account_move
+from . import account_move_chorus_checks
+from . import account_move_chorus_flux
+from . import account_move_chorus_deposit
+from . import account_move_chorus_follow_up
 from . import account_move_send
 from . import chorus_send_report
 from . import chorus_send_report_line

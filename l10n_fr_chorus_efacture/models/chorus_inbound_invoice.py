@@ -5,7 +5,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools.transaction import commit_if_allowed, try_lock_row
-from .account_move import CHORUS_INVOICE_STATUSES
+from ..tools.statuses import CHORUS_INVOICE_STATUSES
 
 _logger = logging.getLogger(__name__)
 

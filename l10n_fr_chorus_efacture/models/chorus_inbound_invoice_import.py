@@ -11,7 +11,7 @@ from ..chorus import exceptions as chorus_exc
 from ..chorus.replies import ReceivedInvoiceSummary
 from ..tools.dates import paris_day
 from ..tools.transaction import rollback_if_allowed
-from .account_move import _known_status
+from ..tools.statuses import known_status
 
 _logger = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ class ChorusInboundInvoice(models.Model):
             history = histories.get(record.chorus_invoice_id)
             # Oldest first: steps at the same second keep their order (the history lists newest, then highest id).
             if history:
-                entries = [(_known_status(e.status), e.time, e.comment) for e in reversed(history.entries)]
+                entries = [(known_status(e.status), e.time, e.comment) for e in reversed(history.entries)]
             else:
                 entries = [(record.chorus_status, record.chorus_status_date, record.chorus_status_comment)]
             history_vals += [{"inbound_id": record.id, "status": status, "date": when, "comment": comment or False}
@@ -281,7 +281,7 @@ class ChorusInboundInvoice(models.Model):
         """The status Chorus Pro lists (a ReceivedInvoiceSummary), when it changed there (another user, the
         accountant)."""
         self.ensure_one()
-        status = _known_status(item.status)
+        status = known_status(item.status)
         if not status or status == self.chorus_status or self.sync_state == "pending":
             return False
         when = item.status_time or fields.Datetime.now()
@@ -328,7 +328,7 @@ class ChorusInboundInvoice(models.Model):
             "amount_to_pay": detail.amount_to_pay,
             "tax_line_ids": [fields.Command.create({"rate": line.rate, "base": line.base, "amount": line.amount})
                              for line in detail.vat_lines],
-            "chorus_status": _known_status(item.status),
+            "chorus_status": known_status(item.status),
             "chorus_status_date": item.status_time,
             "chorus_status_comment": item.comment or detail.comment or False,
             "was_suspended": item.status == "SUSPENDUE" or bool(

@@ -7,7 +7,7 @@ from ..chorus import exceptions as chorus_exc
 from ..chorus.replies import Processed
 from ..tools.dates import paris_day
 from ..tools.transaction import concurrent_update_skipped
-from .account_move import CHORUS_INVOICE_STATUSES, _known_status
+from ..tools.statuses import CHORUS_INVOICE_STATUSES, known_status
 from .chorus_inbound_invoice import MANDATED, PROCESSING_STATUSES, PUSH_MARGIN, VALIDATION_STATUSES
 
 
@@ -175,7 +175,7 @@ class ChorusInboundInvoice(models.Model):
             self.write({"sync_error": self.env["res.company"]._chorus_error_message(error)})
             self._chorus_commit()
             return
-        status = _known_status(reply.status) or self.sync_status
+        status = known_status(reply.status) or self.sync_status
         values = {"chorus_status": status, "chorus_status_date": fields.Datetime.now(),
                   "chorus_status_comment": self.sync_reason or False,
                   "sync_state": "done", "sync_error": False, "sync_attempt_date": False}

@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-from .account_move import CHORUS_INVOICE_STATUSES
+from ..tools.statuses import CHORUS_INVOICE_STATUSES
 
 
 class ChorusInboundInvoiceStatus(models.Model):

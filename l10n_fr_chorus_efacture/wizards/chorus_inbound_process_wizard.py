@@ -1,7 +1,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..models.account_move import CHORUS_INVOICE_STATUSES
+from ..tools.statuses import CHORUS_INVOICE_STATUSES
 from ..models.chorus_inbound_invoice import REASON_MAX, REASON_REQUIRED
 
 PROCESSING_STATUSES = [(code, label) for code, label in CHORUS_INVOICE_STATUSES

@@ -2,7 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..chorus import exceptions as chorus_exc
-from ..models.account_move import _known_status
+from ..tools.statuses import known_status
 from ..models.chorus_partner_service import RESERVED_SERVICE_CODE
 
 
@@ -104,7 +104,7 @@ class ChorusInvoiceUpdateWizard(models.TransientModel):
             # Chorus Pro refused or could not be reached: nothing changes on the invoice.
             raise UserError(self.env["res.company"]._chorus_error_message(error)) from None
         status = "COMPLETEE" if self.mode == "complete" else "MISE_A_DISPOSITION"
-        values = {"chorus_invoice_status": _known_status(reply.status) or status,
+        values = {"chorus_invoice_status": known_status(reply.status) or status,
                   "chorus_status_date": fields.Datetime.now(), "chorus_status_comment": False}
         if self.mode == "complete":
             self.attachment_ids.write({"res_model": "account.move", "res_id": move.id})

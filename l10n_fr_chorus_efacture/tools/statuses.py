@@ -1,0 +1,33 @@
+"""Chorus Pro's invoice statuses, as both directions (sent and received invoices) use them."""
+
+import logging
+
+_logger = logging.getLogger(__name__)
+
+CHORUS_INVOICE_STATUSES = [
+    ("DEPOSEE", "Deposited"),
+    ("EN_COURS_ACHEMINEMENT", "Being routed"),
+    ("MISE_A_DISPOSITION", "Made available"),
+    ("A_RECYCLER", "To recycle"),
+    ("SUSPENDUE", "Suspended"),
+    ("COMPLETEE", "Completed"),
+    ("REJETEE", "Rejected"),
+    ("SERVICE_FAIT", "Service done"),
+    ("MANDATEE", "Mandated"),
+    ("MISE_A_DISPOSITION_COMPTABLE", "Made available to the accountant"),
+    ("COMPTABILISEE", "Booked"),
+    ("MISE_EN_PAIEMENT", "Payment issued"),
+]
+# Statuses after which Chorus Pro says nothing more about the invoice.
+FINAL_STATUSES = {"MISE_EN_PAIEMENT", "REJETEE"}
+# Statuses the salesperson must act on.
+ACTION_STATUSES = {"REJETEE", "SUSPENDUE", "A_RECYCLER"}
+# States in which the invoice is (or may be) in Chorus Pro: it is definitive.
+
+
+def known_status(status):
+    """A status of Chorus Pro as the selection knows it; another one (new in Chorus Pro) is logged, not stored."""
+    if status in dict(CHORUS_INVOICE_STATUSES):
+        return status
+    _logger.warning("Chorus Pro status %r is unknown to this module", status)
+    return False
