@@ -112,66 +112,80 @@ class AccountMove(models.Model):
             except UserError as error:
                 failures.update(dict.fromkeys(company_moves, error.args[0]))
                 continue
-            files = {}
-            for move in company_moves:
-                try:
-                    files[move] = move._chorus_prepare_flux(pdf_by_move[move])
-                except UserError as error:
-                    failures[move] = error.args[0]
-            if not files:
-                continue
-            ready = self.env["account.move"].concat(*files)
-            if len(ready) == 1:
-                content, filename, syntax = files[ready]
-            else:
-                content, filename = company._chorus_make_archive([files[move][:2] for move in ready])
-                syntax = files[ready[0]][2]
-            # Mark and commit before the call: a double click, a second user or a retry sees "sending".
-            ready.with_context(chorus_allow_write=True).write({
-                "chorus_state": "sending", "chorus_sent_date": fields.Datetime.now(), "chorus_error": False,
-                "chorus_flux_number": False, "chorus_invoice_id": False, "chorus_invoice_status": False,
-                "chorus_flux_syntax": syntax, "chorus_flux_state": False, "chorus_waiting_told": False,
-            })
-            self._chorus_commit()
-            try:
-                reply = client.deposit_flux(content, filename, syntax)
-            except chorus_exc.ChorusOutcomeUnknownError as error:
-                message = self.env["res.company"]._chorus_error_message(error)
-                ready.write({"chorus_state": "unknown", "chorus_error": message})
-                for move in ready:
-                    move.message_post(body=_("The reply of Chorus Pro to the deposit was lost: the invoice will be "
-                                             "looked up in Chorus Pro before anything is sent again."))
-                failures.update(dict.fromkeys(ready, message))
-                self._chorus_commit()
-                continue
-            except chorus_exc.ChorusError as error:
-                # Nothing reached Chorus Pro: the invoices can be sent again.
-                message = self.env["res.company"]._chorus_error_message(error)
-                ready.write({"chorus_state": "error", "chorus_error": message, "chorus_sent_date": False})
-                failures.update(dict.fromkeys(ready, message))
-                self._chorus_commit()
-                continue
-            flux_number = reply.flux_number
-            for move in ready:
-                move_content, move_filename, _syntax = files[move]
-                # Each invoice keeps its own file, even when it travelled in an archive.
-                attachment = self.env["ir.attachment"].create({
-                    "name": move_filename, "raw": move_content, "res_model": "account.move", "res_id": move.id,
-                    "mimetype": "application/pdf" if move_filename.endswith(".pdf") else "application/xml",
-                })
-                move.write({"chorus_state": "deposited", "chorus_flux_number": flux_number,
-                            "chorus_flux_attachment_id": attachment.id})
-                # The flux is linked to the invoice, not to the message: Odoo would try to import it again.
-                if len(ready) == 1:
-                    body = _("Sent to Chorus Pro: flux %(flux)s (%(syntax)s, file %(file)s).",
-                             flux=flux_number, syntax=syntax, file=filename)
-                else:
-                    body = _("Sent to Chorus Pro with %(count)s other invoices in the archive flux %(flux)s "
-                             "(%(syntax)s, file %(file)s).",
-                             count=len(ready) - 1, flux=flux_number, syntax=syntax, file=filename)
-                move.message_post(body=body)
-            self._chorus_commit()
+            files = company_moves._chorus_prepare_files(pdf_by_move, failures)
+            if files:
+                reply = self._chorus_deposit_files(company, client, files, failures) or reply
         return failures, reply
+
+    def _chorus_prepare_files(self, pdf_by_move, failures):
+        """{move: (content, file name, syntaxeFlux)} of these invoices; those that cannot be sent go to
+        ``failures`` with the reason."""
+        files = {}
+        for move in self:
+            try:
+                files[move] = move._chorus_prepare_flux(pdf_by_move.get(move))
+            except UserError as error:
+                failures[move] = error.args[0]
+        return files
+
+    @api.model
+    def _chorus_deposit_files(self, company, client, files, failures):
+        """Deposit the prepared files of a company's invoices as one flux (an archive when several); returns the
+        reply, or None when it failed (the reason in ``failures``)."""
+        ready = self.env["account.move"].concat(*files)
+        if len(ready) == 1:
+            content, filename, syntax = files[ready]
+        else:
+            content, filename = company._chorus_make_archive([files[move][:2] for move in ready])
+            syntax = files[ready[0]][2]
+        # Mark and commit before the call: a double click, a second user or a retry sees "sending".
+        ready.with_context(chorus_allow_write=True).write({
+            "chorus_state": "sending", "chorus_sent_date": fields.Datetime.now(), "chorus_error": False,
+            "chorus_flux_number": False, "chorus_invoice_id": False, "chorus_invoice_status": False,
+            "chorus_flux_syntax": syntax, "chorus_flux_state": False, "chorus_waiting_told": False,
+        })
+        self._chorus_commit()
+        try:
+            reply = client.deposit_flux(content, filename, syntax)
+        except chorus_exc.ChorusOutcomeUnknownError as error:
+            message = self.env["res.company"]._chorus_error_message(error)
+            ready.write({"chorus_state": "unknown", "chorus_error": message})
+            for move in ready:
+                move.message_post(body=_("The reply of Chorus Pro to the deposit was lost: the invoice will be "
+                                         "looked up in Chorus Pro before anything is sent again."))
+            failures.update(dict.fromkeys(ready, message))
+            self._chorus_commit()
+            return None
+        except chorus_exc.ChorusError as error:
+            # Nothing reached Chorus Pro: the invoices can be sent again.
+            message = self.env["res.company"]._chorus_error_message(error)
+            ready.write({"chorus_state": "error", "chorus_error": message, "chorus_sent_date": False})
+            failures.update(dict.fromkeys(ready, message))
+            self._chorus_commit()
+            return None
+        ready._chorus_record_deposit(reply.flux_number, files, filename, syntax)
+        self._chorus_commit()
+        return reply
+
+    def _chorus_record_deposit(self, flux_number, files, filename, syntax):
+        """These invoices are in the flux ``flux_number``: each keeps its own file, even when it travelled in an
+        archive, linked to the invoice (not to a message: Odoo would try to import it again)."""
+        for move in self:
+            move_content, move_filename, _syntax = files[move]
+            attachment = self.env["ir.attachment"].create({
+                "name": move_filename, "raw": move_content, "res_model": "account.move", "res_id": move.id,
+                "mimetype": "application/pdf" if move_filename.endswith(".pdf") else "application/xml",
+            })
+            move.write({"chorus_state": "deposited", "chorus_flux_number": flux_number,
+                        "chorus_flux_attachment_id": attachment.id})
+            if len(self) == 1:
+                body = _("Sent to Chorus Pro: flux %(flux)s (%(syntax)s, file %(file)s).",
+                         flux=flux_number, syntax=syntax, file=filename)
+            else:
+                body = _("Sent to Chorus Pro with %(count)s other invoices in the archive flux %(flux)s "
+                         "(%(syntax)s, file %(file)s).",
+                         count=len(self) - 1, flux=flux_number, syntax=syntax, file=filename)
+            move.message_post(body=body)
 
     def _chorus_resolve_unknown(self, from_user=False):
         """After a lost reply, look the invoice up in Chorus Pro; True when found (then integrated).
