@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 import time
+from email.utils import parsedate_to_datetime
 
 import requests
 
@@ -35,6 +36,14 @@ DEFAULT_PAGE_SIZE = 100
 MAX_REPLY_BYTES = 200 * 1024 * 1024
 # Renew a cached token this many seconds before it expires.
 TOKEN_RENEW_MARGIN = 300
+# PISTE's rate limits are not published: each process paces its calls per PISTE application (0: no pacing), and
+# after a 429 waits what Retry-After says (within this bound), or RETRY_AFTER_DEFAULT when it says nothing.
+DEFAULT_CALLS_PER_SECOND = 20
+RETRY_AFTER_MAX = 60
+RETRY_AFTER_DEFAULT = 2
+# Gateway answers to a write that may have reached Chorus Pro: the gateway gave up waiting (504) or lost the
+# backend's reply (502); the write may have been applied.
+GATEWAY_UNSURE = {502, 504}
 _WWW_AUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -66,6 +75,34 @@ class TokenCache:
 GLOBAL_TOKEN_CACHE = TokenCache()
 
 
+class Pacer:
+    """Spaces the calls of one process to one PISTE application, and holds them all after a 429."""
+
+    def __init__(self, sleep=time.sleep, clock=time.monotonic):
+        self._lock = threading.Lock()
+        self._next = {}
+        self._sleep = sleep
+        self._clock = clock
+
+    def wait(self, key, calls_per_second):
+        """Wait for this call's turn."""
+        interval = 1.0 / calls_per_second if calls_per_second else 0.0
+        with self._lock:
+            now = self._clock()
+            turn = max(now, self._next.get(key, now))
+            self._next[key] = turn + interval
+        if turn > now:
+            self._sleep(turn - now)
+
+    def hold(self, key, seconds):
+        """Nobody calls before ``seconds`` from now (the gateway said so)."""
+        with self._lock:
+            self._next[key] = max(self._next.get(key, 0.0), self._clock() + seconds)
+
+
+GLOBAL_PACER = Pacer()
+
+
 def _parse_www_authenticate(value):
     return dict(_WWW_AUTH_PARAM.findall(value or ""))
 
@@ -83,7 +120,8 @@ class ChorusProClient:
 
     def __init__(self, api_url, oauth_url, client_id, client_secret, login, password, *,
                  timeout=30, read_attempts=3, backoff=1.0, token_cache=None, session=None,
-                 clock=time.time, max_reply_bytes=MAX_REPLY_BYTES):
+                 clock=time.time, max_reply_bytes=MAX_REPLY_BYTES, calls_per_second=DEFAULT_CALLS_PER_SECOND,
+                 pacer=None):
         self.api_url = (api_url or "").rstrip("/")
         self.oauth_url = oauth_url
         self.client_id = client_id
@@ -98,6 +136,10 @@ class ChorusProClient:
         self.clock = clock
         self.stats = {"http_calls": 0, "token_requests": 0}
         self.max_reply_bytes = max_reply_bytes
+        self.calls_per_second = calls_per_second
+        self.pacer = pacer or GLOBAL_PACER
+        # Chorus Pro's clock at its last reply (the HTTP Date header, naive UTC), or None.
+        self.last_reply_time = None
 
     def __repr__(self):
         # Never show secrets, even in a traceback.
@@ -174,26 +216,30 @@ class ChorusProClient:
         """Call an operation and return its JSON reply (a dict).
 
         Reads are retried with back-off when Chorus Pro is unavailable; writes never are, and a
-        write whose reply is lost raises :class:`ChorusOutcomeUnknownError`.
+        write whose reply is lost raises :class:`ChorusOutcomeUnknownError`. A call the gateway refused for its
+        rate limit (429) reached nothing: it is made again once the wait the gateway asks for is over.
         """
-        attempts = 1 if write else self.read_attempts
+        attempts = self.read_attempts
         for attempt in range(1, attempts + 1):
             try:
                 return self._call_once(path, payload, write=write, method=method)
             except exc.ChorusOutcomeUnknownError:
                 raise
             except exc.ChorusUnavailableError as e:
-                if attempt >= attempts:
+                limited = e.http_status == 429
+                if attempt >= attempts or (write and not limited):
                     raise
-                delay = self.backoff * (2 ** (attempt - 1))
+                delay = e.params.get("retry_after") if limited else self.backoff * (2 ** (attempt - 1))
                 _logger.info("Chorus Pro %s unavailable (%s), retry %s/%s in %.1fs",
                              path, e.detail, attempt, attempts - 1, delay)
-                time.sleep(delay)
+                if not limited:
+                    time.sleep(delay)
 
     def _call_once(self, path, payload, *, write, method):
         renewed = False
         while True:
             token = self.get_token()
+            self.pacer.wait(self._token_key, self.calls_per_second)
             headers = {
                 "Authorization": "Bearer %s" % token,
                 "cpro-account": self._cpro_account(),
@@ -207,6 +253,7 @@ class ChorusProClient:
                     headers=headers, timeout=self.timeout, stream=True,
                 )
                 self._read_body(response, path, write)
+                self._read_clock(response)
             except requests.ConnectTimeout:
                 raise exc.ChorusTimeoutError("connection time-out", timeout=self.timeout, operation=path) from None
             except requests.ConnectionError as e:
@@ -236,12 +283,21 @@ class ChorusProClient:
                     continue
                 raise self._auth_error(info, path)
             try:
-                return self._parse_reply(response, path)
+                return self._parse_reply(response, path, write)
             except exc.ChorusMalformedReplyError as e:
                 # A write answered 2xx but unreadably: Chorus Pro applied it or not, nobody can tell.
                 if write and response.status_code < 400:
                     raise exc.ChorusOutcomeUnknownError("unreadable reply: %s" % e.detail, operation=path) from None
                 raise
+
+    def _read_clock(self, response):
+        """Chorus Pro's clock, from the reply's Date header (RFC 9110), when it gives one."""
+        try:
+            moment = parsedate_to_datetime(response.headers.get("Date") or "")
+        except (TypeError, ValueError, IndexError):
+            return
+        if moment.tzinfo is not None:
+            self.last_reply_time = replies.to_utc(moment)
 
     def _read_body(self, response, path, write):
         """Read the reply, refusing one larger than ``max_reply_bytes`` before it fills the memory."""
@@ -269,6 +325,22 @@ class ChorusProClient:
             raise exc.ChorusOutcomeUnknownError(detail, operation=path)
         raise exc.ChorusMalformedReplyError(detail, operation=path)
 
+    @staticmethod
+    def _retry_after(value):
+        """Seconds to wait from a Retry-After header (seconds, or an HTTP date), within RETRY_AFTER_MAX."""
+        text = (value or "").strip()
+        seconds = None
+        if text.isdigit():
+            seconds = int(text)
+        elif text:
+            try:
+                seconds = (parsedate_to_datetime(text).timestamp() - time.time())
+            except (TypeError, ValueError, IndexError):
+                seconds = None
+        if seconds is None:
+            return RETRY_AFTER_DEFAULT
+        return min(max(float(seconds), 0.0), RETRY_AFTER_MAX)
+
     def _auth_error(self, info, path):
         error = info.get("error", "")
         description = info.get("error_description") or error or "HTTP 401"
@@ -280,7 +352,7 @@ class ChorusProClient:
             return exc.ChorusClientCredentialsError(description, http_status=401, operation=path)
         return exc.ChorusAuthenticationError(description, http_status=401, operation=path)
 
-    def _parse_reply(self, response, path):
+    def _parse_reply(self, response, path, write=False):
         status = response.status_code
         if status == 413:
             raise exc.ChorusTooLargeError("HTTP 413", http_status=413, operation=path)
@@ -288,8 +360,17 @@ class ChorusProClient:
             raise exc.ChorusAuthenticationError(
                 "access forbidden (HTTP 403): the technical account has no right on this operation or structure",
                 http_status=403, operation=path)
-        if status >= 500 or status == 429:
-            # 429: PISTE's rate limit; its reply body is not documented. Later, not a refusal.
+        if status == 429:
+            # PISTE's rate limit (its body is not documented): nothing was done; every call of this process to this
+            # application waits what Retry-After says.
+            wait = self._retry_after(response.headers.get("Retry-After"))
+            self.pacer.hold(self._token_key, wait)
+            raise exc.ChorusUnavailableError("HTTP 429, rate limit", http_status=429, operation=path,
+                                             retry_after=wait)
+        if write and status in GATEWAY_UNSURE:
+            raise exc.ChorusOutcomeUnknownError("HTTP %s from the gateway" % status, http_status=status,
+                                                operation=path)
+        if status >= 500:
             raise exc.ChorusUnavailableError("HTTP %s" % status, http_status=status, operation=path)
         try:
             data = response.json()

@@ -11,6 +11,7 @@ from odoo.tools import config
 from odoo.tools.misc import format_date, format_datetime
 
 from ..chorus import ENVIRONMENTS, ChorusProClient
+from ..chorus.client import DEFAULT_CALLS_PER_SECOND
 from ..chorus import exceptions as chorus_exc
 from ..tools import crypto
 
@@ -22,6 +23,7 @@ PASSWORD_WARNING_DAYS = 15
 MANAGER_GROUP = "l10n_fr_chorus_efacture.group_chorus_manager"
 # Legal payment delays of public buyers (CCP R2192-10, R2192-11).
 PAYMENT_DELAYS = {"state": 30, "hospital": 50, "company": 60}
+CALLS_PER_SECOND_PARAM = "l10n_fr_chorus_efacture.calls_per_second"
 # Chorus Pro's answer on the statuses that may follow another is asked again after this.
 ALLOWED_STATUSES_MAX_AGE = timedelta(days=1)
 
@@ -300,7 +302,20 @@ class ResCompany(models.Model):
             stored.chorus_api_url, stored.chorus_oauth_url, stored.chorus_client_id,
             self._chorus_decrypt("chorus_client_secret_encrypted"), stored.chorus_login,
             self._chorus_decrypt("chorus_password_encrypted"), timeout=stored.chorus_timeout or 30,
+            calls_per_second=self._chorus_calls_per_second(),
         )
+
+    @api.model
+    def _chorus_calls_per_second(self):
+        """The pace of each Odoo process's calls to one PISTE application (system parameter
+        l10n_fr_chorus_efacture.calls_per_second; 0: no pacing). PISTE does not publish its limits."""
+        value = self.env["ir.config_parameter"].sudo().get_param(CALLS_PER_SECOND_PARAM)
+        try:
+            return max(float(value), 0.0) if value not in (None, False, "") else DEFAULT_CALLS_PER_SECOND
+        except ValueError:
+            _logger.warning("%s is not a number (%r): %s calls a second", CALLS_PER_SECOND_PARAM, value,
+                            DEFAULT_CALLS_PER_SECOND)
+            return DEFAULT_CALLS_PER_SECOND
 
     @api.model
     def _chorus_error_message(self, error):

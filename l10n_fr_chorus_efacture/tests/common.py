@@ -67,6 +67,8 @@ class SandboxMixin(NeedsSandbox):
     def point_company_at_sandbox(cls, company, technical_account=True):
         """Configure ``company``'s Chorus Pro account against this sandbox (the supplier's account)."""
         company = company.sudo()
+        # Unpaced: the pace is the client's own (test_client), not what these tests look at.
+        company.env["ir.config_parameter"].set_param("l10n_fr_chorus_efacture.calls_per_second", "0")
         company.write({
             "chorus_environment": "custom",
             "chorus_api_url": cls.sandbox_url,
@@ -109,6 +111,7 @@ class SandboxMixin(NeedsSandbox):
         kw.setdefault("timeout", 5)
         kw.setdefault("backoff", 0.01)
         kw.setdefault("token_cache", TokenCache())
+        kw.setdefault("calls_per_second", 0)
         return ChorusProClient(self.sandbox_url, "%s/api/oauth/token" % self.sandbox_url, CLIENT_ID,
                                client_secret, login, password, **kw)
 

@@ -2,6 +2,7 @@
 
 import io
 import zipfile
+from datetime import datetime, timedelta, timezone
 
 from odoo.tests import BaseCase, tagged
 
@@ -263,6 +264,58 @@ class TestChorusClient(SandboxMixin, BaseCase):
         with self.assertRaises(exc.ChorusUnavailableError) as caught:
             self.client.get_structure(25000101)
         self.assertEqual(caught.exception.http_status, 429)
+
+    def test_rate_limit_waits_what_the_gateway_says(self):
+        waits = []
+        client = self.make_client(pacer=chorus.client.Pacer(sleep=waits.append, clock=lambda: 1000.0),
+                                  calls_per_second=0)
+        self.inject("429", "structures/v1/consulter", count=1, delay=7)
+        self.assertEqual(client.get_structure(25000101).id, 25000101)
+        self.assertEqual(waits, [7.0], "Retry-After: 7 is waited, by every call of the process")
+        self.assertEqual(self.calls("structures/v1/consulter"), 2)
+
+    def test_rate_limit_on_a_write_is_made_again(self):
+        """A 429 comes from the gateway before anything is done: the deposit is made again, once."""
+        waits = []
+        client = self.make_client(pacer=chorus.client.Pacer(sleep=waits.append, clock=lambda: 1000.0))
+        self.inject("429", DEPOSIT, count=1)
+        reply = client.deposit_flux(cii_invoice("FA-029", service="SERV_TECHNIQUES"), "FA-029.xml", SYNTAX_CII)
+        self.assertTrue(reply.flux_number)
+        self.assertEqual((self.calls(DEPOSIT), len(self.sandbox.state.flux)), (2, 1))
+        self.assertEqual(waits, [chorus.client.RETRY_AFTER_DEFAULT], "no Retry-After: the default wait")
+
+    def test_gateway_unsure_on_a_write_is_outcome_unknown(self):
+        """502 and 504 on a write: it may have reached Chorus Pro, nobody knows (looked up before sending again)."""
+        self.inject("504", DEPOSIT)
+        with self.assertRaises(exc.ChorusOutcomeUnknownError) as caught:
+            self.deposit("FA-030")
+        self.assertEqual(caught.exception.http_status, 504)
+        self.assertEqual(len(self.sandbox.state.flux), 1, "the gateway gave up after Chorus Pro applied it")
+        self.inject("502", DEPOSIT)
+        with self.assertRaises(exc.ChorusOutcomeUnknownError):
+            self.deposit("FA-031")
+        self.assertEqual((self.calls(DEPOSIT), len(self.sandbox.state.flux)), (2, 1))
+        self.inject("502", "structures/v1/consulter")
+        self.assertEqual(self.client.get_structure(25000101).id, 25000101, "a read is simply made again")
+
+    def test_calls_paced(self):
+        clock, waits = [1000.0], []
+
+        def sleep(seconds):
+            waits.append(seconds)
+            clock[0] += seconds
+
+        client = self.make_client(pacer=chorus.client.Pacer(sleep=sleep, clock=lambda: clock[0]),
+                                  calls_per_second=4)
+        for _call in range(3):
+            client.get_structure(25000101)
+        self.assertEqual(waits, [0.25, 0.25], "4 calls a second at most, from this process")
+
+    def test_chorus_clock_read_from_its_replies(self):
+        self.control("advance", seconds=86400)
+        self.client.get_structure(25000101)
+        ahead = self.client.last_reply_time - datetime.now(timezone.utc).replace(tzinfo=None)
+        self.assertGreater(ahead, timedelta(hours=23), "Chorus Pro's clock (its Date header), not ours")
 
     def test_read_gives_up_when_down(self):
         self.inject("500", "structures/v1/consulter", count=10)

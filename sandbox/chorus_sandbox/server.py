@@ -56,6 +56,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         _logger.debug("%s - %s", self.address_string(), fmt % args)
 
+    def date_time_string(self, timestamp=None):
+        # The Date header tells the sandbox's own clock (which the control API can move), as Chorus Pro's tells its.
+        return super().date_time_string(self.state.now() if timestamp is None else timestamp)
+
     # -------------------------------------------------------------- replies
     def _send(self, status, body=None, headers=None, raw=None):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
@@ -79,12 +83,15 @@ class Handler(BaseHTTPRequestHandler):
     def _apply_fault(self, fault):
         """Apply a fault taken for an authenticated call; returns the kinds applied after the operation."""
         kind = fault["kind"] if fault else None
-        if kind in ("500", "503", "403", "413", "429"):
+        if kind == "429" and fault.get("delay") is not None:
+            # The gateway's rate limit, saying when to come back (RFC 6585, Retry-After).
+            raise ApiError(429, None, {"Retry-After": str(int(fault["delay"]))})
+        if kind in ("500", "502", "503", "403", "413", "429"):
             raise ApiError(int(kind), None)
         if kind == "slow":
             time.sleep(float(fault.get("delay") or 3))
             return None
-        return kind  # malformed, giant, lost_reply, bad_base64: applied after the operation
+        return kind  # malformed, giant, lost_reply, 504, bad_base64: applied after the operation
 
     def _authenticate(self, operation, check_account=True):
         """Check the token (and the technical account) like the PISTE gateway, before any fault.
@@ -215,6 +222,9 @@ class Handler(BaseHTTPRequestHandler):
                                      % "; ".join(differences[:5])})
         if fault == "lost_reply":
             raise _LostReply()
+        if fault == "504":
+            # The gateway gave up waiting after Chorus Pro applied the call.
+            raise ApiError(504, None)
         if fault == "cut_body":
             return self._send_cut(reply)
         if fault == "malformed":
