@@ -1,7 +1,7 @@
 {
     "name": "France - Chorus Pro e-invoicing (B2G)",
     "summary": "Send invoices to French public buyers and receive them through the Chorus Pro API",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Accounting/Localizations/EDI",
     "license": "AGPL-3",
     "author": "l10n_fr_chorus_efacture contributors",
@@ -32,6 +32,7 @@
         "views/chorus_inbound_invoice_views.xml",
         "views/chorus_supplier_views.xml",
         "views/chorus_send_report_views.xml",
+        "views/chorus_retry_views.xml",
     ],
     "demo": [
         "demo/chorus_demo.xml",

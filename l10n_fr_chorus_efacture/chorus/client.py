@@ -492,9 +492,9 @@ class ChorusProClient:
         return self._read("transverses/v1/consulterCRDetaille", {"numeroFluxDepot": flux_number},
                           replies.FluxReport.read)
 
-    def search_supplier_invoices(self, flux_number=None, invoice_number=None, statuses=None, changed_since=None,
-                                 page_size=DEFAULT_PAGE_SIZE):
-        """factures/v1/rechercher/fournisseur: the supplier's invoices, every page.
+    def iter_supplier_invoice_pages(self, flux_number=None, invoice_number=None, statuses=None, changed_since=None,
+                                    page_size=DEFAULT_PAGE_SIZE):
+        """factures/v1/rechercher/fournisseur, one list of SupplierInvoice per page.
 
         ``changed_since``: a naive UTC datetime; only the invoices whose status changed since then.
         """
@@ -516,7 +516,11 @@ class ChorusProClient:
             return ([replies.SupplierInvoice.read(item) for item in fields.items("listeFactures")],
                     replies.Paging.read(fields.obj("parametresRetour")).pages)
 
-        return [invoice for invoices in self._pages(fetch) for invoice in invoices]
+        yield from self._pages(fetch)
+
+    def search_supplier_invoices(self, **filters):
+        """factures/v1/rechercher/fournisseur: the supplier's invoices, every page."""
+        return [invoice for page in self.iter_supplier_invoice_pages(**filters) for invoice in page]
 
     def get_invoice_history(self, invoice_id, page_size=DEFAULT_PAGE_SIZE):
         """factures/v1/consulter/historique: current status and every status, newest first."""

@@ -22,7 +22,9 @@ from . import chorus_inbound_invoice_documents
 from . import chorus_inbound_invoice_tax
 from . import chorus_inbound_invoice_status
 from . import chorus_inbound_import_log
-from . import chorus_inbound_retry
+from . import chorus_retry
+from . import chorus_listing_mark
+from . import chorus_allowed_status
 from . import chorus_supplier
 from . import ir_attachment
 from . import ir_actions_report

@@ -199,6 +199,8 @@ class AccountMove(models.Model):
         try:
             found = client.search_supplier_invoices(invoice_number=self.name)
         except chorus_exc.ChorusError as error:
+            if not from_user:
+                raise  # the follow-up tells an outage from this invoice's own failure
             raise UserError(_("%(move)s may already be in Chorus Pro (its last deposit got no reply), and Chorus "
                               "Pro cannot be asked right now: %(error)s", move=self.display_name,
                               error=self.env["res.company"]._chorus_error_message(error))) from None

@@ -1,21 +1,21 @@
 import logging
-from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..chorus import exceptions as chorus_exc
-from ..tools.statuses import ACTION_STATUSES, FINAL_STATUSES, known_status
+from ..tools.statuses import ACTION_STATUSES, CHORUS_INVOICE_STATUSES, FINAL_STATUSES, known_status
+from ..tools.transaction import OutageGuard, advisory_lock, lock_key, run_isolated
 from .account_move import FLUX_DONE, FLUX_STATES
 from .account_move_chorus_deposit import WAIT_BEFORE_TELLING
 
 _logger = logging.getLogger(__name__)
 
-# Statuses are asked for from a little before the latest status time Chorus Pro listed (its own clock): a status
-# written while the last run was asking may not have been listed yet. Once a day every status is listed, in case
-# Chorus Pro records one with an earlier time than one already seen.
-FOLLOW_UP_OVERLAP = timedelta(minutes=15)
-FOLLOW_UP_FULL_EVERY = timedelta(days=1)
+LISTING = "supplier_statuses"
+# A daily full listing asks for every invoice in one of these (tools/listing.py).
+OPEN_STATUSES = [status for status, _label in CHORUS_INVOICE_STATUSES if status not in FINAL_STATUSES]
+FOLLOWED = ["|", ("chorus_state", "in", ("sending", "deposited", "unknown")),
+            "&", ("chorus_state", "=", "integrated"), ("chorus_invoice_status", "not in", list(FINAL_STATUSES))]
 
 
 class AccountMove(models.Model):
@@ -26,40 +26,82 @@ class AccountMove(models.Model):
     def _cron_chorus_follow_up(self):
         """Every state under way is taken on: a deposit that stopped half-way ("sending" for too long) and a
         lost reply are looked up, flux are followed until Chorus Pro is done with them, then invoice statuses
-        until final."""
-        domain = ["|", ("chorus_state", "in", ("sending", "deposited", "unknown")),
-                  "&", ("chorus_state", "=", "integrated"), ("chorus_invoice_status", "not in", list(FINAL_STATUSES))]
-        for company, moves in self.sudo().search(domain).grouped("company_id").items():
-            try:
-                client = company._chorus_get_client()
-            except UserError as error:
-                _logger.info("Chorus Pro follow-up skipped for company %s: %s", company.id, error.args[0])
-                continue
-            try:
-                for move in moves.filtered(lambda m: m.chorus_state == "sending"):
-                    # Another worker may be depositing it right now: only an old one, only when unlocked, and
-                    # read again under the lock.
-                    if move._chorus_sending_stale() and move._chorus_locked_fresh("sending"):
-                        move._chorus_mark_interrupted()
-                for move in moves.filtered(lambda m: m.chorus_state == "unknown"):
-                    if move._chorus_locked_fresh("unknown"):
-                        move._chorus_resolve_unknown()
-                for flux_number, flux_moves in moves.filtered(
-                        lambda m: m.chorus_state == "deposited").grouped("chorus_flux_number").items():
-                    try:
-                        flux_moves._chorus_follow_flux(client, flux_number)
-                    except chorus_exc.ChorusFunctionalError as refusal:
-                        # Chorus Pro refuses to report on this flux only: the other flux and the statuses go on.
-                        flux_moves._chorus_tell_once(_("Chorus Pro: flux not found"), _(
-                            "Chorus Pro does not report on the flux %(flux)s (%(error)s). Look it up in the Chorus "
-                            "Pro portal; if it is not there, send the invoice again.", flux=flux_number,
-                            error=self.env["res.company"]._chorus_error_message(refusal)))
-                moves.filtered(lambda m: m.chorus_state == "integrated")._chorus_follow_statuses(client, company)
-            except (chorus_exc.ChorusError, UserError) as error:
-                # Chorus Pro down, slow or confused: nothing changes, the next run tries again.
-                _logger.warning("Chorus Pro follow-up interrupted for company %s: %s", company.id,
-                                error.__class__.__name__)
-            self._chorus_commit()
+        until final. One worker per company at a time, on any server; each invoice on its own."""
+        groups = self.sudo()._read_group(FOLLOWED, ["company_id"])
+        for (company,) in groups:
+            with advisory_lock(self.env, lock_key("follow_up", company.id)) as locked:
+                if locked:
+                    self._chorus_follow_up_company(company)
+
+    @api.model
+    def _chorus_follow_up_company(self, company):
+        self = self.sudo().with_company(company)
+        try:
+            client = company._chorus_get_client()
+        except UserError as error:
+            _logger.info("Chorus Pro follow-up skipped for company %s: %s", company.id, error.args[0])
+            return
+        moves = self.search(FOLLOWED + [("company_id", "=", company.id)])
+        waiting = self.env["chorus.retry"]._chorus_waiting("follow_up", moves)
+        guard = OutageGuard()
+        self._chorus_commit()
+        try:
+            for move in (moves - waiting).filtered(lambda m: m.chorus_state in ("sending", "unknown")):
+                move._chorus_isolated(move._chorus_follow_lost, guard)
+            for flux_number, flux_moves in (moves - waiting).filtered(
+                    lambda m: m.chorus_state == "deposited").grouped("chorus_flux_number").items():
+                flux_moves._chorus_isolated(lambda flux_moves=flux_moves, number=flux_number:
+                                            flux_moves._chorus_follow_flux_or_tell(client, number), guard)
+            moves.filtered(lambda m: m.chorus_state == "integrated")._chorus_follow_statuses(
+                client, company, waiting, guard)
+            guard.end()
+        except chorus_exc.ChorusError as error:
+            # Chorus Pro down, or its listing refused: nothing changes (the window stays), the next run tries again.
+            _logger.warning("Chorus Pro follow-up interrupted for company %s: %s", company.id, error.__class__.__name__)
+        self._chorus_commit()
+
+    def _chorus_isolated(self, work, guard):
+        """Do ``work()`` for these invoices on their own: whatever it raises, they wait in the retry list with the
+        reason, and the run goes on (Chorus Pro unavailable for several in a row is an outage: the run stops).
+        True when it went through."""
+        def failed(error):
+            reason = self.env["res.company"]._chorus_failure_reason(error)
+
+            def note():
+                for move in self:
+                    self.env["chorus.retry"]._chorus_failed(move.company_id, "follow_up", move, reason,
+                                                            name=move.name, supplier_name=move.partner_id.display_name)
+
+            guard.failed(error, note)
+
+        done = run_isolated(self.env, work, failed)
+        if done:
+            guard.succeeded()
+            self.env["chorus.retry"]._chorus_done("follow_up", self)
+        return done
+
+    def _chorus_follow_lost(self):
+        """A deposit that stopped half-way, or whose reply was lost: looked up in Chorus Pro."""
+        self.ensure_one()
+        # Another worker may be depositing it right now: only an old one, only when unlocked, read again under the
+        # lock; then looked up like a lost reply.
+        if self.chorus_state == "sending":
+            if not (self._chorus_sending_stale() and self._chorus_locked_fresh("sending")):
+                return
+            self._chorus_mark_interrupted()
+        elif not self._chorus_locked_fresh("unknown"):
+            return
+        self._chorus_resolve_unknown()
+
+    def _chorus_follow_flux_or_tell(self, client, flux_number):
+        try:
+            self._chorus_follow_flux(client, flux_number)
+        except chorus_exc.ChorusFunctionalError as refusal:
+            # Chorus Pro refuses to report on this flux only: the other flux and the statuses go on.
+            self._chorus_tell_once(_("Chorus Pro: flux not found"), _(
+                "Chorus Pro does not report on the flux %(flux)s (%(error)s). Look it up in the Chorus Pro portal; "
+                "if it is not there, send the invoice again.", flux=flux_number,
+                error=self.env["res.company"]._chorus_error_message(refusal)))
 
     def _chorus_follow_flux(self, client, flux_number):
         """Follow a deposited flux as Chorus Pro reports it. An invoice is rejected only when the flux is
@@ -116,48 +158,59 @@ class AccountMove(models.Model):
                              and m.chorus_sent_date < fields.Datetime.now() - WAIT_BEFORE_TELLING)
         late._chorus_tell_once(_("Chorus Pro: flux not processed yet"), note)
 
-
-    def _chorus_follow_statuses(self, client, company):
-        """The statuses of these integrated invoices, asking Chorus Pro only for the invoices whose status changed
-        since the company's last complete run (every invoice on the first run): the cost follows what changed,
-        not what was ever sent. The mark moves on only once the run is through."""
+    def _chorus_follow_statuses(self, client, company, waiting, guard):
+        """The statuses of these integrated invoices: Chorus Pro is asked only for what changed since the last
+        complete run (tools/listing.py), each changed invoice is read and updated on its own; once a day every
+        invoice not final is listed, and those Chorus Pro no longer lists so are read alone. ``waiting``: invoices
+        whose last failure's delay is not over (they hold the window)."""
         if not self:
             return
-        company = company.sudo()
-        now = fields.Datetime.now()
-        since = company.chorus_statuses_followed_until
-        full = not since or not company.chorus_statuses_listed_on or \
-            company.chorus_statuses_listed_on < now - FOLLOW_UP_FULL_EVERY
-        listed = client.search_supplier_invoices(changed_since=None if full else since - FOLLOW_UP_OVERLAP)
-        self._chorus_apply_statuses(client, {str(invoice.id): invoice for invoice in listed})
-        times = [invoice.status_time for invoice in listed if invoice.status_time]
-        # Chorus Pro's clock when it gives its times; ours only when it gives none.
-        values = {"chorus_statuses_followed_until": max(times + [since] if since else times) if times else
-                  (since or now)}
-        if full:
-            values["chorus_statuses_listed_on"] = now
-        company.write(values)
-
-    def _chorus_apply_statuses(self, client, current):
-        """``current``: Chorus Pro's listed invoices by id; those whose status is not ours are read in full."""
+        mark = self.env["chorus.listing.mark"]._chorus_get(company, LISTING)
+        run = mark._chorus_start()
+        current = {}
+        for page in client.iter_supplier_invoice_pages(changed_since=run.since,
+                                                       statuses=OPEN_STATUSES if run.full else None):
+            run.clock(client.last_reply_time or fields.Datetime.now())
+            for invoice in page:
+                run.listed(invoice.id, invoice.status_time)
+                current[str(invoice.id)] = invoice
+        missing = run.missing(self.mapped("chorus_invoice_id"))
         for move in self:
             invoice = current.get(move.chorus_invoice_id)
-            if not invoice or invoice.status == move.chorus_invoice_status:
-                continue
-            history = client.get_invoice_history(invoice.id)
-            latest = history.latest
-            status = known_status(history.current_status)
-            comment = (latest and latest.comment) or invoice.comment or False
-            move.write({
-                "chorus_invoice_status": status, "chorus_status_comment": comment,
-                "chorus_status_date": (latest and latest.time) or invoice.status_time or fields.Datetime.now(),
-            })
-            body = _("Chorus Pro status: %(status)s.", status=move._chorus_status_label())
-            if comment:
-                body = _("Chorus Pro status: %(status)s (%(comment)s).", status=move._chorus_status_label(),
-                         comment=comment)
-            move.message_post(body=body)
-            if status in ACTION_STATUSES:
-                move._chorus_schedule_activity(_("Chorus Pro: invoice %(status)s", status=move._chorus_status_label()),
-                                               body)
+            if move in waiting:
+                run.hold(invoice and invoice.status_time)
+            elif invoice and invoice.status != move.chorus_invoice_status and (run.full or not move._chorus_older(invoice)):
+                if not move._chorus_isolated(lambda move=move: move._chorus_read_status(client), guard):
+                    run.hold(invoice.status_time)
+            elif move.chorus_invoice_id in missing:
+                move._chorus_isolated(lambda move=move: move._chorus_read_status(client), guard)
+        guard.end()
+        mark._chorus_finish(run)
+        self._chorus_commit()
 
+    def _chorus_older(self, invoice):
+        """Whether Chorus Pro's listed status is older than the one this invoice holds (listed before it changed)."""
+        return bool(self.chorus_status_date and invoice.status_time and invoice.status_time < self.chorus_status_date)
+
+    def _chorus_read_status(self, client):
+        """This invoice's status from its history in Chorus Pro; a new one is said in the chatter, and one that
+        asks something of the salesperson is given to them."""
+        self.ensure_one()
+        history = client.get_invoice_history(int(self.chorus_invoice_id))
+        latest = history.latest
+        status = known_status(history.current_status)
+        if not status or status == self.chorus_invoice_status:
+            return
+        comment = (latest and latest.comment) or False
+        self.write({
+            "chorus_invoice_status": status, "chorus_status_comment": comment,
+            "chorus_status_date": (latest and latest.time) or fields.Datetime.now(),
+        })
+        body = _("Chorus Pro status: %(status)s.", status=self._chorus_status_label())
+        if comment:
+            body = _("Chorus Pro status: %(status)s (%(comment)s).", status=self._chorus_status_label(),
+                     comment=comment)
+        self.message_post(body=body)
+        if status in ACTION_STATUSES:
+            self._chorus_schedule_activity(_("Chorus Pro: invoice %(status)s", status=self._chorus_status_label()),
+                                           body)

@@ -21,7 +21,8 @@ class ChorusInboundInvoice(models.Model):
         """Download the PDFs with their supporting documents, several invoices per call.
 
         An invoice whose files cannot be placed (the folder naming of a multi-invoice ZIP is not documented)
-        is downloaded again alone, where the layout leaves no doubt.
+        is downloaded again alone, where the layout leaves no doubt. An invoice whose documents cannot be had
+        waits in the retry list with the reason; the others go on. Returns how many got their documents.
         """
         done = 0
         batches = [self[i:i + DOWNLOAD_BATCH] for i in range(0, len(self), DOWNLOAD_BATCH)]
@@ -31,31 +32,38 @@ class ChorusInboundInvoice(models.Model):
             try:
                 content = client.download_invoices([int(i.chorus_invoice_id) for i in batch])
                 placement = downloads.place(content, batch._chorus_document_refs(), max_bytes=max_bytes)
-            except (chorus_exc.ChorusTooLargeError, downloads.DownloadError) as error:
-                if len(batch) > 1:
+            except Exception as error:  # noqa: BLE001 - one batch must not stop the others
+                if len(batch) > 1 and isinstance(error, (chorus_exc.ChorusTooLargeError, downloads.DownloadError)):
                     # Too large, or unreadable: halve the batch until the invoice at fault stands alone,
                     # so that the others are downloaded.
-                    half = len(batch) // 2
-                    batches[:0] = [batch[:half], batch[half:]]
+                    batches[:0] = [batch[:len(batch) // 2], batch[len(batch) // 2:]]
+                elif isinstance(error, chorus_exc.ChorusUnavailableError) and len(batch) > 1:
+                    errors.append(_("Documents of %(count)s invoices not downloaded: %(error)s", count=len(batch),
+                                    error=self.env["res.company"]._chorus_error_message(error)))
                 else:
-                    if isinstance(error, downloads.DownloadError):
-                        message = _("Documents of %(invoice)s not readable: %(error)s", invoice=batch.name,
-                                    error=str(error))
-                    else:
-                        message = _("Invoice %(invoice)s: its documents are too large for Chorus Pro to send.",
-                                    invoice=batch.name)
-                    errors.append(message)
-                    batch.documents_error = message
-                continue
-            except chorus_exc.ChorusError as error:
-                errors.append(_("Documents of %(count)s invoices not downloaded: %(error)s", count=len(batch),
-                                error=self.env["res.company"]._chorus_error_message(error)))
+                    batch._chorus_documents_failed(self._chorus_documents_reason(batch, error), errors)
                 continue
             unplaced = batch.filtered(lambda i: int(i.chorus_invoice_id) in placement.unplaced)
             batches[:0] = [invoice for invoice in unplaced]  # each alone
             done += (batch - unplaced)._chorus_attach_documents(placement.files, errors)
             self._chorus_commit()
         return done
+
+    def _chorus_documents_reason(self, batch, error):
+        if isinstance(error, downloads.DownloadError):
+            return _("Documents of %(invoice)s not readable: %(error)s", invoice=batch.name, error=str(error))
+        if isinstance(error, chorus_exc.ChorusTooLargeError):
+            return _("Invoice %(invoice)s: its documents are too large for Chorus Pro to send.", invoice=batch.name)
+        return self.env["res.company"]._chorus_failure_reason(error)
+
+    def _chorus_documents_failed(self, message, errors):
+        """These invoices' documents could not be had: said, and tried again once the delay is over."""
+        errors.append(message)
+        self.write({"documents_error": message})
+        for invoice in self:
+            self.env["chorus.retry"]._chorus_failed(invoice.company_id, "documents", invoice, message,
+                                                    name=invoice.name, supplier_name=invoice.supplier_name)
+        self._chorus_commit()
 
     @api.model
     def _chorus_max_download_bytes(self):
@@ -84,12 +92,12 @@ class ChorusInboundInvoice(models.Model):
                 message = _("Invoice %(invoice)s: the invoice file %(file)s Chorus Pro sent is not a PDF; its "
                             "documents are not attached.", invoice=invoice.name, file=main[0].name)
             if message:
-                errors.append(message)
-                invoice.documents_error = message
+                invoice._chorus_documents_failed(message, errors)
                 continue
             accepted |= invoice
-        # Downloaded again after a crash: the documents already attached are replaced, not doubled.
-        Attachment.search([("res_model", "=", self._name), ("res_id", "in", accepted.ids)]).unlink()
+        # Downloaded again (after a crash, after a completion): the files this module downloaded are replaced, not
+        # doubled; the files users added (in the chatter) stay.
+        accepted.downloaded_document_ids.unlink()
         invoice_label, piece_label = _("Invoice PDF from Chorus Pro"), _("Supporting document")
         vals_list, owners = [], []
         for invoice in accepted:
@@ -102,8 +110,11 @@ class ChorusInboundInvoice(models.Model):
                 owners.append((invoice, document.is_invoice))
         attachments = Attachment.create(vals_list)
         accepted.write({"documents_state": "done", "documents_error": False})
+        for invoice in accepted:
+            invoice.downloaded_document_ids = attachments.filtered(lambda a, invoice=invoice: a.res_id == invoice.id)
         for attachment, (invoice, is_invoice) in zip(attachments, owners):
             if is_invoice:
                 invoice.write({"pdf_attachment_id": attachment.id, "message_main_attachment_id": attachment.id})
+        self.env["chorus.retry"]._chorus_done("documents", accepted)
         return len(accepted)
 

@@ -1,4 +1,3 @@
-import contextlib
 import json
 import logging
 
@@ -10,14 +9,15 @@ from odoo.exceptions import UserError
 from ..chorus import exceptions as chorus_exc
 from ..chorus.replies import ReceivedInvoiceSummary
 from ..tools.dates import paris_day
-from ..tools.transaction import rollback_if_allowed
-from ..tools.statuses import known_status
+from ..tools.statuses import CHORUS_INVOICE_STATUSES, FINAL_STATUSES, known_status
+from ..tools.transaction import OutageGuard, advisory_lock, lock_key, rollback_if_allowed, run_isolated
 
 _logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
-
-
+LISTING = "received_invoices"
+# A daily full listing asks for every invoice in one of these (tools/listing.py).
+OPEN_STATUSES = [status for status, _label in CHORUS_INVOICE_STATUSES if status not in FINAL_STATUSES]
 class ChorusInboundInvoice(models.Model):
     _inherit = "chorus.inbound.invoice"
 
@@ -53,17 +53,16 @@ class ChorusInboundInvoice(models.Model):
 
     @api.model
     def _chorus_import_company(self, company):
-        """Import what Chorus Pro has for the company since the last complete run; commits page by page.
+        """Import what changed in Chorus Pro for the company since its last complete run; commits page by page.
 
-        One import per company at a time (a lock held on a connection of its own, so that it is released
-        whatever happens to this transaction). An invoice that cannot be imported goes to the retry list and
-        the import moves on; the window moves once every page was read.
+        One import per company at a time, on any worker of any server (an advisory lock). An invoice that cannot
+        be imported goes to the retry list and the import moves on; the window moves once every page was read.
         """
         # The import writes what Chorus Pro says, whoever triggers it.
         self = self.sudo().with_company(company)
         company = company.sudo()
         Log = self.env["chorus.inbound.import.log"]
-        with self._chorus_import_lock(company) as locked:
+        with advisory_lock(self.env, lock_key("import", company.id)) as locked:
             if not locked:
                 log = Log.create({"company_id": company.id, "state": "error", "date_end": fields.Datetime.now(),
                                   "message": _("An import is already running for this company; this one stops "
@@ -77,19 +76,7 @@ class ChorusInboundInvoice(models.Model):
             log = Log.create({"company_id": company.id})
             self._chorus_commit()
             counts = {"found": 0, "created": 0, "updated": 0, "documents": 0, "retried": 0, "failed": 0}
-            errors = []
-            try:
-                self._chorus_import_run(company, log, counts, errors)
-            except (chorus_exc.ChorusError, UserError) as error:
-                errors.append(error.args[0] if isinstance(error, UserError)
-                              else self.env["res.company"]._chorus_error_message(error))
-            except Exception as error:
-                # A database error (or a bug): what was committed stays; this run's transaction is dropped.
-                if not rollback_if_allowed(self.env):
-                    raise
-                _logger.exception("Chorus Pro import of company %s stopped", company.id)
-                errors.append(_("The import stopped on an unexpected error (%(error)s); what was read before is "
-                                "kept, the next import takes over.", error=str(error)[:300]))
+            errors = self._chorus_import_guarded(company, log, counts)
             log.write({"state": "error" if errors else "done", "date_end": fields.Datetime.now(),
                        "count_found": counts["found"], "count_created": counts["created"],
                        "count_updated": counts["updated"], "count_documents": counts["documents"],
@@ -99,150 +86,270 @@ class ChorusInboundInvoice(models.Model):
         return log
 
     @api.model
+    def _chorus_import_guarded(self, company, log, counts):
+        """The run; what stops it (Chorus Pro down, a database error) is reported: returns the errors."""
+        errors = []
+        try:
+            self._chorus_import_run(company, log, counts, errors)
+        except (chorus_exc.ChorusError, UserError) as error:
+            errors.append(self.env["res.company"]._chorus_failure_reason(error))
+        except Exception as error:
+            # A database error (or a bug): what was committed stays; this run's transaction is dropped.
+            if not rollback_if_allowed(self.env):
+                raise
+            _logger.exception("Chorus Pro import of company %s stopped", company.id)
+            errors.append(_("The import stopped on an unexpected error (%(error)s); what was read before is "
+                            "kept, the next import takes over.", error=str(error)[:300]))
+        return errors
+
+    @api.model
     def _chorus_import_run(self, company, log, counts, errors):
         client = company._chorus_get_client()
-        Retry = self.env["chorus.inbound.retry"]
-        # First what failed before.
-        retries = Retry.search([("company_id", "=", company.id)])
-        # Tried once a run: the pages below skip what the retry pass just tried.
-        tried = set(retries.mapped("chorus_invoice_id"))
-        if retries:
-            counts["retried"] = self._chorus_import_retries(company, client, retries, counts)
-            self._chorus_commit()
+        mark = self.env["chorus.listing.mark"]._chorus_get(company, LISTING)
+        run = mark._chorus_start()
+        guard = OutageGuard()
+        # First what failed before and waited long enough; tried once a run (the pages below skip them).
+        tried = self._chorus_import_retries(company, client, counts, guard)
+        self._chorus_commit()
         structures = client.get_active_recipient_structures()
-        watermark = company.chorus_inbound_watermark
-        newest = watermark
+        run.clock(client.last_reply_time or fields.Datetime.now())
         page_size = self.env.context.get("chorus_page_size") or PAGE_SIZE
         for structure in structures:
-            for page in client.iter_received_invoice_pages(recipient_id=structure.id, changed_since=watermark,
-                                                           page_size=page_size):
-                counts["found"] += len(page)
-                created, updated = self._chorus_import_page(company, client, page, counts, skip=tried)
-                counts["created"] += created
-                counts["updated"] += updated
-                newest = max([moment for moment in [newest] + [i.status_time for i in page] if moment],
-                             default=False)
+            for page in client.iter_received_invoice_pages(
+                    recipient_id=structure.id, changed_since=run.since, page_size=page_size,
+                    statuses=OPEN_STATUSES if run.full else None):
+                self._chorus_import_page(company, client, page, counts, run, guard, skip=tried)
                 log.write({"count_found": counts["found"], "count_created": counts["created"],
                            "count_updated": counts["updated"], "count_failed": counts["failed"]})
                 self._chorus_commit()
                 # The page is saved: forget its records, so memory stays flat however many pages come.
                 self.env.invalidate_all()
-        # Every page was read: the next run starts from the latest status time listed. The invoices that
-        # failed are in the retry list, tried again by every run.
-        company.chorus_inbound_watermark = newest
+        self._chorus_import_missing(company, client, run, counts, guard)
+        guard.end()
+        # Every page was read: the window moves (held where an invoice was left for later).
+        mark._chorus_finish(run)
         self._chorus_commit()
-        failed = Retry.search([("company_id", "=", company.id)])
-        if failed:
-            errors.append(_("%(count)s invoices could not be imported; they are tried again by every import "
-                            "(Chorus Pro > Invoices to import again):\n%(list)s", count=len(failed),
-                            list="\n".join("- %s: %s" % (r.display_name, r.reason) for r in failed[:20])))
-        # Invoices whose documents are still missing (a crash, a time-out, a bad file): downloaded now.
+        self._chorus_report_failures(company, errors)
+        # Invoices whose documents are still missing (a crash, a time-out, a bad file, a completion): now.
         missing = self.search([("company_id", "=", company.id), ("documents_state", "=", "missing")])
+        missing -= self.env["chorus.retry"]._chorus_waiting("documents", missing)
         counts["documents"] = missing._chorus_download_documents(client, errors)
         self._chorus_commit()
 
     @api.model
-    def _chorus_import_retries(self, company, client, retries, counts):
-        """Import again the invoices that failed before, read by their Chorus id."""
-        failures = {}
-        known = set(self.search([("company_id", "=", company.id),
-                                 ("chorus_invoice_id", "in", retries.mapped("chorus_invoice_id"))])
-                    .mapped("chorus_invoice_id"))
-        items = []
-        for retry in retries.filtered(lambda r: r.chorus_invoice_id not in known):
-            try:
-                detail = client.get_received_invoice(int(retry.chorus_invoice_id))
+    def _chorus_report_failures(self, company, errors):
+        failed = self.env["chorus.retry"].sudo().search([("company_id", "=", company.id),
+                                                         ("operation", "in", ("import", "documents"))])
+        if failed:
+            errors.append(_("%(count)s invoices wait to be imported again; each is tried again once its delay is "
+                            "over (Chorus Pro > To try again):\n%(list)s", count=len(failed),
+                            list="\n".join("- %s: %s" % (r.name, r.reason) for r in failed[:20])))
+
+    @api.model
+    def _chorus_import_retries(self, company, client, counts, guard):
+        """Import again the invoices that failed before, once their delay is over: read by their Chorus id, each
+        on its own. Returns the Chorus ids tried."""
+        Retry = self.env["chorus.retry"]
+        due = Retry._chorus_due(company, "import")
+        tried = {chorus_id for chorus_id in due.mapped("chorus_invoice_id") if chorus_id}
+        for entry in due:
+            if entry.res_id:
+                # An invoice already imported whose update failed: its status and documents read again.
+                record = self.browse(entry.res_id).exists()
+                if record:
+                    record._chorus_refresh_isolated(client, counts, guard)
+                else:
+                    entry.unlink()
+                continue
+            chorus_id = entry.chorus_invoice_id
+            if self.search_count([("company_id", "=", company.id), ("chorus_invoice_id", "=", chorus_id)]):
+                Retry._chorus_done("import", [chorus_id])
+                continue
+
+            def fetch(chorus_id=chorus_id):
+                detail = client.get_received_invoice(int(chorus_id))
                 history = client.get_invoice_history(detail.id)
-                items.append((ReceivedInvoiceSummary.from_detail(detail, history), detail, history))
-            except chorus_exc.ChorusMalformedReplyError as error:
-                failures[retry.chorus_invoice_id] = _("unreadable data from Chorus Pro (%(error)s)",
-                                                      error=error.detail)
-            except chorus_exc.ChorusFunctionalError as error:
-                failures[retry.chorus_invoice_id] = self.env["res.company"]._chorus_error_message(error)
-        created = self._chorus_create_received(company, items, failures)
-        Retry = self.env["chorus.inbound.retry"]
-        Retry._chorus_clear(company, known | set(created.mapped("chorus_invoice_id")))
-        Retry._chorus_record(company, failures, {str(item.id): item for item, _d, _h in items})
-        counts["failed"] += len(failures)
-        return len(created) + len(known)
+                return ReceivedInvoiceSummary.from_detail(detail, history), detail, history
+
+            items = self._chorus_fetch_isolated([chorus_id], fetch, company, guard, counts)
+            created = self._chorus_create_received(company, items, counts)
+            counts["retried"] += len(created)
+            self._chorus_commit()
+        return tried
 
     @api.model
-    @contextlib.contextmanager
-    def _chorus_import_lock(self, company):
-        """The company's import lock (a PostgreSQL advisory lock), held on a connection of its own: a database
-        error in the import's transaction cannot keep it, and it ends with the connection if the worker dies.
-        Yields whether it was taken."""
-        key = self._chorus_import_lock_key(company)
-        with self.env.registry.cursor() as lock_cr:
-            lock_cr.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            locked = lock_cr.fetchone()[0]
-            lock_cr.commit()
-            try:
-                yield locked
-            finally:
-                if locked:
-                    lock_cr.execute("SELECT pg_advisory_unlock(%s)", [key])
-                    lock_cr.commit()
-
-    @api.model
-    def _chorus_import_lock_key(self, company):
-        """The PostgreSQL advisory lock of the company's import: one worker at a time."""
-        return 0x4350524F00000000 + company.id  # "CPRO" in the high bytes: apart from other advisory locks
-
-    @api.model
-    def _chorus_import_page(self, company, client, page, counts, skip=()):
-        """Create the new invoices of a page of rechercher recipiendaire; update the known ones' status.
-
-        An invoice that cannot be read or stored goes to the retry list; the others go on. ``skip``: Chorus ids
-        already tried in this run.
-        """
+    def _chorus_import_page(self, company, client, page, counts, run, guard, skip=()):
+        """One page of rechercher recipiendaire: new invoices created, known ones updated, each on its own (one
+        that fails goes to the retry list and holds the window; the others go on)."""
+        counts["found"] += len(page)
         existing = {i.chorus_invoice_id: i for i in self.search([
             ("company_id", "=", company.id), ("chorus_invoice_id", "in", [str(item.id) for item in page])])}
-        updated = 0
-        to_create = []
-        failures = {}
+        Retry = self.env["chorus.retry"]
+        waiting = set(Retry.sudo().search([
+            ("company_id", "=", company.id), ("operation", "=", "import"),
+            ("chorus_invoice_id", "in", [str(item.id) for item in page]),
+            ("next_try", ">", fields.Datetime.now())]).mapped("chorus_invoice_id"))
+        new_items = []
         for item in page:
+            run.listed(item.id, item.status_time)
             record = existing.get(str(item.id))
             if record:
-                if record._chorus_update_status(item):
-                    updated += 1
-                continue
-            if str(item.id) in skip:
-                continue
-            try:
-                detail = client.get_received_invoice(item.id)
-                history = None
-                if item.status != "MISE_A_DISPOSITION":
-                    # The payment delay starts when Chorus Pro made the invoice available: the history says when.
-                    history = client.get_invoice_history(item.id)
-                to_create.append((item, detail, history))
-            except chorus_exc.ChorusMalformedReplyError as error:
-                # A field missing or out of range: this invoice is reported and tried again, the others go on.
-                failures[str(item.id)] = _("unreadable data from Chorus Pro (%(error)s)", error=error.detail)
-            except chorus_exc.ChorusFunctionalError as error:
-                failures[str(item.id)] = self.env["res.company"]._chorus_error_message(error)
-        created = self._chorus_create_received(company, to_create, failures)
-        Retry = self.env["chorus.inbound.retry"]
-        Retry._chorus_record(company, failures, {str(item.id): item for item in page})
-        Retry._chorus_clear(company, created.mapped("chorus_invoice_id"))
-        counts["failed"] += len(failures)
-        return len(created), updated
+                if not record._chorus_follow_listed(client, item, counts, guard, full=run.full):
+                    run.hold(item.status_time)
+            elif str(item.id) not in skip and str(item.id) not in waiting:
+                new_items.append(item)
+        items = []
+        for item in new_items:
+            fetched = self._chorus_fetch_isolated(
+                [str(item.id)], lambda item=item: self._chorus_fetch_new(client, item), company, guard, counts,
+                summary=item)
+            if not fetched:
+                run.hold(item.status_time)  # in the retry list, or listed again by the next run
+            items += fetched
+        self._chorus_create_received(company, items, counts)
 
     @api.model
-    def _chorus_create_received(self, company, items, failures):
-        """Create received invoices from (summary, detail, history) triples: one create for all, or, when the
-        database refuses it, one per invoice so that only the one at fault fails (into ``failures``)."""
-        vals_list = []
-        # Each supplier once per company ("Valider les tiers"): what its invoices are matched by.
-        suppliers = self.env["chorus.supplier"]._chorus_for(company, [detail.supplier for _i, detail, _h in items])
-        for item, detail, history in items:
-            try:
-                vals = self._chorus_values(company, item, detail, history)
-            except ValueError as error:
-                failures[str(item.id)] = str(error)
+    def _chorus_fetch_new(self, client, item):
+        """(summary, detail, history) of a listed invoice not imported yet."""
+        detail = client.get_received_invoice(item.id)
+        history = None
+        if item.status != "MISE_A_DISPOSITION":
+            # The payment delay starts when Chorus Pro made the invoice available: the history says when.
+            history = client.get_invoice_history(item.id)
+        return item, detail, history
+
+    @api.model
+    def _chorus_fetch_isolated(self, chorus_ids, fetch, company, guard, counts, summary=None):
+        """[fetch()] when it works, else [] and the invoice in the retry list with the reason, whatever failed
+        (an outage of several invoices in a row stops the run instead)."""
+        try:
+            result = fetch()
+        except Exception as error:  # noqa: BLE001 - one invoice must not stop the others
+            reason = self.env["res.company"]._chorus_failure_reason(error)
+            if isinstance(error, chorus_exc.ChorusMalformedReplyError):
+                reason = _("unreadable data from Chorus Pro (%(error)s)", error=error.detail)
+
+            def note():
+                for chorus_id in chorus_ids:
+                    self.env["chorus.retry"]._chorus_failed(
+                        company, "import", chorus_id, reason, name=summary.number if summary else None,
+                        supplier_name=summary.supplier_name if summary else None)
+                counts["failed"] += len(chorus_ids)
+
+            guard.failed(error, note)
+            return []
+        guard.succeeded()
+        return [result]
+
+    @api.model
+    def _chorus_import_missing(self, company, client, run, counts, guard):
+        """After a full listing: the invoices Odoo follows that Chorus Pro no longer lists as open reached a
+        final status since a window missed it; each is read alone."""
+        followed = self.search([("company_id", "=", company.id), ("chorus_status", "not in", list(FINAL_STATUSES))])
+        missing = run.missing(followed.mapped("chorus_invoice_id"))
+        for record in followed.filtered(lambda r: r.chorus_invoice_id in missing):
+            record._chorus_refresh_isolated(client, counts, guard)
+            self._chorus_commit()
+
+    def _chorus_refresh_isolated(self, client, counts, guard, listed_time=None):
+        """Read this invoice's history (and, when its status changed, its documents) again from Chorus Pro, on its
+        own: a failure puts it in the retry list. Returns whether it went through."""
+        self.ensure_one()
+
+        def work():
+            history = client.get_invoice_history(int(self.chorus_invoice_id))
+            if self._chorus_apply_history(client, history, listed_time):
+                counts["updated"] += 1
+
+        def failed(error):
+            reason = self.env["res.company"]._chorus_failure_reason(error)
+
+            def note():
+                counts["failed"] += 1
+                self.env["chorus.retry"]._chorus_failed(self.company_id, "import", self, reason, name=self.name,
+                                                        supplier_name=self.supplier_name)
+
+            guard.failed(error, note)
+
+        if not run_isolated(self.env, work, failed):
+            return False
+        guard.succeeded()
+        self.env["chorus.retry"]._chorus_done("import", self)
+        return True
+
+    def _chorus_follow_listed(self, client, item, counts, guard, full=False):
+        """The status Chorus Pro lists for this invoice (a ReceivedInvoiceSummary). Returns False when it is left
+        for later (a status of ours is under way, or reading it failed): the window will list it again.
+
+        A listed status older than Odoo's (a listing read before our own push committed) is ignored; the full
+        listing reads any difference (the history it then reads is Chorus Pro's truth, whatever the clocks)."""
+        self.ensure_one()
+        if self.sync_state == "pending":
+            return False  # our own status is on its way: the push decides, the listing shows it later
+        status = known_status(item.status)
+        if not status or (status == self.chorus_status and item.status_time == self.chorus_status_date):
+            return True
+        older = self.chorus_status_date and item.status_time and item.status_time < self.chorus_status_date
+        if older and not (full and status != self.chorus_status):
+            return True
+        if self.env["chorus.retry"]._chorus_waiting("import", self):
+            return False
+        return self._chorus_refresh_isolated(client, counts, guard, listed_time=item.status_time)
+
+    def _chorus_apply_history(self, client, history, listed_time=None):
+        """Chorus Pro's history of this invoice, read now (its truth, whatever was listed before): every step Odoo
+        does not have yet is added (none is missed, the completion after a suspension included), the current status
+        set, the due date counted again. A change of status reads the invoice again for its documents (a completion
+        brings new ones). ``listed_time``: the status time the listing gave (to the second; the history gives the
+        minute). True when the status changed."""
+        self.ensure_one()
+        latest = history.latest
+        status = known_status(history.current_status)
+        if not status or latest is None:
+            return False
+        moment = listed_time if listed_time and listed_time.replace(second=0) == latest.time.replace(second=0) \
+            else latest.time
+        self._chorus_add_missing_history(history, moment)
+        changed = status != self.chorus_status
+        self.write({"chorus_status": status, "chorus_status_date": moment,
+                    "chorus_status_comment": latest.comment or False,
+                    "was_suspended": self.was_suspended or any(e.status == "SUSPENDUE" for e in history.entries)})
+        self._chorus_compute_due_dates()
+        if changed:
+            self._chorus_check_documents(client.get_received_invoice(int(self.chorus_invoice_id)))
+            self.message_post(body=_("Chorus Pro status: %(status)s.", status=self._chorus_status_label()))
+        return changed
+
+    def _chorus_add_missing_history(self, history, latest_moment):
+        """The steps of Chorus Pro's history Odoo does not have (same status in the same minute: the same step).
+        The history gives minutes: a step of the minute of Odoo's last one is dated after it, and the latest step
+        gets the listing's time to the second (``latest_moment``), so that the steps stay in their order."""
+        known = {(line.status, line.date.replace(second=0)) for line in self.status_history_ids if line.date}
+        latest_known = max((line.date for line in self.status_history_ids if line.date), default=None)
+        for entry in reversed(history.entries):
+            status = known_status(entry.status)
+            minute = entry.time.replace(second=0)
+            if not status or (status, minute) in known:
                 continue
-            vals["chorus_supplier_id"] = suppliers[detail.supplier.code].id
-            vals_list.append(vals)
+            if latest_known and minute < latest_known.replace(second=0):
+                continue  # before the last step Odoo has: already seen, or only its time differs
+            moment = latest_moment if entry is history.latest else entry.time
+            self._chorus_add_history(status, max(moment, latest_known) if latest_known else moment, entry.comment)
+
+    def _chorus_check_documents(self, detail):
+        """The supporting documents Chorus Pro lists now: different from the ones downloaded, they are downloaded
+        again (a completion brings new ones)."""
+        names = json.dumps([document.name for document in detail.documents
+                            if document.id != detail.main_document_id and document.name])
+        if names != (self.chorus_document_names or "[]"):
+            self.write({"chorus_document_names": names, "documents_state": "missing", "documents_error": False})
+
+    @api.model
+    def _chorus_create_received(self, company, items, counts):
+        """Create received invoices from (summary, detail, history) triples: one create for all, or, when the
+        database refuses it, one per invoice so that only the one at fault fails (into the retry list)."""
+        failures = {}
+        vals_list = self._chorus_values_list(company, items, failures)
         # No creation message per record (the import log says what came in).
         Inbound = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True)
         try:
@@ -260,10 +367,39 @@ class ChorusInboundInvoice(models.Model):
                     reason = getattr(error.diag, "message_primary", None) or str(error)
                     failures[vals["chorus_invoice_id"]] = _("the database refused it (%(error)s)",
                                                             error=reason.strip()[:300])
-        # Their history as Chorus Pro gives it (the payment delay counts from it), else their current status.
-        histories = {str(item.id): history for item, _detail, history in items if history}
+        new_records._chorus_create_history({str(item.id): history for item, _detail, history in items if history})
+        new_records._chorus_match_supplier()
+        new_records._chorus_compute_due_dates()
+        summaries = {str(item.id): item for item, _detail, _history in items}
+        Retry = self.env["chorus.retry"]
+        for chorus_id, reason in failures.items():
+            item = summaries.get(chorus_id)
+            Retry._chorus_failed(company, "import", chorus_id, reason, name=item and item.number,
+                                 supplier_name=item and item.supplier_name)
+        Retry._chorus_done("import", new_records.mapped("chorus_invoice_id"))
+        counts["created"] += len(new_records)
+        counts["failed"] += len(failures)
+        return new_records
+
+    @api.model
+    def _chorus_values_list(self, company, items, failures):
+        vals_list = []
+        # Each supplier once per company ("Valider les tiers"): what its invoices are matched by.
+        suppliers = self.env["chorus.supplier"]._chorus_for(company, [detail.supplier for _i, detail, _h in items])
+        for item, detail, history in items:
+            try:
+                vals = self._chorus_values(company, item, detail, history)
+            except ValueError as error:
+                failures[str(item.id)] = str(error)
+                continue
+            vals["chorus_supplier_id"] = suppliers[detail.supplier.code].id
+            vals_list.append(vals)
+        return vals_list
+
+    def _chorus_create_history(self, histories):
+        """Their history as Chorus Pro gives it (the payment delay counts from it), else their current status."""
         history_vals = []
-        for record in new_records:
+        for record in self:
             history = histories.get(record.chorus_invoice_id)
             # Oldest first: steps at the same second keep their order (the history lists newest, then highest id).
             if history:
@@ -273,24 +409,6 @@ class ChorusInboundInvoice(models.Model):
             history_vals += [{"inbound_id": record.id, "status": status, "date": when, "comment": comment or False}
                              for status, when, comment in entries if status and when]
         self.env["chorus.inbound.invoice.status"].sudo().create(history_vals)
-        new_records._chorus_match_supplier()
-        new_records._chorus_compute_due_dates()
-        return new_records
-
-    def _chorus_update_status(self, item):
-        """The status Chorus Pro lists (a ReceivedInvoiceSummary), when it changed there (another user, the
-        accountant)."""
-        self.ensure_one()
-        status = known_status(item.status)
-        if not status or status == self.chorus_status or self.sync_state == "pending":
-            return False
-        when = item.status_time or fields.Datetime.now()
-        self.write({"chorus_status": status, "chorus_status_date": when, "chorus_status_comment": item.comment,
-                    "was_suspended": self.was_suspended or status == "SUSPENDUE"})
-        self._chorus_add_history(status, when, item.comment)
-        self._chorus_compute_due_dates()
-        self.message_post(body=_("Chorus Pro status: %(status)s.", status=self._chorus_status_label()))
-        return True
 
     @api.model
     def _chorus_values(self, company, item, detail, history=None):
@@ -337,4 +455,3 @@ class ChorusInboundInvoice(models.Model):
             "chorus_document_names": json.dumps([document.name for document in detail.documents
                                                  if document.id != main and document.name]),
         }
-

@@ -1,8 +1,10 @@
-from odoo import _, fields, models
+import psycopg2
+
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import float_compare
 
-from ..tools.transaction import concurrent_update_skipped
+from ..tools.transaction import run_isolated
 from .chorus_inbound_invoice import MANDATED
 
 
@@ -43,16 +45,44 @@ class ChorusInboundInvoice(models.Model):
         self._chorus_commit()
         return self._chorus_create_mandates()
 
-    def _chorus_create_mandates(self):
+    def _chorus_create_mandates(self, push=True):
         """The bill of each requested invoice, and its MANDATEE queued, committed together; then Chorus Pro is
-        told. A refusal stops only that invoice. Returns {invoice: its bill, or why not}."""
+        told (``push``; else by the push's scheduled action, woken up). A refusal, or any failure, stops only that
+        invoice. Returns {invoice: its bill, or why not}."""
         self = self.sudo()
         results = {}
         for invoice in self.filtered(lambda i: i.mandate_state == "requested"):
-            with concurrent_update_skipped(self.env):
+            def work(invoice=invoice):
                 results[invoice] = invoice._chorus_create_mandate()
-        self.filtered(lambda i: i.sync_state == "pending" and i.sync_status == MANDATED)._chorus_push_statuses()
+
+            run_isolated(self.env, work, lambda error, invoice=invoice: results.update(
+                {invoice: invoice._chorus_mandate_failed(error)}))
+        mandated = self.filtered(lambda i: i.sync_state == "pending" and i.sync_status == MANDATED)
+        if push:
+            mandated._chorus_push_statuses()
+        elif mandated:
+            self.env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_inbound_push")._trigger()
         return results
+
+    def _chorus_mandate_failed(self, error):
+        """The bill could not be made for a reason of Odoo's (a database error, a bug): the request stays, tried
+        again once its delay is over; the reason is shown. Returns it."""
+        self.ensure_one()
+        if isinstance(error, (psycopg2.errors.SerializationFailure, psycopg2.errors.LockNotAvailable)):
+            return _("another user is mandating it right now.")
+        reason = self.env["res.company"]._chorus_failure_reason(error)
+        self.sudo().write({"mandate_error": reason})
+        self.env["chorus.retry"]._chorus_failed(self.company_id, "mandate", self, reason, name=self.name,
+                                                supplier_name=self.supplier_name)
+        return reason
+
+    @api.model
+    def _cron_chorus_inbound_mandates(self):
+        """Mandates a stopped worker left half-done, or that failed for a reason of Odoo's once their delay is
+        over; their MANDATEE goes with the push's own scheduled action."""
+        requested = self.search([("mandate_state", "=", "requested")])
+        requested -= self.env["chorus.retry"]._chorus_waiting("mandate", requested)
+        requested._chorus_create_mandates(push=False)
 
     def _chorus_create_mandate(self):
         """The bill of this requested invoice and its queued MANDATEE, committed together: the bill, or why not."""
@@ -73,6 +103,7 @@ class ChorusInboundInvoice(models.Model):
         if reason:
             self.write({"mandate_state": "refused", "mandate_error": reason})
             self.message_post(body=_("Not mandated: %(reason)s", reason=reason))
+        self.env["chorus.retry"]._chorus_done("mandate", self)
         self._chorus_commit()
         return reason or self.move_id
 

@@ -1,12 +1,14 @@
 from datetime import timedelta
 
+import psycopg2
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..chorus import exceptions as chorus_exc
 from ..chorus.replies import Processed
 from ..tools.dates import paris_day
-from ..tools.transaction import concurrent_update_skipped
+from ..tools.transaction import run_isolated
 from ..tools.statuses import CHORUS_INVOICE_STATUSES, known_status
 from .chorus_inbound_invoice import MANDATED, PROCESSING_STATUSES, PUSH_MARGIN, VALIDATION_STATUSES
 
@@ -141,10 +143,23 @@ class ChorusInboundInvoice(models.Model):
                 client = company._chorus_get_client()
             except UserError as error:
                 invoices.write({"sync_error": error.args[0]})
+                self._chorus_commit()
                 continue
             for invoice in invoices:
-                with concurrent_update_skipped(self.env):
-                    invoice._chorus_push_one(client)
+                # Whatever happens to one invoice (a database error, a bug), the others are sent.
+                run_isolated(self.env, lambda invoice=invoice: invoice._chorus_push_one(client),
+                             invoice._chorus_push_failed)
+
+    def _chorus_push_failed(self, error):
+        """The push of this status failed for a reason of Odoo's (Chorus Pro's own answers are handled by the
+        push): still pending, tried again after a delay that grows, the reason shown."""
+        self.ensure_one()
+        if isinstance(error, (psycopg2.errors.SerializationFailure, psycopg2.errors.LockNotAvailable)):
+            return  # another worker was changing it: left to it, the next run looks again
+        reason = self.env["res.company"]._chorus_failure_reason(error)
+        self.sudo().write({"sync_error": reason})
+        self.env["chorus.retry"]._chorus_failed(self.company_id, "push", self, reason, name=self.name,
+                                                supplier_name=self.supplier_name)
 
     def _chorus_push_one(self, client):
         self.ensure_one()
@@ -167,16 +182,21 @@ class ChorusInboundInvoice(models.Model):
             self.write({"sync_state": "error", "sync_error": message, "sync_attempt_date": False})
             self.message_post(body=_("Chorus Pro refused the status %(status)s: %(error)s",
                                      status=dict(CHORUS_INVOICE_STATUSES)[self.sync_status], error=message))
+            self.env["chorus.retry"]._chorus_done("push", self)
             self._chorus_commit()
             return
         except chorus_exc.ChorusError as error:
             # Down, slow, or the reply lost: still pending; the retry first asks Chorus Pro whether the
-            # status was applied (_chorus_already_applied).
-            self.write({"sync_error": self.env["res.company"]._chorus_error_message(error)})
+            # status was applied (_chorus_already_applied), once its delay is over.
+            message = self.env["res.company"]._chorus_error_message(error)
+            self.write({"sync_error": message})
+            self.env["chorus.retry"]._chorus_failed(self.company_id, "push", self, message, name=self.name,
+                                                    supplier_name=self.supplier_name)
             self._chorus_commit()
             return
         status = known_status(reply.status) or self.sync_status
-        values = {"chorus_status": status, "chorus_status_date": fields.Datetime.now(),
+        # On Chorus Pro's clock (its reply's Date), as the listings give their times.
+        values = {"chorus_status": status, "chorus_status_date": client.last_reply_time or fields.Datetime.now(),
                   "chorus_status_comment": self.sync_reason or False,
                   "sync_state": "done", "sync_error": False, "sync_attempt_date": False}
         if status == "SUSPENDUE":
@@ -192,6 +212,7 @@ class ChorusInboundInvoice(models.Model):
             body = _("Chorus Pro status set to %(status)s with the mandate %(number)s.",
                      status=self._chorus_status_label(), number=self.sync_mandate_number)
         self.message_post(body=body)
+        self.env["chorus.retry"]._chorus_done("push", self)
         self._chorus_commit()
 
     def _chorus_push_in_flight(self):
@@ -217,10 +238,10 @@ class ChorusInboundInvoice(models.Model):
 
     @api.model
     def _cron_chorus_push_statuses(self):
-        """What received invoices have under way: mandates a stopped worker left half-done, then the statuses
-        waiting for Chorus Pro."""
-        self.search([("mandate_state", "=", "requested")])._chorus_create_mandates()
-        self.search([("sync_state", "=", "pending")])._chorus_push_statuses()
+        """The statuses waiting for Chorus Pro (mandates have a scheduled action of their own: neither waits for
+        the other); those whose last failure's delay is not over wait for a later run."""
+        pending = self.search([("sync_state", "=", "pending")])
+        (pending - self.env["chorus.retry"]._chorus_waiting("push", pending))._chorus_push_statuses()
 
 
     def action_retry_sync(self):

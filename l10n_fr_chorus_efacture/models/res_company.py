@@ -5,6 +5,8 @@ import time
 import zipfile
 from datetime import timedelta
 
+import psycopg2
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import config
@@ -61,11 +63,6 @@ class ResCompany(models.Model):
              "Managers are warned 15 days before.")
     chorus_account_changed_date = fields.Datetime(string="Technical Account Changed On", copy=False)
     chorus_account_status = fields.Char(compute="_compute_chorus_account_status", string="Technical Account")
-    # The follow-up asks Chorus Pro only for the invoices whose status changed since its last complete run.
-    chorus_statuses_followed_until = fields.Datetime(
-        string="Chorus Pro Statuses Followed Until", copy=False, readonly=True, groups="base.group_system")
-    chorus_statuses_listed_on = fields.Datetime(
-        string="Chorus Pro Statuses All Listed On", copy=False, readonly=True, groups="base.group_system")
     chorus_password_warning = fields.Selection(
         [("none", "None"), ("soon", "Expires soon"), ("expired", "Expired")],
         default="none", copy=False, string="Password Warning Sent")
@@ -103,13 +100,6 @@ class ResCompany(models.Model):
         domain="[('account_type', 'in', ('asset_current', 'asset_receivable', 'liability_payable'))]",
         help="Where the advances already paid are booked (4091 in the French chart): a mandate deducts them "
              "there, so that the bill's amount due is Chorus Pro's amount to pay.")
-    chorus_inbound_watermark = fields.Datetime(
-        copy=False, groups="base.group_system",
-        help="Latest status time Chorus Pro listed at the last complete import; the next one starts there.")
-    chorus_allowed_statuses = fields.Json(
-        copy=False, groups="base.group_system",
-        help="What Chorus Pro answered to transverses/v1/recuperer/etats/traitement: for each status, the statuses "
-             "a buyer may set next and when it was asked.")
     chorus_timeout = fields.Integer(string="Chorus Pro Time-out (s)", default=30,
                                     help="Seconds allowed for each call to Chorus Pro.")
 
@@ -178,8 +168,8 @@ class ResCompany(models.Model):
     def _chorus_next_statuses(self, status):
         """The statuses Chorus Pro allows after ``status`` (as last asked), or None when never asked."""
         self.ensure_one()
-        entry = (self.sudo().chorus_allowed_statuses or {}).get(status or "")
-        return entry["statuses"] if entry else None
+        entry = self.env["chorus.allowed.status"]._chorus_known(self).get(status or "")
+        return entry[0] if entry else None
 
     def _chorus_refresh_allowed_statuses(self, statuses):
         """Ask Chorus Pro which statuses may follow each of ``statuses``, unless asked within a day.
@@ -187,29 +177,28 @@ class ResCompany(models.Model):
         Chorus Pro unreachable: a stale answer is kept and used; with none at all, the user is told.
         """
         self.ensure_one()
-        known = dict(self.sudo().chorus_allowed_statuses or {})
+        known = self.env["chorus.allowed.status"]._chorus_known(self)
         now = fields.Datetime.now()
         stale = [status for status in set(filter(None, statuses))
-                 if status not in known or fields.Datetime.to_datetime(known[status]["asked"])
-                 < now - ALLOWED_STATUSES_MAX_AGE]
+                 if status not in known or known[status][1] < now - ALLOWED_STATUSES_MAX_AGE]
         if not stale:
             return
+        answers = {}
         try:
             client = self._chorus_get_client()
             for status in stale:
                 try:
-                    allowed = client.get_allowed_statuses(status)
+                    answers[status] = client.get_allowed_statuses(status)
                 except chorus_exc.ChorusNoResultError:
-                    allowed = []
-                known[status] = {"statuses": allowed, "asked": fields.Datetime.to_string(now)}
+                    answers[status] = []
         except (chorus_exc.ChorusError, UserError) as error:
-            missing = [status for status in stale if status not in known]
+            missing = [status for status in stale if status not in known and status not in answers]
             if missing:
                 message = error.args[0] if isinstance(error, UserError) else self._chorus_error_message(error)
                 raise UserError(_("Chorus Pro cannot say now which statuses may follow %(statuses)s: %(error)s",
                                   statuses=", ".join(sorted(missing)), error=message)) from None
             _logger.info("Chorus Pro's allowed statuses kept from the last answer: %s", error)
-        self.sudo().chorus_allowed_statuses = known
+        self.env["chorus.allowed.status"]._chorus_store(self, answers, now)
 
     # -------------------------------------------------------------- secrets
     @api.model
@@ -321,6 +310,20 @@ class ResCompany(models.Model):
     def _chorus_error_message(self, error):
         """The translated sentence of a client error (its template is listed in tools/messages.py)."""
         return self.env._(error.message_template, **error.params)
+
+    @api.model
+    def _chorus_failure_reason(self, error):
+        """What a user reads of any failure on one record: Chorus Pro's refusal or outage, Odoo's message, or, for
+        anything else (a database error, a bug), its kind and text, as the log has it with its traceback."""
+        if isinstance(error, chorus_exc.ChorusError):
+            return self._chorus_error_message(error)
+        if isinstance(error, UserError):
+            return error.args[0]
+        if isinstance(error, (psycopg2.errors.SerializationFailure, psycopg2.errors.LockNotAvailable)):
+            return _("another user or worker was changing it at the same time; tried again later.")
+        _logger.error("Chorus Pro: unexpected error on one record", exc_info=error)
+        return _("unexpected error (%(kind)s: %(error)s); tried again later.", kind=error.__class__.__name__,
+                 error=str(error)[:300])
 
     def action_chorus_check_connection(self):
         """Check the token, the API and the technical account; say in plain words what is wrong."""

@@ -13,3 +13,4 @@ from . import test_inbound_validation
 from . import test_fault_matrix
 from . import test_shapes
 from . import test_buttons
+from . import test_listing

@@ -97,8 +97,9 @@ class SandboxMixin(NeedsSandbox):
         response.raise_for_status()
         return response.json()
 
-    def inject(self, kind, operation="*", count=1, delay=None, after=0):
-        return self.control("faults", kind=kind, operation=operation, count=count, delay=delay, after=after)
+    def inject(self, kind, operation="*", count=1, delay=None, after=0, invoice=None):
+        return self.control("faults", kind=kind, operation=operation, count=count, delay=delay, after=after,
+                            invoice=invoice)
 
     def calls(self, operation):
         return self.sandbox.state.calls.get(operation, 0)

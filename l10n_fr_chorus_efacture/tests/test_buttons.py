@@ -9,7 +9,7 @@ from .test_inbound import BuyerCase
 from .test_send import ChorusSendCommon
 
 BUYER_MODELS = ["chorus.inbound.invoice", "chorus.supplier", "chorus.inbound.process.wizard",
-                "chorus.inbound.mandate.wizard", "chorus.inbound.retry", "chorus.inbound.import.log"]
+                "chorus.inbound.mandate.wizard", "chorus.retry", "chorus.inbound.import.log"]
 SUPPLIER_MODELS = ["account.move", "res.partner", "res.config.settings", "chorus.send.report",
                    "chorus.account.wizard", "chorus.invoice.update.wizard", "chorus.partner.sending.wizard"]
 
@@ -32,10 +32,14 @@ class TestChorusBuyerButtons(ButtonWalk, BuyerCase):
         self.process(suspended, "SUSPENDUE", reason="Bon de livraison manquant")
         refused.sudo().write({"sync_state": "error", "sync_status": "REJETEE", "sync_reason": "Doublon",
                               "sync_error": "Chorus Pro refused it (test)"})
+        # A status Chorus Pro could not take now: it waits in the retry list.
+        self.inject("503", "factures/v1/traiter/recue")
+        self.process(invoices[6], "SERVICE_FAIT", reason="Livré le 3 décembre")
+        self.assertTrue(self.env["chorus.retry"].search([]))
         stranger = self.env["res.partner"].create({"name": "Fournisseur sans IBAN", "is_company": True})
         new_iban.with_user(self.clerk).write({"partner_id": stranger.id})
         pool = {"chorus.inbound.invoice": invoices[:8], "account.move": mandated.move_id,
-                "chorus.supplier": invoices.chorus_supplier_id}
+                "chorus.supplier": invoices.chorus_supplier_id, "chorus.retry": self.env["chorus.retry"].search([])}
         offered = self.walk(BUYER_MODELS + ["account.move"], pool)
         self.assert_walked(offered - self.supplier_side(offered))
 

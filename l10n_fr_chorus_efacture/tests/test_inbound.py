@@ -10,6 +10,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
+from ..tools.transaction import lock_key
 from .common import SandboxMixin, give_supplier, sandbox_state
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -62,6 +63,12 @@ class BuyerCase(SandboxMixin, AccountTestInvoicingCommon):
 
     def chorus(self, inbound):
         return self.sandbox.state.invoices[int(inbound.chorus_invoice_id)]
+
+    def delay_over(self, operation=None):
+        """Time passes: the delay of what waits in the retry list is over."""
+        entries = self.env["chorus.retry"].sudo().search([("operation", "=", operation)] if operation else [])
+        entries.write({"next_try": fields.Datetime.now() - timedelta(seconds=1)})
+        return entries
 
     def process(self, invoices, status, reason=None, user=None):
         return self.processing_wizard(invoices, user=user, new_status=status, reason=reason).action_confirm()
@@ -138,6 +145,68 @@ class TestChorusInbound(BuyerCase):
         invoices[0].invalidate_recordset(["status_history_ids"])  # read in the model's order, newest first
         self.assertEqual(invoices[0].status_history_ids.mapped("status"), ["REJETEE", "MISE_A_DISPOSITION"])
 
+    def test_invoice_listed_late_is_imported(self):
+        """Chorus Pro's search shows an invoice some time after the time of its status, and after a newer one: the
+        next import still brings it in (the window starts before Chorus Pro's clock at the last run, not at the
+        newest status listed)."""
+        self.run_import()
+        late_id, newer_id = self.control("inbox/generate", count=2)["created"]
+        late, newer = self.sandbox.state.invoices[late_id], self.sandbox.state.invoices[newer_id]
+        late["listed_at"] = self.sandbox.state.now() + 300  # shown by the search in 5 minutes
+        newer["changed"] += 60  # and a newer status listed at once
+        self.run_import()
+        imported = set(self.received().mapped("chorus_invoice_id"))
+        self.assertIn(str(newer_id), imported)
+        self.assertNotIn(str(late_id), imported)
+        self.control("advance", seconds=3600)
+        log = self.run_import()
+        self.assertEqual(log.count_created, 1)
+        self.assertIn(str(late_id), self.received().mapped("chorus_invoice_id"))
+
+    def test_completion_brings_new_documents(self):
+        """A completion (new supporting documents in Chorus Pro) downloads the invoice's documents again: the files
+        the module downloaded are replaced, those users added in the chatter stay."""
+        self.run_import()
+        invoice = self.received()[0]
+        note = self.env["ir.attachment"].create({"name": "note_interne.pdf", "raw": b"%PDF-1.4 note",
+                                                 "res_model": invoice._name, "res_id": invoice.id})
+        invoice.message_post(body="Note du service", attachment_ids=note.ids)
+        before = invoice.downloaded_document_ids
+        self.process(invoice, "SUSPENDUE", "Bon de livraison manquant")
+        chorus = self.chorus(invoice)
+        chorus["pieces"].append({"nom": "bon_de_livraison_signe.pdf", "contenu": b"%PDF-1.4 BL signe"})
+        self.control("invoice/status", idFacture=chorus["idFacture"], statut="COMPLETEE",
+                     commentaire="Bon de livraison joint")
+        self.run_import()
+        self.assertEqual(invoice.chorus_status, "COMPLETEE")
+        self.assertEqual(invoice.documents_state, "done")
+        names = set(invoice.downloaded_document_ids.mapped("name"))
+        self.assertIn("bon_de_livraison_signe.pdf", names, "the new document came")
+        self.assertFalse(before.exists() & invoice.downloaded_document_ids - invoice.downloaded_document_ids,
+                         "downloaded again, not doubled")
+        self.assertEqual(len(names), len(invoice.downloaded_document_ids))
+        self.assertTrue(note.exists(), "the file a user added stays")
+        attachments = self.env["ir.attachment"].search([("res_model", "=", invoice._name),
+                                                        ("res_id", "=", invoice.id)])
+        self.assertEqual(attachments, invoice.downloaded_document_ids | note)
+        self.assertEqual(invoice.status_history_ids.mapped("status")[:2], ["COMPLETEE", "SUSPENDUE"])
+
+    def test_one_invoice_failing_leaves_the_others(self):
+        """A persistent 500 on one invoice's detail: the others are imported, it waits in the retry list with its
+        reason, and comes in once Chorus Pro answers for it."""
+        target = self.inbox()[4]["idFacture"]
+        self.control("faults", kind="500", operation=RECEIVED_GET, count=1000, invoice=target)
+        log = self.run_import()
+        self.assertEqual((log.count_created, log.count_failed), (29, 1))
+        retry = self.env["chorus.retry"].search([("chorus_invoice_id", "=", str(target))])
+        self.assertIn("unavailable", retry.reason)
+        self.assertEqual(retry.operation, "import")
+        self.control("faults/clear")
+        self.delay_over()
+        log = self.run_import()
+        self.assertEqual((log.count_retried, len(self.received())), (1, 30))
+        self.assertFalse(retry.exists())
+
     def test_availability_date_from_the_history(self):
         """An invoice already processed elsewhere when first imported: its availability comes from its history."""
         chorus = self.sandbox.state.invoices[7000001]
@@ -174,7 +243,7 @@ class TestChorusInbound(BuyerCase):
         self.received().sudo().unlink()
         self.reset_sandbox()
         self.sandbox.state.config["download_folders"] = "number"
-        self.company.sudo().chorus_inbound_watermark = False
+        self.env["chorus.listing.mark"].sudo().search([("company_id", "=", self.company.id)]).unlink()
         log = self.run_import()
         self.assertEqual((log.count_documents, self.calls(DOWNLOAD)), (30, 2))
 
@@ -260,9 +329,8 @@ class TestChorusInbound(BuyerCase):
         self.assertIn("A_RECYCLER", self.processing_wizard(first).allowed_statuses)
 
         def a_day_later():
-            known = self.company.sudo().chorus_allowed_statuses
-            asked = fields.Datetime.to_string(fields.Datetime.now() - timedelta(days=1, minutes=1))
-            self.company.sudo().chorus_allowed_statuses = {k: dict(v, asked=asked) for k, v in known.items()}
+            self.env["chorus.allowed.status"].sudo().search([("company_id", "=", self.company.id)]).write(
+                {"asked": fields.Datetime.now() - timedelta(days=1, minutes=1)})
 
         a_day_later()
         self.assertEqual(self.processing_wizard(first).allowed_statuses, "REJETEE,SERVICE_FAIT")
@@ -270,7 +338,7 @@ class TestChorusInbound(BuyerCase):
         self.inject("503", STATES, count=10)
         a_day_later()
         self.assertEqual(self.processing_wizard(first).allowed_statuses, "REJETEE,SERVICE_FAIT")
-        self.company.sudo().chorus_allowed_statuses = False
+        self.env["chorus.allowed.status"].sudo().search([("company_id", "=", self.company.id)]).unlink()
         with self.assertRaisesRegex(UserError, "Chorus Pro cannot say now which statuses may follow "
                                                "MISE_A_DISPOSITION"):
             first.action_process()
@@ -283,10 +351,18 @@ class TestChorusInbound(BuyerCase):
         self.assertEqual((invoice.sync_state, invoice.chorus_status), ("pending", "MISE_A_DISPOSITION"))
         self.assertIn("unavailable", invoice.sync_error)
         self.assertEqual(self.chorus(invoice)["statut"], "MISE_A_DISPOSITION")
-        self.Inbound._cron_chorus_push_statuses()  # still down
-        self.assertEqual(invoice.sync_state, "pending")
+        retry = self.env["chorus.retry"].search([("operation", "=", "push"), ("res_id", "=", invoice.id)])
+        self.assertIn("unavailable", retry.reason, "waiting, with its reason")
+        self.Inbound._cron_chorus_push_statuses()  # its delay is not over: left alone
+        self.assertEqual(self.calls(PROCESS), 1)
+        self.delay_over("push")
+        self.Inbound._cron_chorus_push_statuses()  # still down: it waits longer
+        self.assertEqual((invoice.sync_state, retry.attempts), ("pending", 2))
+        self.assertEqual(retry.next_try - retry.last_tried, timedelta(minutes=10))
+        self.delay_over("push")
         self.Inbound._cron_chorus_push_statuses()
         self.assertEqual((invoice.sync_state, invoice.chorus_status), ("done", "SERVICE_FAIT"))
+        self.assertFalse(retry.exists(), "sent: nothing waits any more")
         self.assertEqual(self.chorus(invoice)["statut"], "SERVICE_FAIT")
         self.assertEqual(self.chorus(invoice)["commentaire"], "Service fait le 20/11")
         self.assertEqual(self.calls(PROCESS), 3)
@@ -307,6 +383,7 @@ class TestChorusInbound(BuyerCase):
         self.process(invoice, "SUSPENDUE", "Devis signé manquant")
         self.assertEqual(invoice.sync_state, "pending")
         self.assertEqual(self.chorus(invoice)["statut"], "SUSPENDUE", "Chorus Pro applied it; the reply was lost")
+        self.delay_over("push")
         self.Inbound._cron_chorus_push_statuses()
         self.assertEqual((invoice.sync_state, invoice.chorus_status, invoice.was_suspended),
                          ("done", "SUSPENDUE", True))
@@ -380,6 +457,7 @@ class TestChorusInbound(BuyerCase):
             "account_id": self.company_data["default_account_expense"].id}).action_confirm()
         self.assertTrue(invoice.move_id, "the bill exists; Chorus Pro is told later")
         self.assertEqual((invoice.sync_state, invoice.sync_status), ("pending", "MANDATEE"))
+        self.delay_over("push")
         self.Inbound._cron_chorus_push_statuses()
         self.assertEqual(self.chorus(invoice)["numeroDpMandat"], invoice.move_id.name)
         self.assertEqual(invoice.chorus_status, "MANDATEE")
@@ -425,10 +503,12 @@ class TestChorusInbound(BuyerCase):
         journal = self.company_data["default_journal_purchase"]
         invoice.sudo().write({"mandate_state": "requested", "mandate_journal_id": journal.id,
                        "mandate_account_id": self.company_data["default_account_expense"].id})
-        self.Inbound._cron_chorus_push_statuses()
+        self.Inbound._cron_chorus_inbound_mandates()
         self.assertTrue(invoice.move_id)
-        self.assertEqual((invoice.mandate_state, invoice.chorus_status), (False, "MANDATEE"))
-        self.Inbound._cron_chorus_push_statuses()
+        self.assertEqual((invoice.mandate_state, invoice.sync_status), (False, "MANDATEE"))
+        self.Inbound._cron_chorus_push_statuses()  # the push's own scheduled action tells Chorus Pro
+        self.assertEqual(invoice.chorus_status, "MANDATEE")
+        self.Inbound._cron_chorus_inbound_mandates()
         self.assertEqual(self.env["account.move"].search_count([("chorus_inbound_id", "=", invoice.id)]), 1)
 
     def test_retry_keeps_the_queued_status(self):
@@ -466,10 +546,13 @@ class TestChorusInbound(BuyerCase):
         with mute_logger("odoo.sql_db"):  # Odoo logs the refused INSERT
             log = self.run_import()
         self.assertEqual((stopped.state, log.count_created, log.count_failed), ("interrupted", 29, 1))
-        retry = self.env["chorus.inbound.retry"].search([("company_id", "=", self.company.id)])
-        self.assertEqual(retry.invoice_number, refused)
+        retry = self.env["chorus.retry"].search([("company_id", "=", self.company.id)])
+        self.assertEqual((retry.operation, retry.name), ("import", refused))
         self.assertEqual(retry.reason, "the database refused it (refused by a trigger for the test)")
         self.env.cr.execute("DROP TRIGGER chorus_test_refuse ON chorus_inbound_invoice")
+        log = self.run_import()
+        self.assertEqual((log.count_retried, len(self.received())), (0, 29), "its delay is not over")
+        retry.action_retry_now()  # "Try again now"
         log = self.run_import()
         self.assertEqual((log.state, log.count_retried), ("done", 1))
         self.assertEqual(len(self.received()), 30)
@@ -512,24 +595,32 @@ class TestChorusInboundHostile(BuyerCase):
         ancient["dateFacture"] = "0001-01-01"
         log = self.Inbound._chorus_import_company(self.company)
         self.assertEqual((log.state, log.count_created, log.count_failed), ("error", 28, 2))
-        self.assertIn("BDM-2026-00001 (Chorus %s): unreadable data from Chorus Pro (facture.montantTotal.montantTtcTotal "
-                      "is out of range" % huge["idFacture"], log.message)
+        self.assertIn("BDM-2026-00001: unreadable data from Chorus Pro (facture.montantTotal.montantTtcTotal "
+                      "is out of range", log.message)
         self.assertIn("unreadable data from Chorus Pro (facture.references.dateFacture is out of range",
                       log.message)
         self.assertEqual(len(self.received()), 28, "the others are imported")
-        retries = self.env["chorus.inbound.retry"].search([("company_id", "=", self.company.id)])
+        retries = self.env["chorus.retry"].search([("company_id", "=", self.company.id)])
         self.assertEqual(sorted(retries.mapped("chorus_invoice_id")),
                          sorted([str(huge["idFacture"]), str(ancient["idFacture"])]))
-        self.assertTrue(self.company.sudo().chorus_inbound_watermark, "the import moved on")
-        # Still wrong at the next run: tried again, still listed; nothing else read again.
+        mark = self.env["chorus.listing.mark"]._chorus_get(self.company, "received_invoices")
+        self.assertTrue(mark.changed_since, "the import moved on")
+        # At the next run, their delay is not over: left alone; nothing read again.
         gets = self.calls(RECEIVED_GET)
+        log = self.Inbound._chorus_import_company(self.company)
+        self.assertEqual((log.count_retried, log.count_failed, self.calls(RECEIVED_GET)), (0, 0, gets))
+        # Once their delay is over: tried again, still wrong, the delay grows; nothing else read again.
+        retries.sudo().next_try = fields.Datetime.now() - timedelta(seconds=1)
         log = self.Inbound._chorus_import_company(self.company)
         self.assertEqual((log.count_retried, log.count_failed), (0, 2))
         self.assertEqual(retries.mapped("attempts"), [2, 2])
+        for retry in retries:
+            self.assertEqual(retry.next_try - retry.last_tried, timedelta(minutes=10), "5 minutes, then 10...")
         self.assertEqual(self.calls(RECEIVED_GET), gets + 2, "only the two to import again are read")
-        # Corrected in Chorus Pro: the next run imports them from the retry list.
+        # Corrected in Chorus Pro, and "Try again now": the next run imports them from the retry list.
         huge["montantTTC"] = huge["montantHT"] * 1.2
         ancient["dateFacture"] = "2026-11-02"
+        retries.action_retry_now()
         log = self.Inbound._chorus_import_company(self.company)
         self.assertEqual((log.state, log.count_retried, log.count_failed), ("done", 2, 0))
         self.assertEqual(len(self.received()), 30)
@@ -563,9 +654,9 @@ class TestChorusInboundHostile(BuyerCase):
     def test_two_imports_at_once(self):
         # Another worker is importing for this company (it holds the company's import lock).
         with odoo.sql_db.db_connect(self.env.cr.dbname).cursor() as other:
-            other.execute("SELECT pg_advisory_lock(%s)", [self.Inbound._chorus_import_lock_key(self.company)])
+            other.execute("SELECT pg_advisory_lock(%s)", [lock_key("import", self.company.id)])
             log = self.Inbound._chorus_import_company(self.company)
-            other.execute("SELECT pg_advisory_unlock(%s)", [self.Inbound._chorus_import_lock_key(self.company)])
+            other.execute("SELECT pg_advisory_unlock(%s)", [lock_key("import", self.company.id)])
         self.assertEqual(log.state, "error")
         self.assertIn("already running", log.message)
         self.assertFalse(self.received(), "the second worker creates nothing")

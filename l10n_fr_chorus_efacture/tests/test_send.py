@@ -453,6 +453,9 @@ class TestChorusSend(ChorusSendCommon):
         self.assertEqual(self.calls("factures/v1/rechercher/fournisseur"), calls, "polling stops at final statuses")
         self.assertIn(move, Move.search([("chorus_invoice_status", "=", "MISE_EN_PAIEMENT")]))
 
+    def mark(self):
+        return self.env["chorus.listing.mark"]._chorus_get(self.company, "supplier_statuses")
+
     def test_follow_up_asks_only_what_changed(self):
         """Once a run is through, Chorus Pro is asked only for the invoices whose status changed since (with a
         margin), not for everything the supplier ever sent: 250 invoices of a past history are listed on the first
@@ -462,49 +465,100 @@ class TestChorusSend(ChorusSendCommon):
         move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
         move._chorus_send()
         Move = self.env["account.move"]
-        self.assertFalse(self.company.sudo().chorus_statuses_followed_until, "no status run yet")
+        self.assertFalse(self.mark().changed_since, "no status run yet")
         searches = self.calls(SEARCH)
-        Move._cron_chorus_follow_up()  # the flux integrated, then the first status run: everything (no mark yet)
+        Move._cron_chorus_follow_up()  # the flux integrated, then the first status run: every open invoice
         self.assertEqual(move.chorus_state, "integrated")
         self.assertEqual(self.calls(SEARCH) - searches, 1 + 3, "the flux's invoices, then 251 invoices at 100 a page")
         self.assertNotIn("periodeDateHeureEtatCourantDu", self.last_payload(SEARCH))
-        mark = self.company.sudo().chorus_statuses_followed_until
+        self.assertNotIn("MISE_EN_PAIEMENT", self.last_payload(SEARCH)["statutCourant"], "open statuses only")
+        mark = self.mark().changed_since
         self.assertTrue(mark)
 
         searches, histories = self.calls(SEARCH), self.calls(HISTORY)
         Move._cron_chorus_follow_up()  # nothing changed: one page, nothing read in full
         self.assertEqual(self.calls(SEARCH) - searches, 1)
         self.assertEqual(self.calls(HISTORY), histories)
-        since = self.last_payload(SEARCH)["periodeDateHeureEtatCourantDu"]
-        self.assertEqual(since, (mark - timedelta(minutes=15)).isoformat() + "Z",
-                         "from the last run's start, with a margin for the two clocks")
+        self.assertEqual(self.last_payload(SEARCH)["periodeDateHeureEtatCourantDu"], mark.isoformat() + "Z")
 
         self.control("invoice/status", idFacture=int(move.chorus_invoice_id), statut="SUSPENDUE",
                      commentaire="Bon de commande manquant")
+        changed = self.sandbox.state.invoices[int(move.chorus_invoice_id)]["changed"]
         searches = self.calls(SEARCH)
+        self.control("advance", seconds=3600)  # the next run, an hour later on Chorus Pro's clock
         Move._cron_chorus_follow_up()
         self.assertEqual(self.calls(SEARCH) - searches, 1)
         self.assertEqual(self.calls(HISTORY), histories + 1, "only the changed invoice is read in full")
         self.assertEqual(move.chorus_invoice_status, "SUSPENDUE")
         self.assertEqual(move.chorus_status_comment, "Bon de commande manquant")
-
-        # The mark is Chorus Pro's own clock: the latest status time it listed.
-        latest = max(i["changed"] for i in self.sandbox.state.invoices.values())
-        mark = self.company.sudo().chorus_statuses_followed_until
-        self.assertLess(abs(mark.replace(tzinfo=timezone.utc).timestamp() - latest), 1.5)
+        # The next window starts just after the latest status listed (Chorus Pro's clock, an hour ahead, minus
+        # the overlap, is later): nothing listed twice.
+        self.assertEqual(self.mark().changed_since.replace(tzinfo=timezone.utc).timestamp(), int(changed) + 1)
+        mark = self.mark().changed_since
 
         # A run interrupted by an outage does not move the mark: the next run asks from the same point.
         self.inject("503", SEARCH, count=10)
         Move._cron_chorus_follow_up()
-        self.assertEqual(self.company.sudo().chorus_statuses_followed_until, mark)
+        self.assertEqual(self.mark().changed_since, mark)
         self.control("faults/clear")
 
-        # Once a day, every status is listed again (a status Chorus Pro would record with an earlier time).
-        self.company.sudo().chorus_statuses_listed_on = fields.Datetime.now() - timedelta(hours=25)
+        # Once a day, every open invoice is listed again (a status Chorus Pro would record with an earlier time).
+        self.mark().full_listed_on = fields.Datetime.now() - timedelta(hours=25)
         searches = self.calls(SEARCH)
         Move._cron_chorus_follow_up()
         self.assertEqual(self.calls(SEARCH) - searches, 3)
         self.assertNotIn("periodeDateHeureEtatCourantDu", self.last_payload(SEARCH))
+
+    def test_follow_up_burst_listed_once(self):
+        """A month-end batch whose statuses share one time is listed again while it is within the overlap, not
+        until something newer changes."""
+        SEARCH = "factures/v1/rechercher/fournisseur"
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        move._chorus_send()
+        Move = self.env["account.move"]
+        Move._cron_chorus_follow_up()
+        burst = self.control("sent/generate", count=250, supplier_siret=self.company.siret,
+                             buyer_siret=COMMUNE_SIRET, status="MISE_A_DISPOSITION", prefix="BURST", age=0)["created"]
+        self.assertEqual(len(burst), 250)
+        searches = self.calls(SEARCH)
+        Move._cron_chorus_follow_up()
+        self.assertEqual(self.calls(SEARCH) - searches, 3, "the burst, listed")
+        self.control("advance", seconds=3600)
+        searches = self.calls(SEARCH)
+        Move._cron_chorus_follow_up()
+        self.assertEqual(self.calls(SEARCH) - searches, 3, "listed again: it was within the last run's overlap")
+        for _run in range(3):
+            searches = self.calls(SEARCH)
+            Move._cron_chorus_follow_up()
+            self.assertEqual(self.calls(SEARCH) - searches, 1, "nothing changed: one call")
+
+    def test_follow_up_one_invoice_failing(self):
+        """One invoice whose history Chorus Pro cannot give waits in the retry list with its reason; the others are
+        followed, and it is followed once Chorus Pro answers again."""
+        HISTORY = "factures/v1/consulter/historique"
+        moves = [self.make_invoice(buyer_reference="SERV_TECHNIQUES") for _i in range(3)]
+        for move in moves:
+            move._chorus_send()
+        Move = self.env["account.move"]
+        Move._cron_chorus_follow_up()
+        for move in moves:
+            self.control("invoice/status", idFacture=int(move.chorus_invoice_id), statut="SUSPENDUE",
+                         commentaire="PV manquant")
+        self.inject("500", HISTORY, count=3)  # the first invoice's history, every attempt of its read
+        Move._cron_chorus_follow_up()
+        statuses = [move.chorus_invoice_status for move in moves]
+        self.assertEqual(statuses.count("SUSPENDUE"), 2, "the others are followed")
+        failed = next(move for move in moves if move.chorus_invoice_status != "SUSPENDUE")
+        retry = self.env["chorus.retry"].search([("operation", "=", "follow_up"), ("res_id", "=", failed.id)])
+        self.assertIn("unavailable", retry.reason)
+        self.assertGreater(retry.next_try, fields.Datetime.now())
+        # Its delay not over: left for now (the window holds it); over: followed.
+        Move._cron_chorus_follow_up()
+        self.assertNotEqual(failed.chorus_invoice_status, "SUSPENDUE")
+        retry.action_retry_now()
+        Move._cron_chorus_follow_up()
+        self.assertEqual(failed.chorus_invoice_status, "SUSPENDUE")
+        self.assertFalse(retry.exists())
 
     def test_follow_up_goes_on_past_an_unknown_flux(self):
         lost = self.make_invoice(buyer_reference="SERV_TECHNIQUES", invoice_user_id=self.env.user.id)

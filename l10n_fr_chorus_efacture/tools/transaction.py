@@ -7,6 +7,8 @@ import psycopg2
 
 from odoo.tools import mute_logger
 
+from ..chorus.exceptions import ChorusOutcomeUnknownError, ChorusUnavailableError
+
 _logger = logging.getLogger(__name__)
 
 
@@ -39,13 +41,95 @@ def rollback_if_allowed(env):
     return True
 
 
+# Advisory locks of the module: "CPRO" in the high bytes, apart from other advisory locks; then what is locked.
+_LOCK_BASE = 0x4350524F00000000
+LOCK_PURPOSES = {"import": 0, "follow_up": 1, "send": 2}
+
+
+def lock_key(purpose, record_id):
+    """The PostgreSQL advisory lock key of one piece of work (``purpose``) on one record (a company)."""
+    return _LOCK_BASE + (LOCK_PURPOSES[purpose] << 24) + record_id
+
+
 @contextlib.contextmanager
-def concurrent_update_skipped(env):
-    """Work on one record in a transaction of its own, leaving it to the next run when another worker changed
-    it meanwhile (PostgreSQL's REPEATABLE READ refuses the update): that worker's change stands."""
+def advisory_lock(env, key):
+    """Try the advisory lock ``key`` on a connection of its own: a database error in the work's transaction
+    cannot keep it, and it ends with the connection if the worker dies. Yields whether it was taken; another
+    worker (on this server or another one) holding it means the work is under way there."""
+    with env.registry.cursor() as lock_cr:
+        lock_cr.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        locked = lock_cr.fetchone()[0]
+        lock_cr.commit()
+        try:
+            yield locked
+        finally:
+            if locked:
+                lock_cr.execute("SELECT pg_advisory_unlock(%s)", [key])
+                lock_cr.commit()
+
+
+def run_isolated(env, work, on_failure):
+    """Do one record's ``work()`` and commit it; whatever it raises, what it left uncommitted is dropped,
+    ``on_failure(error)`` is called and committed, and the caller goes on with the next record. Returns whether
+    the work went through.
+
+    The caller commits before its loop: what was done before this record stays. Where Odoo forbids commits
+    (tests), a savepoint plays the part of the dropped transaction.
+    """
+    can_commit = env["account.move.send"]._can_commit()
     try:
-        yield
-    except psycopg2.errors.SerializationFailure:
-        if not rollback_if_allowed(env):
-            raise
-        _logger.info("A record changed by another worker meanwhile is left to the next run")
+        if can_commit:
+            work()
+            env.cr.commit()
+        else:
+            with env.cr.savepoint():
+                work()
+    except Exception as error:  # noqa: BLE001 - one record must not stop the others, whatever happened to it
+        if can_commit:
+            env.cr.rollback()
+        env.invalidate_all()
+        if not isinstance(error, (psycopg2.errors.SerializationFailure, psycopg2.errors.LockNotAvailable)):
+            _logger.info("Chorus Pro work on one record failed, the others go on: %r", error)
+        on_failure(error)
+        commit_if_allowed(env)
+        return False
+    return True
+
+
+# Chorus Pro unavailable for this many invoices in a row: an outage, the run stops (nothing is lost, the window
+# does not move) rather than sending every invoice of the page to the retry list.
+OUTAGE_IN_A_ROW = 3
+
+
+class OutageGuard:
+    """Tells a failure of one invoice from an outage of Chorus Pro. An invoice Chorus Pro was unavailable for is
+    noted (``note()``: its retry entry) only once Chorus Pro answers for another one; several in a row are an
+    outage: nothing is noted, the run stops (nothing is lost, its window does not move)."""
+
+    def __init__(self):
+        self.in_a_row = 0
+        self.deferred = []
+
+    def failed(self, error, note):
+        if isinstance(error, ChorusUnavailableError) and not isinstance(error, ChorusOutcomeUnknownError):
+            self.in_a_row += 1
+            self.deferred.append(note)
+            if self.in_a_row >= OUTAGE_IN_A_ROW:
+                self.deferred = []
+                raise error
+        else:
+            self.succeeded()
+            note()
+
+    def succeeded(self):
+        """Chorus Pro answered: the failures kept aside were the invoices' own."""
+        self.in_a_row = 0
+        deferred, self.deferred = self.deferred, []
+        for note in deferred:
+            note()
+
+    def end(self):
+        """The run is over with failures kept aside that nothing proved the invoices' own (Chorus Pro may have
+        been going down): not noted; the next run tries them as if nothing happened."""
+        self.in_a_row = 0
+        self.deferred = []

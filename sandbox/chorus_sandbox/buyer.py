@@ -40,6 +40,8 @@ class BuyerSide:
         for i in self.invoices.values():
             if i.get("destinataire") not in ids or i["statut"] in ("DEPOSEE", "EN_COURS_ACHEMINEMENT"):
                 continue
+            if i.get("listed_at", 0) > self.now():
+                continue  # written, not shown by the search yet (its status time is already set)
             if kind and kind != "FACTURE":
                 continue
             if statuses and i["statut"] not in statuses:

@@ -73,15 +73,16 @@ class Controls:
         return created
 
     def generate_sent(self, count, supplier_siret, buyer_siret, status="MISE_A_DISPOSITION", prefix="HIST",
-                      **_ignored):
-        """Add ``count`` invoices a supplier deposited long ago (a history to follow, for the benchmarks); returns
-        their [idFacture, numeroFacture]."""
+                      age=30 * 86400, **_ignored):
+        """Add ``count`` invoices a supplier deposited (a history to follow, for the benchmarks), their statuses all
+        set at one moment, ``age`` seconds ago (a month by default); returns their [idFacture, numeroFacture]."""
         created = []
         with self.lock:
             supplier = self.structure_by_siret(supplier_siret)
             buyer = self.structure_by_siret(buyer_siret)
             if not supplier or not buyer:
                 raise KeyError(supplier_siret if not supplier else buyer_siret)
+            moment = int(self.now() - float(age))
             for n in range(int(count)):
                 invoice = self._new_invoice({
                     "fournisseur": supplier["idStructureCPP"], "destinataire": buyer["idStructureCPP"],
@@ -90,8 +91,8 @@ class Controls:
                     "numeroFluxDepot": "CPP%s%09d" % (self.today().year, n + 1), "montantHT": 100.0,
                     "montantTTC": 120.0, "statut": status, "listed_at": 0,
                 })
-                invoice["changed"] -= 30 * 86400  # its status was set a month ago
-                invoice["historique"][-1]["time"] = invoice["changed"]
+                invoice["changed"] = moment
+                invoice["historique"][-1]["time"] = moment
                 created.append([invoice["idFacture"], invoice["numeroFacture"]])
         return created
 

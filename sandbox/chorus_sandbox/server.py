@@ -93,13 +93,13 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return kind  # malformed, giant, lost_reply, 504, bad_base64: applied after the operation
 
-    def _authenticate(self, operation, check_account=True):
+    def _authenticate(self, operation, check_account=True, body=b""):
         """Check the token (and the technical account) like the PISTE gateway, before any fault.
 
         A fault is only used up by a call that passed authentication; the auth faults themselves
-        (token_expired, password_expired) act here.
+        (token_expired, password_expired) act here. A fault about one invoice applies to the calls naming it.
         """
-        fault = self.state.take_fault(operation)
+        fault = self.state.take_fault(operation, _invoices_named(body))
         kind = fault["kind"] if fault else None
         if kind == "token_expired":
             self.state.revoke_tokens()
@@ -187,7 +187,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, self.state.health())
         if operation not in OPERATIONS or method != "POST":
             raise ApiError(404, {"codeRetour": 404, "libelle": "Opération inconnue : %s" % operation})
-        account, fault = self._authenticate(operation)
+        account, fault = self._authenticate(operation, body=body)
         # Calls are counted once they pass the gateway (a call refused for its token never reached Chorus Pro).
         self.state.count_call(operation)
         fault = self._apply_fault(fault)
@@ -290,7 +290,7 @@ class Handler(BaseHTTPRequestHandler):
             return {"now": state.advance(data.get("seconds", 0))}
         if action == "faults":
             state.add_fault(data["kind"], data.get("operation", "*"), data.get("count", 1), data.get("delay"),
-                            data.get("after", 0))
+                            data.get("after", 0), data.get("invoice"))
             return {"faults": state.faults}
         if action == "faults/clear":
             with state.lock:
@@ -313,6 +313,25 @@ class Handler(BaseHTTPRequestHandler):
                 state.accounts[data["login"]]["password_expiry"] = data["date"]
             return {"ok": True}
         raise ApiError(404, {"error": "unknown control action %s" % action})
+
+
+def _invoices_named(body):
+    """The invoice ids a request names (idFacture, identifiantFactureCPP, listeFacture[].idFacture)."""
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        return set()
+    if not isinstance(payload, dict):
+        return set()
+    values = [payload.get("idFacture"), payload.get("identifiantFactureCPP")]
+    values += [item.get("idFacture") for item in payload.get("listeFacture") or [] if isinstance(item, dict)]
+    named = set()
+    for value in values:
+        try:
+            named.add(int(value))
+        except (TypeError, ValueError):
+            continue
+    return named
 
 
 class SandboxServer(ThreadingHTTPServer):

@@ -103,21 +103,27 @@ class SandboxState(Structures, SupplierSide, BuyerSide, Controls):
         self.next_id += 1
         return 88000000 + self.next_id
 
-    def add_fault(self, kind, operation="*", count=1, delay=None, after=0):
-        """Fail the next ``count`` calls of ``operation``, once ``after`` of them have gone through."""
+    def add_fault(self, kind, operation="*", count=1, delay=None, after=0, invoice=None):
+        """Fail the next ``count`` calls of ``operation``, once ``after`` of them have gone through; with
+        ``invoice``, only the calls about that invoice (its idFacture in the request)."""
         if kind not in FAULT_KINDS:
             raise ValueError("unknown fault kind %r" % kind)
         with self.lock:
             self.faults.append({"kind": kind, "operation": operation, "count": int(count), "delay": delay,
-                                "after": int(after or 0)})
+                                "after": int(after or 0), "invoice": as_int(invoice)})
 
-    def take_fault(self, operation):
+    def take_fault(self, operation, invoices=()):
+        """The fault this call gets, if any; ``invoices``: the invoice ids its request names."""
         with self.lock:
             for fault in self.faults:
-                if fault["operation"] in ("*", operation) and fault.get("after", 0) > 0:
+                if fault["operation"] not in ("*", operation):
+                    continue
+                if fault.get("invoice") and fault["invoice"] not in invoices:
+                    continue
+                if fault.get("after", 0) > 0:
                     fault["after"] -= 1
                     continue
-                if fault["operation"] in ("*", operation) and fault["count"] > 0:
+                if fault["count"] > 0:
                     fault["count"] -= 1
                     if fault["count"] <= 0:
                         self.faults.remove(fault)

@@ -1,0 +1,43 @@
+"""18.0.1.2.0: one retry list for every operation, listing marks of their own, the downloaded documents known.
+
+- The invoices waiting to be imported again (chorus.inbound.retry) join the retry list (chorus.retry), due now.
+- The listing marks start empty: the first run after the upgrade is a full listing of every invoice not final, which
+  also brings in any invoice the old watermark (on res.company) had passed.
+- The documents the module downloaded are told apart from those users added: the invoice's PDF, and the files
+  described as the module describes them.
+"""
+
+from odoo import SUPERUSER_ID, api
+
+DESCRIPTIONS = ("Invoice PDF from Chorus Pro", "Supporting document", "PDF de la facture reçu de Chorus Pro",
+                "Pièce justificative")
+
+
+def migrate(cr, version):
+    if not version:
+        return
+    cr.execute("SELECT to_regclass('chorus_inbound_retry')")
+    if cr.fetchone()[0]:
+        cr.execute("""
+            INSERT INTO chorus_retry (company_id, operation, chorus_invoice_id, key, name, supplier_name, reason,
+                                      attempts, first_failed, last_tried, next_try, create_uid, create_date,
+                                      write_uid, write_date)
+            SELECT company_id, 'import', chorus_invoice_id, 'chorus,' || chorus_invoice_id,
+                   COALESCE(invoice_number, chorus_invoice_id), supplier_name, reason, attempts, first_failed,
+                   last_tried, now() AT TIME ZONE 'UTC', create_uid, create_date, write_uid, write_date
+              FROM chorus_inbound_retry
+            ON CONFLICT DO NOTHING
+        """)
+    cr.execute("""
+        INSERT INTO chorus_inbound_invoice_downloaded_rel (inbound_id, attachment_id)
+        SELECT a.res_id, a.id
+          FROM ir_attachment a
+          JOIN chorus_inbound_invoice i ON i.id = a.res_id
+         WHERE a.res_model = 'chorus.inbound.invoice'
+           AND (a.id = i.pdf_attachment_id OR a.description IN %s)
+        ON CONFLICT DO NOTHING
+    """, [DESCRIPTIONS])
+    env = api.Environment(cr, SUPERUSER_ID, {})
+    push = env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_inbound_push", raise_if_not_found=False)
+    if push:
+        push.name = "Chorus Pro: send the statuses of received invoices"
