@@ -8,7 +8,7 @@
 
 import pytest
 
-HTTP_CLASSES = {"TestChorusTour", "TestChorusInboundRpc"}
+HTTP_CLASSES = {"TestChorusTour", "TestChorusInboundRpc", "TestChorusFieldsRpc"}
 
 
 @pytest.fixture(autouse=True)

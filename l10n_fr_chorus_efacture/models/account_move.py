@@ -1,5 +1,5 @@
 from odoo import Command, _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools.misc import format_datetime
 
 from ..tools.statuses import CHORUS_INVOICE_STATUSES
@@ -19,6 +19,12 @@ FLUX_STATES = [
     ("IN_DEPOT_PORTAIL_EN_ATTENTE_TRAITEMENT_SE_CPP", "Portal deposit waiting for the exchange service"),
 ]
 FLUX_DONE = {"IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE"}
+# What the module records of an invoice's life in Chorus Pro: written by the module only.
+MODULE_FIELDS = {
+    "chorus_state", "chorus_flux_number", "chorus_flux_state", "chorus_waiting_told", "chorus_sent_date",
+    "chorus_flux_syntax", "chorus_flux_attachment_id", "chorus_invoice_id", "chorus_invoice_status",
+    "chorus_status_date", "chorus_status_comment", "chorus_error", "chorus_inbound_id",
+}
 # Fields that make up the invoice sent to Chorus Pro: frozen once it is deposited.
 LOCKED_FIELDS = {
     "partner_id", "commercial_partner_id", "invoice_date", "date", "invoice_date_due", "currency_id",
@@ -123,12 +129,36 @@ class AccountMove(models.Model):
     def _unlink_except_chorus_sent(self):
         self._chorus_check_not_definitive()
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._chorus_check_module_fields({name for vals in vals_list for name, value in vals.items() if value})
+        return super().create(vals_list)
+
     def write(self, vals):
-        if LOCKED_FIELDS.intersection(vals) and not self.env.context.get("chorus_allow_write"):
+        self._chorus_check_module_fields(vals)
+        # The module's own change after Chorus Pro changed the invoice (recycled): in sudo and said so; a context
+        # flag alone can come from anyone (RPC).
+        if LOCKED_FIELDS.intersection(vals) and not (self.env.su and self.env.context.get("chorus_allow_write")):
             # Only a real change: the send window writes its routing fields back even when untouched (emailing
             # an invoice already in Chorus Pro must work).
             self.filtered(lambda move: move._chorus_changes(vals))._chorus_check_not_definitive()
         return super().write(vals)
+
+    def _chorus_check_module_fields(self, names):
+        """What the module records of an invoice's life in Chorus Pro is written by the module only (in sudo),
+        whatever the path (a form, RPC, an import): a user making a deposited invoice "not sent" could send it
+        again, or move a mandate to another received invoice."""
+        if self.env.su:
+            return
+        blocked = MODULE_FIELDS.intersection(names)
+        if blocked:
+            labels = ", ".join(sorted(self._fields[name]._description_string(self.env) for name in blocked))
+            raise AccessError(_("%(fields)s: recorded by the Chorus Pro module from what Chorus Pro says; they cannot "
+                                "be changed by hand.", fields=labels))
+
+    def _chorus_record(self, vals):
+        """Record what happened in Chorus Pro (the module's own fields; see _chorus_check_module_fields)."""
+        return self.sudo().write(vals)
 
     def _chorus_changes(self, vals):
         """Whether ``vals`` changes a field that makes up this invoice. Values are compared as Odoo caches them
@@ -153,7 +183,7 @@ class AccountMove(models.Model):
         for move in self.filtered(lambda m: not m.chorus_waiting_told):
             move._chorus_schedule_activity(summary, note)
             move.message_post(body=note)
-            move.chorus_waiting_told = True
+            move._chorus_record({"chorus_waiting_told": True})
 
     def action_chorus_not_in_chorus(self):
         """"Not in Chorus Pro": after a lost reply, a user checked in the Chorus Pro portal that it does not
@@ -162,7 +192,7 @@ class AccountMove(models.Model):
             move._chorus_lock_row()
             if move._chorus_resolve_unknown():
                 continue
-            move.write({"chorus_state": "error", "chorus_waiting_told": False, "chorus_error": _(
+            move._chorus_record({"chorus_state": "error", "chorus_waiting_told": False, "chorus_error": _(
                 "Not in Chorus Pro, as %(user)s checked on %(date)s after a lost reply: it can be sent again.",
                 user=self.env.user.name, date=format_datetime(self.env, fields.Datetime.now(), dt_format=False))})
             move.message_post(body=move.chorus_error)

@@ -81,7 +81,7 @@ class AccountMove(models.Model):
     def _chorus_mark_interrupted(self):
         """A deposit that stopped half-way may have reached Chorus Pro: treat it as a lost reply."""
         for move in self:
-            move.write({"chorus_state": "unknown", "chorus_waiting_told": False,
+            move._chorus_record({"chorus_state": "unknown", "chorus_waiting_told": False,
                         "chorus_error": _("The sending stopped half-way (the worker stopped, or the reply never "
                                           "came): the invoice is looked up in Chorus Pro before anything is sent "
                                           "again.")})
@@ -139,7 +139,7 @@ class AccountMove(models.Model):
             content, filename = company._chorus_make_archive([files[move][:2] for move in ready])
             syntax = files[ready[0]][2]
         # Mark and commit before the call: a double click, a second user or a retry sees "sending".
-        ready.with_context(chorus_allow_write=True).write({
+        ready._chorus_record({
             "chorus_state": "sending", "chorus_sent_date": fields.Datetime.now(), "chorus_error": False,
             "chorus_flux_number": False, "chorus_invoice_id": False, "chorus_invoice_status": False,
             "chorus_flux_syntax": syntax, "chorus_flux_state": False, "chorus_waiting_told": False,
@@ -149,7 +149,7 @@ class AccountMove(models.Model):
             reply = client.deposit_flux(content, filename, syntax)
         except chorus_exc.ChorusOutcomeUnknownError as error:
             message = self.env["res.company"]._chorus_error_message(error)
-            ready.write({"chorus_state": "unknown", "chorus_error": message})
+            ready._chorus_record({"chorus_state": "unknown", "chorus_error": message})
             for move in ready:
                 move.message_post(body=_("The reply of Chorus Pro to the deposit was lost: the invoice will be "
                                          "looked up in Chorus Pro before anything is sent again."))
@@ -159,7 +159,7 @@ class AccountMove(models.Model):
         except chorus_exc.ChorusError as error:
             # Nothing reached Chorus Pro: the invoices can be sent again.
             message = self.env["res.company"]._chorus_error_message(error)
-            ready.write({"chorus_state": "error", "chorus_error": message, "chorus_sent_date": False})
+            ready._chorus_record({"chorus_state": "error", "chorus_error": message, "chorus_sent_date": False})
             failures.update(dict.fromkeys(ready, message))
             self._chorus_commit()
             return None
@@ -176,7 +176,7 @@ class AccountMove(models.Model):
                 "name": move_filename, "raw": move_content, "res_model": "account.move", "res_id": move.id,
                 "mimetype": "application/pdf" if move_filename.endswith(".pdf") else "application/xml",
             })
-            move.write({"chorus_state": "deposited", "chorus_flux_number": flux_number,
+            move._chorus_record({"chorus_state": "deposited", "chorus_flux_number": flux_number,
                         "chorus_flux_attachment_id": attachment.id})
             if len(self) == 1:
                 body = _("Sent to Chorus Pro: flux %(flux)s (%(syntax)s, file %(file)s).",
@@ -223,7 +223,7 @@ class AccountMove(models.Model):
 
     def _chorus_link_found(self, invoice, message):
         """Chorus Pro has this invoice (a SupplierInvoice): the move follows it."""
-        self.write({
+        self._chorus_record({
             "chorus_state": "integrated", "chorus_invoice_id": str(invoice.id),
             "chorus_flux_number": invoice.flux_number or self.chorus_flux_number,
             "chorus_invoice_status": known_status(invoice.status), "chorus_error": False,

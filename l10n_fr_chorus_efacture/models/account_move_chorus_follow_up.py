@@ -109,7 +109,7 @@ class AccountMove(models.Model):
         report = client.get_flux_report(flux_number)
         state = report.state if report.state in dict(FLUX_STATES) else False
         if state != self[:1].chorus_flux_state:
-            self.write({"chorus_flux_state": state})
+            self._chorus_record({"chorus_flux_state": state})
         if report.state == "IN_INCIDENTE":
             self._chorus_tell_once(_("Chorus Pro: incident on the flux"), _(
                 "Chorus Pro reports an incident on the flux %(flux)s. It usually processes it again by itself "
@@ -148,7 +148,7 @@ class AccountMove(models.Model):
                 [reason for reasons in errors_by_number.values() for reason in reasons] or [_("no reason given")]
             message = _("Chorus Pro rejected the flux %(flux)s: %(reasons)s. Correct the invoice (reset it to "
                         "draft if needed) and send it again.", flux=flux_number, reasons="; ".join(reasons))
-            move.write({"chorus_state": "rejected", "chorus_error": message})
+            move._chorus_record({"chorus_state": "rejected", "chorus_error": message})
             move.message_post(body=message)
             move._chorus_schedule_activity(_("Chorus Pro rejected the invoice"), message)
 
@@ -202,7 +202,7 @@ class AccountMove(models.Model):
         if not status or status == self.chorus_invoice_status:
             return
         comment = (latest and latest.comment) or False
-        self.write({
+        self._chorus_record({
             "chorus_invoice_status": status, "chorus_status_comment": comment,
             "chorus_status_date": (latest and latest.time) or fields.Datetime.now(),
         })

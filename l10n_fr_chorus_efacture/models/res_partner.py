@@ -3,7 +3,7 @@ import logging
 from stdnum.fr import siret as stdnum_siret
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.misc import format_datetime
 
 from ..chorus import exceptions as chorus_exc
@@ -11,6 +11,14 @@ from ..tools.transaction import commit_if_allowed, try_lock_row
 from .chorus_partner_service import RESERVED_SERVICE_CODE
 
 _logger = logging.getLogger(__name__)
+
+
+# What the module reads of a customer's Chorus Pro structure: written by the module only.
+STRUCTURE_FIELDS = {
+    "chorus_structure_id", "chorus_structure_name", "chorus_service_required", "chorus_engagement_required",
+    "chorus_service_or_engagement", "chorus_structure_checked", "chorus_structure_state", "chorus_structure_error",
+    "chorus_structure_company_id", "chorus_service_ids",
+}
 
 
 class ResPartner(models.Model):
@@ -91,7 +99,19 @@ class ResPartner(models.Model):
                      "customer's Kbis or the public directory.", siret=siret)
         return False
 
+    def _chorus_check_structure_fields(self, names):
+        """The structure data is read from Chorus Pro by the module only (in sudo), whatever the path (a form, RPC,
+        an import): a partner editor who could write it would turn off the checks made before each deposit."""
+        if self.env.su:
+            return
+        blocked = STRUCTURE_FIELDS.intersection(names)
+        if blocked:
+            labels = ", ".join(sorted(self._fields[name]._description_string(self.env) for name in blocked))
+            raise AccessError(_("%(fields)s: read from Chorus Pro by the module; they cannot be changed by hand. Use "
+                                "\"Check now\" on the customer to read them again.", fields=labels))
+
     def write(self, vals):
+        self._chorus_check_structure_fields(vals)
         # Only a real change (Chorus Pro newly chosen, or another SIRET) asks for a new check.
         changed = self.browse()
         if "invoice_sending_method" in vals or "siret" in vals:
@@ -108,6 +128,7 @@ class ResPartner(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        self._chorus_check_structure_fields({name for vals in vals_list for name, value in vals.items() if value})
         partners = super().create(vals_list)
         partners.filtered(lambda p: p.invoice_sending_method == "chorus_pro")._chorus_on_method_set()
         return partners

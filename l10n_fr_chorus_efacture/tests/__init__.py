@@ -14,3 +14,4 @@ from . import test_fault_matrix
 from . import test_shapes
 from . import test_buttons
 from . import test_listing
+from . import test_rpc_fields

@@ -119,7 +119,8 @@ class ChorusInvoiceUpdateWizard(models.TransientModel):
                      service=values["buyer_reference"] or "-", engagement=values["purchase_order_reference"] or "-")
         if self.comment:
             body = "%s %s" % (body, _("Comment: %(comment)s", comment=self.comment))
-        move.with_context(chorus_allow_write=True).write(values)
+        # What Chorus Pro now has, recorded by the module (the invoice is definitive: only in sudo, and said so).
+        move.sudo().with_context(chorus_allow_write=True).write(values)
         move.message_post(body=body)
         # The activities Chorus Pro's status created are answered ("Chorus Pro" is a name: not translated).
         move.activity_ids.filtered(lambda a: "Chorus Pro" in (a.summary or "")).action_feedback(feedback=body)
