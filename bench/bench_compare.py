@@ -4,8 +4,8 @@ Chorus Pro sandbox through each module's own send path, invoice PDF rendered by 
     bash bench/run.sh compare [N]        (default: 16)
 
 Ours: Odoo's send window on one invoice (account.move.send.wizard, Chorus Pro ticked, as "Send & Print"),
-then "Send to Chorus Pro" on N: the batch window (account.move.send.batch.wizard) and Odoo's background job
-(_cron_account_move_send), which renders the PDFs and deposits them as one archive flux.
+then "Send to Chorus Pro" on N: the batch window (account.move.send.batch.wizard) and a worker lane
+(chorus.worker), which renders the PDFs and deposits them as one archive flux per chunk.
 OCA: its window account.invoice.chorus.send on one invoice, then on N (one tar.gz flux).
 
 Each module runs against its own database (BENCH_DB for ours, OCA_DB = chorus_bench_oca for OCA's, set up by
@@ -172,22 +172,18 @@ class Ours:
     def send_batch(self, moves):
         """"Send to Chorus Pro" on the N invoices: the batch window, then Odoo's background job (as its cron
         runs it) until all are processed."""
-        Move = self.env["account.move"]
         action = moves.action_chorus_send()
         wizard = self.env[action["res_model"]].with_context(action["context"]).create({})
         wizard.action_send_and_print()
         self.env.cr.commit()
-        for _run in range(len(moves) + 1):
-            if not Move.search_count([("id", "in", moves.ids), ("sending_data", "!=", False)]):
-                break
-            self.env(context={})["account.move"]._cron_account_move_send()  # as ir.cron calls it
+        while self.env(context={})["chorus.worker"]._chorus_run(["send"]):  # as a worker lane's cron runs it
             self.env.cr.commit()
 
     def check_ready(self):
-        others = self.env["account.move"].sudo().search_count([("sending_data", "!=", False)])
+        others = self.env["account.move"].sudo().search_count([("chorus_send_request", "!=", False)])
         if others:
-            raise RuntimeError("%s invoices of %s wait for Odoo's background sending: they would be sent with "
-                               "the batch and skew it" % (others, self.env.cr.dbname))
+            raise RuntimeError("%s invoices of %s wait in Chorus Pro's queue: they would be sent with the batch "
+                               "and skew it" % (others, self.env.cr.dbname))
 
     def outcome(self, moves):
         moves.invalidate_recordset()

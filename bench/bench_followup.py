@@ -1,10 +1,12 @@
 """The hourly status follow-up of a supplier with a long history: HTTP calls per run with N invoices already
-sent and followed (not yet paid) and K of them changed since the last run.
+sent and followed (not yet paid), their statuses all set in one minute (a month-end batch, an hour before the
+first run), and K of them changed later.
 
     bash bench/run.sh followup [N [K]]        (default: 10000 10)
 
-The first run has no mark yet and lists everything; the later ones ask Chorus Pro only for the invoices whose
-status changed since the last run (periodeDateHeureEtatCourantDu), so their cost follows K, not N.
+The first run has no mark yet and lists every open invoice; the later ones, an hour apart on Chorus Pro's
+clock, ask only for the invoices whose status changed since the last run (periodeDateHeureEtatCourantDu,
+tools/listing.py): their cost follows K, not N, and the batch is not listed again.
 The invoices are made directly in the state the follow-up looks at (integrated, status MISE_A_DISPOSITION) and
 removed at the end.
 """
@@ -63,7 +65,7 @@ def main(argv):
         _registry, cr, env = common.odoo_env(database)
         company = supplier_company(env, sandbox, "Bench Fournisseur (suivi)")  # no other bench's invoices
         env = env(context=dict(env.context, allowed_company_ids=[company.id]))
-        company.sudo().chorus_statuses_followed_until = False
+        env["chorus.listing.mark"].sudo().search([("company_id", "=", company.id)]).unlink()
         # Invoices left by earlier benchmarks were deposited in sandboxes that no longer run: not followed here.
         cr.execute("""UPDATE account_move SET chorus_state = 'error' WHERE company_id != %s
                       AND chorus_state IN ('sending', 'deposited', 'unknown', 'integrated')""", [company.id])
@@ -71,13 +73,16 @@ def main(argv):
             "res.partner"].create({"name": "Commune (suivi)", "is_company": True, "siret": common.COMMUNE_SIRET,
                                    "country_id": env.ref("base.fr").id})
         sent = sandbox.control("sent/generate", count=count, supplier_siret=common.SUPPLIER_SIRET,
-                               buyer_siret=common.COMMUNE_SIRET)["created"]
+                               buyer_siret=common.COMMUNE_SIRET, age=3600)["created"]
         moves = make_followed_invoices(env, company, customer, sent)
         rows = [run(env, sandbox, "first run (no mark yet)", moves)]
-        rows.append(run(env, sandbox, "nothing changed", moves))
+        for label in ("an hour later, nothing changed", "an hour later, nothing changed"):
+            sandbox.control("advance", seconds=3600)
+            rows.append(run(env, sandbox, label, moves))
         for chorus_id, _number in sent[:changed]:
             sandbox.control("invoice/status", idFacture=chorus_id, statut="MANDATEE")
-        rows.append(run(env, sandbox, "%s changed" % changed, moves))
+        sandbox.control("advance", seconds=3600)
+        rows.append(run(env, sandbox, "an hour later, %s changed" % changed, moves))
         common.print_table(rows, ["run", "followed", "http_calls", "searches", "histories", "updated", "seconds"])
         common.write_json(os.path.join(os.path.dirname(__file__), "results", "followup.json"),
                           {"date": time.strftime("%Y-%m-%d %H:%M"), "runs": rows})

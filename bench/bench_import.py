@@ -27,7 +27,8 @@ def run_one(size, database):
         company.write({"chorus_receive": True})
         cr.execute("DELETE FROM chorus_inbound_invoice WHERE company_id = %s", [company.id])
         cr.execute("DELETE FROM ir_attachment WHERE res_model = 'chorus.inbound.invoice'")
-        company.sudo().chorus_inbound_watermark = False
+        env["chorus.listing.mark"].sudo().search([("company_id", "=", company.id)]).unlink()
+        env["chorus.retry"].sudo().search([("company_id", "=", company.id)]).unlink()
         cr.commit()
         calls_before = sandbox.calls()
         memory_before = common.peak_memory_mb()

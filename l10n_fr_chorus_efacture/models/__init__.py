@@ -8,6 +8,7 @@ from . import account_move_chorus_checks
 from . import account_move_chorus_flux
 from . import account_move_chorus_deposit
 from . import account_move_chorus_follow_up
+from . import account_move_chorus_queue
 from . import account_move_send
 from . import chorus_send_report
 from . import chorus_send_report_line
@@ -25,6 +26,7 @@ from . import chorus_inbound_import_log
 from . import chorus_retry
 from . import chorus_listing_mark
 from . import chorus_allowed_status
+from . import chorus_worker
 from . import chorus_supplier
 from . import ir_attachment
 from . import ir_actions_report

@@ -23,7 +23,7 @@ FLUX_DONE = {"IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE"}
 MODULE_FIELDS = {
     "chorus_state", "chorus_flux_number", "chorus_flux_state", "chorus_waiting_told", "chorus_sent_date",
     "chorus_flux_syntax", "chorus_flux_attachment_id", "chorus_invoice_id", "chorus_invoice_status",
-    "chorus_status_date", "chorus_status_comment", "chorus_error", "chorus_inbound_id",
+    "chorus_status_date", "chorus_status_comment", "chorus_error", "chorus_inbound_id", "chorus_send_request",
 }
 # Fields that make up the invoice sent to Chorus Pro: frozen once it is deposited.
 LOCKED_FIELDS = {

@@ -12,8 +12,6 @@ from ..tools.transaction import commit_if_allowed, try_lock_row
 SENDING_MARGIN = timedelta(minutes=5)
 # After this, an invoice still not found after a lost reply, or a flux still not done, is given to a user.
 WAIT_BEFORE_TELLING = timedelta(hours=24)
-# Invoices sent to Chorus Pro together go as one flux; a flux holds 500 invoices at most (fact sheet).
-FLUX_MAX_INVOICES = 500
 
 
 class AccountMove(models.Model):
@@ -143,6 +141,7 @@ class AccountMove(models.Model):
             "chorus_state": "sending", "chorus_sent_date": fields.Datetime.now(), "chorus_error": False,
             "chorus_flux_number": False, "chorus_invoice_id": False, "chorus_invoice_status": False,
             "chorus_flux_syntax": syntax, "chorus_flux_state": False, "chorus_waiting_told": False,
+            "chorus_send_request": False,
         })
         self._chorus_commit()
         try:
@@ -231,14 +230,3 @@ class AccountMove(models.Model):
             "chorus_status_comment": invoice.comment or False, "chorus_waiting_told": False,
         })
         self.message_post(body=message % {"flux": self.chorus_flux_number or "-"})
-
-
-    @api.model
-    def _cron_account_move_send(self, job_count=10, *args, **kwargs):
-        # Odoo's background sending takes 10 invoices a run: invoices sent to Chorus Pro together are taken in
-        # one run instead, so that they go as one flux per company.
-        pending = self.search([("sending_data", "!=", False)], limit=FLUX_MAX_INVOICES)
-        if any((move.sending_data or {}).get("chorus_pro") for move in pending):
-            job_count = max(job_count, len(pending))
-        return super()._cron_account_move_send(job_count, *args, **kwargs)
-

@@ -5,7 +5,7 @@ from odoo.exceptions import UserError
 
 from ..chorus import exceptions as chorus_exc
 from ..tools.statuses import ACTION_STATUSES, CHORUS_INVOICE_STATUSES, FINAL_STATUSES, known_status
-from ..tools.transaction import OutageGuard, advisory_lock, lock_key, run_isolated
+from ..tools.transaction import OutageGuard, run_isolated
 from .account_move import FLUX_DONE, FLUX_STATES
 from .account_move_chorus_deposit import WAIT_BEFORE_TELLING
 
@@ -26,16 +26,22 @@ class AccountMove(models.Model):
     def _cron_chorus_follow_up(self):
         """Every state under way is taken on: a deposit that stopped half-way ("sending" for too long) and a
         lost reply are looked up, flux are followed until Chorus Pro is done with them, then invoice statuses
-        until final. One worker per company at a time, on any server; each invoice on its own."""
-        groups = self.sudo()._read_group(FOLLOWED, ["company_id"])
-        for (company,) in groups:
-            with advisory_lock(self.env, lock_key("follow_up", company.id)) as locked:
-                if locked:
-                    self._chorus_follow_up_company(company)
+        until final. The hourly round, shared with the worker lanes: one worker per company at a time, on any
+        server; each invoice on its own."""
+        return self.env["chorus.worker"]._chorus_head("follow_up")
 
     @api.model
     def _chorus_follow_up_company(self, company):
+        """The follow-up of a company whose lock this worker holds (chorus.worker)."""
         self = self.sudo().with_company(company)
+        try:
+            self._chorus_follow_up_run(company)
+        finally:
+            self.env["chorus.listing.mark"]._chorus_get(company, LISTING)._chorus_ran()
+            self._chorus_commit()
+
+    @api.model
+    def _chorus_follow_up_run(self, company):
         try:
             client = company._chorus_get_client()
         except UserError as error:

@@ -14,10 +14,8 @@ class AccountMoveSend(models.AbstractModel):
     # _is_applicable_to_move receives the move's sending settings as keyword arguments (**move_data).
     @api.model
     def _get_default_sending_method(self, move, *args, **kwargs):
-        # "Send to Chorus Pro" opens the usual flow on the Chorus Pro method; the background job of a batch
-        # reads it from the move's sending data (Odoo's own job would take the customer's method).
-        chosen = self.env.context.get("chorus_send") or (move.sending_data or {}).get("chorus_pro")
-        if chosen and self._is_applicable_to_move("chorus_pro", move):
+        # "Send to Chorus Pro" opens the usual flow on the Chorus Pro method.
+        if self.env.context.get("chorus_send") and self._is_applicable_to_move("chorus_pro", move):
             return "chorus_pro"
         return super()._get_default_sending_method(move, *args, **kwargs)
 

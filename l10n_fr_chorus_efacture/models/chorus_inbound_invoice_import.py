@@ -48,41 +48,51 @@ class ChorusInboundInvoice(models.Model):
 
     @api.model
     def _cron_chorus_inbound_import(self):
-        for company in self.env["res.company"].sudo().search([("chorus_receive", "=", True)]):
-            self._chorus_import_company(company)
+        """The hourly round of imports, shared with the worker lanes (chorus.worker)."""
+        return self.env["chorus.worker"]._chorus_head("import")
 
     @api.model
-    def _chorus_import_company(self, company):
+    def _chorus_import_company(self, company, locked=False):
         """Import what changed in Chorus Pro for the company since its last complete run; commits page by page.
 
-        One import per company at a time, on any worker of any server (an advisory lock). An invoice that cannot
-        be imported goes to the retry list and the import moves on; the window moves once every page was read.
+        One import per company at a time, on any worker of any server (an advisory lock; ``locked``: the caller
+        holds it). An invoice that cannot be imported goes to the retry list and the import moves on; the window
+        moves once every page was read.
         """
+        if locked:
+            return self._chorus_import_locked(company)
+        with advisory_lock(self.env, lock_key("import", company.id)) as taken:
+            if taken:
+                return self._chorus_import_locked(company)
+            log = self.env["chorus.inbound.import.log"].sudo().create({
+                "company_id": company.id, "state": "error", "date_end": fields.Datetime.now(),
+                "message": _("An import is already running for this company; this one stops without doing "
+                             "anything.")})
+            self._chorus_commit()
+            return log
+
+    @api.model
+    def _chorus_import_locked(self, company):
+        """The import of a company whose lock this worker holds."""
         # The import writes what Chorus Pro says, whoever triggers it.
         self = self.sudo().with_company(company)
         company = company.sudo()
         Log = self.env["chorus.inbound.import.log"]
-        with advisory_lock(self.env, lock_key("import", company.id)) as locked:
-            if not locked:
-                log = Log.create({"company_id": company.id, "state": "error", "date_end": fields.Datetime.now(),
-                                  "message": _("An import is already running for this company; this one stops "
-                                               "without doing anything.")})
-                self._chorus_commit()
-                return log
-            # This worker holds the company's lock: a log still "running" is one whose worker stopped.
-            Log.search([("company_id", "=", company.id), ("state", "=", "running")]).write({
-                "state": "interrupted", "date_end": fields.Datetime.now(),
-                "message": _("The worker stopped during this import; the next import took over.")})
-            log = Log.create({"company_id": company.id})
-            self._chorus_commit()
-            counts = {"found": 0, "created": 0, "updated": 0, "documents": 0, "retried": 0, "failed": 0}
-            errors = self._chorus_import_guarded(company, log, counts)
-            log.write({"state": "error" if errors else "done", "date_end": fields.Datetime.now(),
-                       "count_found": counts["found"], "count_created": counts["created"],
-                       "count_updated": counts["updated"], "count_documents": counts["documents"],
-                       "count_retried": counts["retried"], "count_failed": counts["failed"],
-                       "message": "\n".join(errors) or False})
-            self._chorus_commit()
+        # This worker holds the company's lock: a log still "running" is one whose worker stopped.
+        Log.search([("company_id", "=", company.id), ("state", "=", "running")]).write({
+            "state": "interrupted", "date_end": fields.Datetime.now(),
+            "message": _("The worker stopped during this import; the next import took over.")})
+        log = Log.create({"company_id": company.id})
+        self._chorus_commit()
+        counts = {"found": 0, "created": 0, "updated": 0, "documents": 0, "retried": 0, "failed": 0}
+        errors = self._chorus_import_guarded(company, log, counts)
+        log.write({"state": "error" if errors else "done", "date_end": fields.Datetime.now(),
+                   "count_found": counts["found"], "count_created": counts["created"],
+                   "count_updated": counts["updated"], "count_documents": counts["documents"],
+                   "count_retried": counts["retried"], "count_failed": counts["failed"],
+                   "message": "\n".join(errors) or False})
+        self.env["chorus.listing.mark"]._chorus_get(company, LISTING)._chorus_ran()
+        self._chorus_commit()
         return log
 
     @api.model

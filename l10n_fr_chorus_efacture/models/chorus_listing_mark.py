@@ -24,6 +24,8 @@ class ChorusListingMark(models.Model):
         readonly=True, help="The next run asks Chorus Pro for the invoices whose status changed since then (Chorus "
                             "Pro's clock).")
     full_listed_on = fields.Datetime(readonly=True, help="The last complete listing of every invoice not final.")
+    last_run = fields.Datetime(readonly=True, help="When the company's last run of this work ended (done or not): "
+                                                   "the worker lanes take the companies not run since the round began.")
 
     _sql_constraints = [
         ("listing_unique", "unique(company_id, listing)", "A company has one mark per listing."),
@@ -47,6 +49,11 @@ class ChorusListingMark(models.Model):
         now = fields.Datetime.now()
         full = not self.changed_since or not self.full_listed_on or self.full_listed_on < now - FULL_EVERY
         return ListingRun(since=None if full else self.changed_since)
+
+    def _chorus_ran(self):
+        """This company's run of the work ended (whatever came of it)."""
+        self.ensure_one()
+        self.write({"last_run": fields.Datetime.now()})
 
     def _chorus_finish(self, run):
         """The run went through: the window moves (held where a record was left for later)."""

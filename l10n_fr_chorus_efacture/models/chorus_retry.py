@@ -34,10 +34,10 @@ class ChorusRetry(models.Model):
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True, ondelete="cascade")
     operation = fields.Selection(OPERATIONS, required=True, readonly=True)
     # The invoice in Odoo (a sent invoice, a received invoice), or its Chorus Pro id when it is not imported yet.
-    res_model = fields.Char(readonly=True)
-    res_id = fields.Many2oneReference(model_field="res_model", readonly=True)
+    res_model = fields.Char(string="Document Model", readonly=True)
+    res_id = fields.Many2oneReference(string="Document", model_field="res_model", readonly=True)
     chorus_invoice_id = fields.Char(string="Chorus Invoice ID", readonly=True)
-    key = fields.Char(required=True, readonly=True)
+    key = fields.Char(required=True, readonly=True, help="The invoice in Odoo, or its Chorus Pro id: one entry each.")
     name = fields.Char(string="Invoice", readonly=True)
     supplier_name = fields.Char(string="Supplier", readonly=True)
     reason = fields.Text(readonly=True)

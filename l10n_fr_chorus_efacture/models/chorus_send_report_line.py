@@ -23,7 +23,7 @@ class ChorusSendReportLine(models.Model):
     ], compute="_compute_outcome", string="Outcome", compute_sudo=True)
     detail = fields.Char(compute="_compute_outcome", string="Detail", compute_sudo=True)
 
-    @api.depends("refusal", "move_id.chorus_state", "move_id.chorus_error", "move_id.sending_data",
+    @api.depends("refusal", "move_id.chorus_state", "move_id.chorus_error", "move_id.chorus_send_request",
                  "move_id.chorus_flux_number", "move_id.chorus_sent_date")
     def _compute_outcome(self):
         for line in self:
@@ -44,7 +44,7 @@ class ChorusSendReportLine(models.Model):
                 }[state]
             elif state == "error":
                 line.outcome, line.detail = "refused", move.chorus_error or _("Not sent.")
-            elif move.sending_data:
+            elif move.chorus_send_request:
                 line.outcome, line.detail = "pending", _("Waiting for the background sending (a few minutes).")
             else:
                 # The background sending is done with it and it never reached Chorus Pro (its PDF or its

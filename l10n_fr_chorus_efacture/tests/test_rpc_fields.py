@@ -16,7 +16,7 @@ MOVE_VALUES = {
     "chorus_waiting_told": True, "chorus_sent_date": "2026-01-01 00:00:00", "chorus_flux_syntax": "IN_DP_E1_CII_16B",
     "chorus_flux_attachment_id": "attachment", "chorus_invoice_id": "4242", "chorus_invoice_status": "REJETEE",
     "chorus_status_date": "2026-01-01 00:00:00", "chorus_status_comment": "faux", "chorus_error": "faux",
-    "chorus_inbound_id": "inbound",
+    "chorus_inbound_id": "inbound", "chorus_send_request": {"author_user_id": 2},
 }
 PARTNER_VALUES = {
     "chorus_structure_id": 4242, "chorus_structure_name": "Fausse structure", "chorus_service_required": False,

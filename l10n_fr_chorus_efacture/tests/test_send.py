@@ -78,6 +78,12 @@ class ChorusSendCommon(ChorusCompanyMixin, AccountTestInvoicingCommon):
     def deposits(self):
         return self.calls(DEPOSIT)
 
+    def send_queued(self):
+        """What the worker lanes do with the invoices queued for Chorus Pro: chunk after chunk, until none is left."""
+        for _chunk in range(100):
+            if not self.env["chorus.worker"]._chorus_run(["send"]):
+                break
+
     def assertRefused(self, move, pattern):
         with self.assertRaisesRegex(UserError, pattern):
             move._chorus_send()
@@ -593,7 +599,7 @@ class TestChorusSend(ChorusSendCommon):
         self.assertIn("will not be sent to Chorus Pro", wizard.alerts["l10n_fr_chorus_efacture_errors"]["message"])
         self.assertIn(missing_service.name, wizard.alerts["l10n_fr_chorus_efacture_errors"]["message"])
         wizard.action_send_and_print()
-        self.env["account.move"]._cron_account_move_send()
+        self.send_queued()
         self.assertEqual(self.deposits(), 1, "the invoices sent together go as one flux")
         flux_number = good_commune.chorus_flux_number
         self.assertTrue(flux_number)
@@ -609,7 +615,7 @@ class TestChorusSend(ChorusSendCommon):
         self.assertEqual(member, good_hopital.chorus_flux_attachment_id.raw, "each invoice keeps its own file")
         # The invalid one is left out, reported, and can be corrected and sent on its own.
         self.assertFalse(missing_service.chorus_state)
-        self.assertFalse(missing_service.sending_data, "not queued")
+        self.assertFalse(missing_service.sending_data or missing_service.chorus_send_request, "not queued")
         self.assertTrue(any("requires a service exécutant" in (m.body or "") for m in missing_service.message_ids))
         self.env["account.move"]._cron_chorus_follow_up()
         self.assertEqual((good_commune | good_hopital).mapped("chorus_state"), ["integrated", "integrated"])
@@ -645,8 +651,8 @@ class TestChorusSend(ChorusSendCommon):
         self.assertEqual(report.outcome, "pending")
         self.assertEqual([outcome[m].outcome for m in (commune, hopital, refused)], ["pending", "pending", "refused"])
         self.assertIn("engagement juridique", outcome[refused].detail)
-        self.assertFalse(refused.sending_data, "a refused invoice is not queued")
-        self.env["account.move"]._cron_account_move_send()
+        self.assertFalse(refused.sending_data or refused.chorus_send_request, "a refused invoice is not queued")
+        self.send_queued()
         self.assertEqual([outcome[m].outcome for m in (commune, hopital, refused)],
                          ["deposited", "deposited", "refused"])
         self.assertEqual(outcome[commune].flux_number, hopital.chorus_flux_number)
@@ -656,20 +662,20 @@ class TestChorusSend(ChorusSendCommon):
         self.assertIn(report, self.env["chorus.send.report"].search([]), "listed in Chorus Pro > Sending reports")
 
     def test_print_and_send_batch_of_chorus_customers_is_one_flux(self):
-        """Odoo's own "Print & Send" on 12 invoices of customers set to Chorus Pro (its job takes 10 a run): one
-        run, one flux."""
+        """Odoo's own "Print & Send" on 12 invoices of customers set to Chorus Pro: queued for Chorus Pro (not Odoo's
+        job, which takes 10 a run), one chunk, one flux."""
         moves = self.env["account.move"].concat(*(self.make_invoice(buyer_reference="SERV_TECHNIQUES")
                                                   for _number in range(12)))
         wizard = self.env["account.move.send.batch.wizard"].with_context(
             active_model="account.move", active_ids=moves.ids).create({})
         wizard.action_send_and_print()
-        self.env["account.move"]._cron_account_move_send()
+        self.send_queued()
         self.assertEqual(set(moves.mapped("chorus_state")), {"deposited"})
         self.assertEqual(self.deposits(), 1)
 
     def test_send_to_chorus_keeps_the_method_in_the_background(self):
-        """"Send to Chorus Pro" on several invoices of customers set to email: Odoo's background job deposits
-        them (one flux for the whole selection, even past its 10 invoices a run), and emails nobody."""
+        """"Send to Chorus Pro" on several invoices of customers set to email: the worker lanes deposit them (one
+        flux for the selection, a chunk), and email nobody."""
         self.commune.invoice_sending_method = "email"
         self.commune.email = "mairie@saint-veran.example.fr"
         moves = self.env["account.move"]
@@ -680,12 +686,12 @@ class TestChorusSend(ChorusSendCommon):
         self.assertEqual(list(wizard.summary_data), ["chorus_pro"])
         wizard.action_send_and_print()
         mails_before = self.env["mail.mail"].search_count([])
-        self.env["account.move"]._cron_account_move_send()
+        self.send_queued()
         self.assertEqual(self.deposits(), 1, "one flux for the 12 invoices selected together")
         self.assertEqual(set(moves.mapped("chorus_state")), {"deposited"})
         self.assertEqual(len(set(moves.mapped("chorus_flux_number"))), 1)
         self.assertEqual(self.env["mail.mail"].search_count([]), mails_before, "nobody emailed")
-        self.assertFalse(any(moves.mapped("sending_data")))
+        self.assertFalse(any(moves.mapped("sending_data")) or any(moves.mapped("chorus_send_request")))
 
     def test_sent_to_chorus_whatever_the_customer_method(self):
         """A customer not set to Chorus Pro, sent through Chorus Pro: its structure is looked up, and the flux

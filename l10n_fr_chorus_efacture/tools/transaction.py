@@ -47,8 +47,9 @@ LOCK_PURPOSES = {"import": 0, "follow_up": 1, "send": 2}
 
 
 def lock_key(purpose, record_id):
-    """The PostgreSQL advisory lock key of one piece of work (``purpose``) on one record (a company)."""
-    return _LOCK_BASE + (LOCK_PURPOSES[purpose] << 24) + record_id
+    """The PostgreSQL advisory lock key of one piece of work (``purpose``) on one record (a company, an invoice):
+    the purpose in the 4 high bits of the low 32, the record's id (below 2**28) under it."""
+    return _LOCK_BASE + (LOCK_PURPOSES[purpose] << 28) + (record_id & 0x0FFFFFFF)
 
 
 @contextlib.contextmanager
@@ -66,6 +67,27 @@ def advisory_lock(env, key):
             if locked:
                 lock_cr.execute("SELECT pg_advisory_unlock(%s)", [key])
                 lock_cr.commit()
+
+
+@contextlib.contextmanager
+def advisory_locks(env, keys, limit):
+    """Try the advisory locks of ``keys`` ({id: key}) on a connection of its own, until ``limit`` are taken; yields
+    the ids taken (those other workers hold are left to them), all released at the end."""
+    with env.registry.cursor() as lock_cr:
+        taken = []
+        for record_id, key in keys.items():
+            if len(taken) >= limit:
+                break
+            lock_cr.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            if lock_cr.fetchone()[0]:
+                taken.append(record_id)
+        lock_cr.commit()
+        try:
+            yield taken
+        finally:
+            for record_id in taken:
+                lock_cr.execute("SELECT pg_advisory_unlock(%s)", [keys[record_id]])
+            lock_cr.commit()
 
 
 def run_isolated(env, work, on_failure):

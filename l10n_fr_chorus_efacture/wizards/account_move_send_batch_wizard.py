@@ -43,13 +43,12 @@ class AccountMoveSendBatchWizard(models.TransientModel):
         result = super().action_send_and_print(force_synchronous=force_synchronous,
                                                allow_fallback_pdf=allow_fallback_pdf)
         if not force_synchronous:
-            # The background job must deposit them through Chorus Pro ("Send to Chorus Pro": whatever each
-            # customer's own method), all in one run so that they go as one flux (account_move reads this).
-            for move in chorus_moves.filtered(lambda m: m not in refusals):
-                move.sending_data = dict(move.sending_data or {}, chorus_pro=True)
+            # Not Odoo's background sending: Chorus Pro's own queue, which worker lanes send in chunks, in
+            # parallel, each chunk as one flux per company ("Send to Chorus Pro": whatever each customer's method).
+            chorus_moves.sending_data = False
+            chorus_moves.filtered(lambda m: m not in refusals)._chorus_queue()
             # The refused ones are not queued: the report and their chatter say why; corrected, they are sent again.
             for move, reason in refusals.items():
-                move.sending_data = False
                 move.message_post(body=_("Not sent to Chorus Pro:\n%(reasons)s", reasons=reason))
         if not reports or force_synchronous:
             return result

@@ -5,6 +5,7 @@
   also brings in any invoice the old watermark (on res.company) had passed.
 - The documents the module downloaded are told apart from those users added: the invoice's PDF, and the files
   described as the module describes them.
+- Invoices waiting in Odoo's background sending for Chorus Pro move to Chorus Pro's own queue (worker lanes).
 """
 
 from odoo import SUPERUSER_ID, api
@@ -37,6 +38,15 @@ def migrate(cr, version):
            AND (a.id = i.pdf_attachment_id OR a.description IN %s)
         ON CONFLICT DO NOTHING
     """, [DESCRIPTIONS])
+    cr.execute("""
+        UPDATE account_move
+           SET chorus_send_request = jsonb_build_object(
+                   'author_user_id', sending_data->'author_user_id',
+                   'author_partner_id', sending_data->'author_partner_id',
+                   'queued', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')),
+               sending_data = NULL
+         WHERE sending_data ? 'chorus_pro' AND (sending_data->>'chorus_pro')::boolean
+    """)
     env = api.Environment(cr, SUPERUSER_ID, {})
     push = env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_inbound_push", raise_if_not_found=False)
     if push:
