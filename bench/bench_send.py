@@ -34,7 +34,7 @@ def timed(category, function):
 
 def instrument(env):
     from odoo.addons.l10n_fr_chorus_efacture.chorus import client as client_module
-    from odoo.addons.l10n_fr_chorus_efacture.models import account_move as move_module
+    from odoo.addons.l10n_fr_chorus_efacture.models import account_move_chorus_flux as move_module
     cii = type(env["account.edi.xml.cii"])
     cii._export_invoice = timed("xml", cii._export_invoice)
     move_module.xml_check_xsd = timed("xml", move_module.xml_check_xsd)

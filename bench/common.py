@@ -57,6 +57,55 @@ class Sandbox:
         self.process.wait(10)
 
 
+class OdooServer:
+    """An Odoo server in its own process on ``database``: HTTP (wkhtmltopdf fetches report assets from it) and
+    ``cron_threads`` cron workers, logging to ``logfile``."""
+
+    def __init__(self, config, database, cron_threads=0, logfile=None, log_level="warn"):
+        import odoo
+        odoo_bin = os.path.join(os.path.dirname(os.path.dirname(odoo.__file__)), "odoo-bin")
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%s" % self.port
+        self.logfile = logfile
+        command = [sys.executable, odoo_bin, "-c", config, "-d", database, "--db-filter", "^%s$" % database,
+                   "--http-port", str(self.port), "--max-cron-threads", str(cron_threads), "--workers", "0",
+                   "--log-level", log_level]
+        if logfile:
+            command += ["--logfile", logfile]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def wait_ready(self, timeout=120):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("the Odoo server stopped (exit %s)" % self.process.returncode)
+            try:
+                urllib.request.urlopen(self.url + "/web/login", timeout=2)
+                return self
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("the Odoo server did not start")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(30)
+
+
+def lane_runs(logfile):
+    """What the worker lanes of one server did, from its log: the units each lane's runs report done."""
+    done = 0
+    with open(logfile, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if "Chorus Pro: worker lane" in line and " processed " in line:
+                done += int(line.split(" processed ")[1].split()[0])
+    return done
+
+
 def quiet_logs():
     import logging
     for name in ("factur-x", "odoo.addons.l10n_fr_chorus_efacture"):

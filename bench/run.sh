@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks (not tests): bash bench/run.sh import [N ...] | send [N] | followup [N [K]]
+# Benchmarks (not tests): bash bench/run.sh import [N ...] | send [N] | followup [N [K]] | workers [N] | compare [N]
 # Same Odoo, virtualenv and PostgreSQL as scripts/; a database of its own (BENCH_DB, default chorus_bench)
 # with the module and no demo data. Prints a table and writes bench/results/<what>.json.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
@@ -20,6 +20,8 @@ case "$what" in
     import) exec "$PY" "$REPO_DIR/bench/bench_import.py" "$@" ;;
     send) exec "$PY" "$REPO_DIR/bench/bench_send.py" "$@" ;;
     followup) exec "$PY" "$REPO_DIR/bench/bench_followup.py" "$@" ;;
+    workers) exec "$PY" "$REPO_DIR/bench/bench_workers.py" "$@" ;;
     compare) bash "$REPO_DIR/bench/compare_setup.sh" && exec "$PY" "$REPO_DIR/bench/bench_compare.py" "$@" ;;
-    *) echo "usage: bench/run.sh import [N ...] | send [N] | followup [N [K]] | compare [N]" >&2; exit 2 ;;
+    *) echo "usage: bench/run.sh import [N ...] | send [N] | followup [N [K]] | workers [N] | compare [N]" >&2
+       exit 2 ;;
 esac

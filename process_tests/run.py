@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 import urllib.request
@@ -27,7 +28,7 @@ import psycopg2
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "bench"))
-from common import Sandbox, free_port  # noqa: E402  (the sandbox in its own process, as the benchmarks run it)
+from common import OdooServer, Sandbox, free_port, lane_runs  # noqa: E402  (the sandbox in its own process, as the benchmarks run it)
 
 DEPOSIT = "factures/v1/deposer/flux"
 RECEIVED_GET = "factures/v1/consulter/recipiendaire"
@@ -59,6 +60,7 @@ class Suite:
         self.options = dict(options["options"])
         self.rows = []
         self.processes = []
+        self.tmp = tempfile.mkdtemp(prefix="chorus_process_")
 
     # ---------------------------------------------------------------- plumbing
     def db(self):
@@ -447,6 +449,47 @@ class Suite:
         self.check(self.value("SELECT count(*) FROM mail_mail") == mails, "somebody was emailed")
         return "20 PDFs rendered one by one", "1 flux of 20, nobody emailed"
 
+    def two_servers_share_a_batch(self):
+        """200 invoices sent from the batch window while two Odoo servers run on the database, two cron workers
+        each: the worker lanes of both servers take chunks of 10, each invoice is deposited once."""
+        self.control("reset")
+        ids = self.run("make_invoices", count=200)["ids"]
+        lanes = [row[0] for row in self.sql("SELECT res_id FROM ir_model_data WHERE module = "
+                                             "'l10n_fr_chorus_efacture' AND name LIKE 'ir_cron_chorus_lane_%%'")]
+        active = [row[0] for row in self.sql("SELECT id FROM ir_cron WHERE active")]
+        # Only the lanes: the other scheduled actions are not this scenario's (the imports, the follow-up).
+        self.sql("UPDATE ir_cron SET active = (id = ANY(%s))", [lanes], fetch=False)
+        logs = [os.path.join(self.tmp, "server_%s.log" % n) for n in (1, 2)]
+        servers = [OdooServer(self.config, self.database, cron_threads=2, logfile=log, log_level="info")
+                   for log in logs]
+        self.processes += [server.process for server in servers]
+        try:
+            for server in servers:
+                server.wait_ready()
+            deposits = self.calls(DEPOSIT)
+            queued = self.run("queue_batch", ids=ids, chunk=10)["queued"]
+            self.check(queued == 200, "%s queued" % queued)
+            wait_for(lambda: not self.value("SELECT count(*) FROM account_move WHERE id = ANY(%s) AND "
+                                            "chorus_send_request IS NOT NULL", [ids]), 600, "the queue to empty")
+        finally:
+            for server in servers:
+                server.stop()
+            self.sql("UPDATE ir_cron SET active = (id = ANY(%s))", [active], fetch=False)
+        states = dict(self.sql("SELECT chorus_state, count(*) FROM account_move WHERE id = ANY(%s) GROUP BY 1",
+                               [ids]))
+        flux = self.value("SELECT count(DISTINCT chorus_flux_number) FROM account_move WHERE id = ANY(%s)", [ids])
+        self.check(states == {"deposited": 200}, "after the queue: %s" % states)
+        # One flux per chunk; a chunk can be smaller than 10 when another worker took some of its invoices first.
+        self.check(self.calls(DEPOSIT) - deposits == flux >= 20, "%s deposits, %s flux for chunks of 10"
+                   % (self.calls(DEPOSIT) - deposits, flux))
+        self.control("advance", seconds=1)  # Chorus Pro reads the flux
+        numbers = [i["numeroFacture"] for i in self.control("state")["invoices"]]
+        names = [row[0] for row in self.sql("SELECT name FROM account_move WHERE id = ANY(%s)", [ids])]
+        self.check(all(numbers.count(name) == 1 for name in names), "an invoice is twice in Chorus Pro")
+        split = [lane_runs(log) for log in logs]
+        self.check(all(split) and sum(split) == flux, "chunks per server: %s, %s flux" % (split, flux))
+        return "200 queued, 2 servers x 2 cron workers", "%s chunks (%s + %s), each invoice once" % (flux, *split)
+
     def report(self):
         width = max(len(str(value)) for row in self.rows for value in row[:4]) + 2
         lines = ["Real-process matrix (scenario -> after the fault > after the next cron run):"]
@@ -469,6 +512,7 @@ SCENARIOS = [
     ("status push: two workers at once", "push_twice_at_once"),
     ("structure lookup: worker killed mid-run", "structure_lookup_killed"),
     ("batch of 20 (wkhtmltopdf), email customer", "batch_of_twenty"),
+    ("batch of 200: two servers, four workers", "two_servers_share_a_batch"),
 ]
 
 

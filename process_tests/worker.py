@@ -105,6 +105,21 @@ def op_batch_send(env, args):
             "errors": [m.chorus_error for m in moves if m.chorus_error]}
 
 
+def op_queue_batch(env, args):
+    """"Send to Chorus Pro" on the invoices from the batch window: queued for the worker lanes (which run in the
+    servers' cron workers), ``chunk`` invoices a unit."""
+    supplier, _buyer = companies(env)
+    env["ir.config_parameter"].sudo().set_param("l10n_fr_chorus_efacture.send_chunk", str(args.get("chunk", 20)))
+    env = admin_env(env, supplier)
+    moves = env["account.move"].browse(args["ids"])
+    action = moves.action_chorus_send()
+    wizard = env[action["res_model"]].with_context(action["context"]).create({})
+    wizard.action_send_and_print()
+    lanes = [env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_lane_%s" % n).id for n in (1, 2, 3, 4)]
+    return {"queued": env["account.move"].search_count([("id", "in", moves.ids),
+                                                         ("chorus_send_request", "!=", False)]), "lanes": lanes}
+
+
 def op_send_window(env, args):
     """"Send to Chorus Pro" from the invoice: the send window, as a user clicks it (its sending report made)."""
     supplier, _buyer = companies(env)

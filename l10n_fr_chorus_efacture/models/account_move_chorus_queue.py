@@ -48,19 +48,21 @@ class AccountMove(models.Model):
         releasing it is not sent twice (the deposit's own checks refuse it anyway).
         """
         size = self._chorus_send_chunk_size()
-        candidates = self.sudo().search([("chorus_send_request", "!=", False)], order="id", limit=size * 5)
-        if not candidates:
-            return False
-        with advisory_locks(self.env, {move.id: lock_key("send", move.id) for move in candidates}, size) as taken:
-            if not taken:
+        for _attempt in range(3):
+            candidates = self.sudo().search([("chorus_send_request", "!=", False)], order="id", limit=size * 5)
+            if not candidates:
                 return False
-            self._chorus_commit()  # a new snapshot: what other workers committed before releasing their locks
-            chunk = self.sudo().browse(taken)
-            chunk.invalidate_recordset()
-            chunk = chunk.filtered("chorus_send_request")
-            for _author, moves in chunk.grouped(lambda m: m.chorus_send_request.get("author_user_id")).items():
-                run_isolated(self.env, moves._chorus_send_queued, moves._chorus_send_failed)
-        return True
+            with advisory_locks(self.env, {move.id: lock_key("send", move.id) for move in candidates}, size) as taken:
+                self._chorus_commit()  # a new snapshot: what other workers committed before releasing their locks
+                chunk = self.sudo().browse(taken)
+                chunk.invalidate_recordset()
+                chunk = chunk.filtered("chorus_send_request")
+                for _author, moves in chunk.grouped(lambda m: m.chorus_send_request.get("author_user_id")).items():
+                    run_isolated(self.env, moves._chorus_send_queued, moves._chorus_send_failed)
+            if chunk:
+                return True
+            # Taken by other workers, or sent by them meanwhile: look at the queue again.
+        return False
 
     def _chorus_send_queued(self):
         """Send these queued invoices (one author's) through Odoo's own sending, on the Chorus Pro method."""

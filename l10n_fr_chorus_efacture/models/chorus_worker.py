@@ -58,8 +58,8 @@ class ChorusWorker(models.AbstractModel):
     def _chorus_round_start(self, kind):
         """When the current round of this kind began: the latest time its scheduled action was due."""
         head = self.env.ref(HEADS[kind], raise_if_not_found=False)
-        if not head or not head.active:
-            return fields.Datetime.now()
+        if not head or not head.sudo().active:
+            return None  # the scheduled action is off: no round, nothing of this kind to do
         head = head.sudo()
         interval = _INTERVALS[head.interval_type](head.interval_number)
         return head.nextcall if head.nextcall <= fields.Datetime.now() else head.nextcall - interval
@@ -68,6 +68,8 @@ class ChorusWorker(models.AbstractModel):
     def _chorus_due_companies(self, kind):
         """The companies whose work of this kind was not done since the round began."""
         round_start = self._chorus_round_start(kind)
+        if round_start is None:
+            return self.env["res.company"]
         companies = self._chorus_companies(kind)
         done = set(self.env["chorus.listing.mark"].sudo().search([
             ("company_id", "in", companies.ids), ("listing", "=", LISTINGS[kind]),

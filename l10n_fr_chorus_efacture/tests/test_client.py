@@ -258,9 +258,9 @@ class TestChorusClient(SandboxMixin, BaseCase):
         self.assertEqual(self.calls("structures/v1/consulter"), 3)
 
     def test_rate_limit_is_unavailable_not_a_refusal(self):
-        self.inject("429", "structures/v1/consulter", count=1)
+        self.inject("429", "structures/v1/consulter", count=1, delay=0)
         self.assertEqual(self.client.get_structure(25000101).id, 25000101, "a read is retried after a 429")
-        self.inject("429", "structures/v1/consulter", count=10)
+        self.inject("429", "structures/v1/consulter", count=10, delay=0)
         with self.assertRaises(exc.ChorusUnavailableError) as caught:
             self.client.get_structure(25000101)
         self.assertEqual(caught.exception.http_status, 429)
