@@ -75,10 +75,10 @@ class ChorusInboundInvoice(models.Model):
     chorus_document_names = fields.Text(
         readonly=True, help="Names of the supporting documents Chorus Pro lists (JSON): tells them apart from "
                             "the invoice PDF in a download.")
-    downloaded_document_ids = fields.Many2many(
-        "ir.attachment", "chorus_inbound_invoice_downloaded_rel", "inbound_id", "attachment_id", readonly=True,
-        string="Downloaded from Chorus Pro", help="The files this module downloaded: a new download replaces them, "
-                                                  "and only them.")
+    downloaded_document_ids = fields.One2many(
+        "ir.attachment", "res_id", readonly=True, string="Downloaded from Chorus Pro",
+        domain=[("res_model", "=", "chorus.inbound.invoice"), ("chorus_downloaded", "=", True)],
+        help="The files this module downloaded: a new download replaces them, and only them.")
     documents_state = fields.Selection([("missing", "To download"), ("done", "Downloaded")], default="missing",
                                        readonly=True, string="Documents Status")
     documents_error = fields.Char(readonly=True, string="Documents Error",

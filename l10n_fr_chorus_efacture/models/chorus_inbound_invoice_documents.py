@@ -106,12 +106,11 @@ class ChorusInboundInvoice(models.Model):
                     "name": document.name, "raw": document.content, "res_model": self._name, "res_id": invoice.id,
                     "mimetype": "application/pdf" if document.content.startswith(b"%PDF") else False,
                     "description": invoice_label if document.is_invoice else piece_label,
+                    "chorus_downloaded": True,
                 })
                 owners.append((invoice, document.is_invoice))
         attachments = Attachment.create(vals_list)
         accepted.write({"documents_state": "done", "documents_error": False})
-        for invoice in accepted:
-            invoice.downloaded_document_ids = attachments.filtered(lambda a, invoice=invoice: a.res_id == invoice.id)
         for attachment, (invoice, is_invoice) in zip(attachments, owners):
             if is_invoice:
                 invoice.write({"pdf_attachment_id": attachment.id, "message_main_attachment_id": attachment.id})

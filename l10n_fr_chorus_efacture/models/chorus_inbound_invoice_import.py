@@ -255,11 +255,16 @@ class ChorusInboundInvoice(models.Model):
     def _chorus_import_missing(self, company, client, run, counts, guard):
         """After a full listing: the invoices Odoo follows that Chorus Pro no longer lists as open reached a
         final status since a window missed it; each is read alone."""
-        followed = self.search([("company_id", "=", company.id), ("chorus_status", "not in", list(FINAL_STATUSES))])
-        missing = run.missing(followed.mapped("chorus_invoice_id"))
-        for record in followed.filtered(lambda r: r.chorus_invoice_id in missing):
+        if not run.full:
+            return
+        # Only the ids (a buyer may follow tens of thousands of invoices): the records of those missing are read.
+        followed = self.search_fetch([("company_id", "=", company.id),
+                                      ("chorus_status", "not in", list(FINAL_STATUSES))], ["chorus_invoice_id"])
+        chorus_ids = dict(zip(followed.mapped("chorus_invoice_id"), followed.ids))
+        missing = [chorus_ids[chorus_id] for chorus_id in run.missing(chorus_ids)]
+        self.env.invalidate_all()
+        for record in self.browse(missing):
             record._chorus_refresh_isolated(client, counts, guard)
-            self._chorus_commit()
 
     def _chorus_refresh_isolated(self, client, counts, guard, listed_time=None):
         """Read this invoice's history (and, when its status changed, its documents) again from Chorus Pro, on its

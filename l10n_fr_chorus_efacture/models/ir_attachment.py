@@ -1,4 +1,4 @@
-from odoo import _, models
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 
 RECEIVED_INVOICE = "chorus.inbound.invoice"
@@ -8,6 +8,16 @@ RENAMABLE = {"name", "description"}
 
 class IrAttachment(models.Model):
     _inherit = "ir.attachment"
+
+    chorus_downloaded = fields.Boolean(
+        readonly=True, copy=False, help="Downloaded from Chorus Pro by the module: a new download of the received "
+                                        "invoice's documents replaces it (the files users add stay).")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su and any(vals.get("chorus_downloaded") for vals in vals_list):
+            raise AccessError(_("Only the Chorus Pro module marks the files it downloaded."))
+        return super().create(vals_list)
 
     def _chorus_received_documents(self):
         return self.sudo().filtered(lambda a: a.res_model == RECEIVED_INVOICE)

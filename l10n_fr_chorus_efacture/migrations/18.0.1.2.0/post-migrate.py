@@ -30,13 +30,10 @@ def migrate(cr, version):
             ON CONFLICT DO NOTHING
         """)
     cr.execute("""
-        INSERT INTO chorus_inbound_invoice_downloaded_rel (inbound_id, attachment_id)
-        SELECT a.res_id, a.id
-          FROM ir_attachment a
-          JOIN chorus_inbound_invoice i ON i.id = a.res_id
-         WHERE a.res_model = 'chorus.inbound.invoice'
+        UPDATE ir_attachment a SET chorus_downloaded = TRUE
+          FROM chorus_inbound_invoice i
+         WHERE i.id = a.res_id AND a.res_model = 'chorus.inbound.invoice'
            AND (a.id = i.pdf_attachment_id OR a.description IN %s)
-        ON CONFLICT DO NOTHING
     """, [DESCRIPTIONS])
     cr.execute("""
         UPDATE account_move
