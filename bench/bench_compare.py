@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import bench_send  # noqa: E402
@@ -170,8 +169,8 @@ class Ours:
         self.env.cr.commit()
 
     def send_batch(self, moves):
-        """"Send to Chorus Pro" on the N invoices: the batch window, then Odoo's background job (as its cron
-        runs it) until all are processed."""
+        """"Send to Chorus Pro" on the N invoices: the batch window, then a worker lane (as its cron runs it) until
+        all are processed."""
         action = moves.action_chorus_send()
         wizard = self.env[action["res_model"]].with_context(action["context"]).create({})
         wizard.action_send_and_print()
@@ -291,7 +290,6 @@ def set_report_url(env, url):
 
 def run_child(side, mode, count, sandbox_url, odoo_url, out_path):
     """One measured run, in a process of its own: set up, warm up, send ``count`` invoices, check."""
-    import odoo
     sandbox = common.Sandbox.__new__(common.Sandbox)  # the orchestrator's sandbox, reached by its address
     sandbox.url = sandbox_url
     database = os.environ["COMPARE_DB"]
@@ -304,30 +302,7 @@ def run_child(side, mode, count, sandbox_url, odoo_url, out_path):
     before = set_report_url(env, odoo_url)
     try:
         driver = (Ours if side == "ours" else Oca)(env, sandbox)
-        driver.check_ready()
-        warm = driver.make(1, "warm-up %s" % mode)
-        driver.send_one(warm)
-        if driver.outcome(warm)[0] != 1:
-            raise RuntimeError("%s: the warm-up invoice was not deposited" % side)
-        moves = driver.make(count, mode)
-        deposits_before = sandbox.calls().get(DEPOSIT, 0)
-        CLOCK.clear()
-        start = time.perf_counter()
-        if mode == "one by one":
-            for move in moves:
-                driver.send_one(move)
-        else:
-            driver.send_batch(moves)
-        total = time.perf_counter() - start
-        times, calls, outer, delays = dict(CLOCK.times), dict(CLOCK.calls), CLOCK.outer, list(CLOCK.js_delays)
-        deposit_calls = sandbox.calls().get(DEPOSIT, 0) - deposits_before
-        deposited, flux_numbers = driver.outcome(moves)
-        # The sandbox reads each flux (Factur-X XML, routing data) when asked for its state (flux delay 0).
-        state = sandbox.control("state")
-        flux = [f for f in state["flux"] if f["numeroFluxDepot"] in flux_numbers]
-        integrated = sum(len(f["invoices"]) for f in flux)
-        refusals = sorted({e.get("libelleErreurDP") or e.get("libelleErreur") or json.dumps(e)
-                           for f in flux for e in f["erreursDP"] + f["erreursTechniques"]})
+        measured = measure_sending(driver, side, mode, count, sandbox)
     finally:
         cr.rollback()  # what a failed run left half-done is not kept
         params = env["ir.config_parameter"].sudo()
@@ -335,69 +310,71 @@ def run_child(side, mode, count, sandbox_url, odoo_url, out_path):
             params.set_param(key, value or False)
         cr.commit()
         cr.close()
+    with open(out_path, "w", encoding="utf-8") as handle:
+        json.dump(result_row(side, mode, count, driver, measured), handle)
+
+
+def measure_sending(driver, side, mode, count, sandbox):
+    """Warm up, then send ``count`` invoices in ``mode``: the times, calls and what Chorus Pro (the sandbox) got."""
+    driver.check_ready()
+    warm = driver.make(1, "warm-up %s" % mode)
+    driver.send_one(warm)
+    if driver.outcome(warm)[0] != 1:
+        raise RuntimeError("%s: the warm-up invoice was not deposited" % side)
+    moves = driver.make(count, mode)
+    deposits_before = sandbox.calls().get(DEPOSIT, 0)
+    CLOCK.clear()
+    start = time.perf_counter()
+    if mode == "one by one":
+        for move in moves:
+            driver.send_one(move)
+    else:
+        driver.send_batch(moves)
+    total = time.perf_counter() - start
+    deposited, flux_numbers = driver.outcome(moves)
+    # The sandbox reads each flux (Factur-X XML, routing data) when asked for its state (flux delay 0).
+    flux = [f for f in sandbox.control("state")["flux"] if f["numeroFluxDepot"] in flux_numbers]
+    return {
+        "total": total, "times": dict(CLOCK.times), "calls": dict(CLOCK.calls), "outer": CLOCK.outer,
+        "delays": list(CLOCK.js_delays), "deposit_calls": sandbox.calls().get(DEPOSIT, 0) - deposits_before,
+        "deposited": deposited, "flux": len(flux), "integrated": sum(len(f["invoices"]) for f in flux),
+        "refusals": sorted({e.get("libelleErreurDP") or e.get("libelleErreur") or json.dumps(e)
+                            for f in flux for e in f["erreursDP"] + f["erreursTechniques"]}),
+    }
+
+
+def result_row(side, mode, count, driver, measured):
+    """The row of one run, with what went wrong in it (``problems``)."""
+    import odoo
     per = 1000.0 / count
+    times, calls, total = measured["times"], measured["calls"], measured["total"]
     row = {
-        "module": side, "mode": mode, "invoices": count, "deposited": deposited, "flux": deposit_calls,
-        "integrated": integrated, "total_s": round(total, 2), "ms_per_invoice": round(total * per, 1),
-        "render_ms": round(times.get("render", 0) * per, 1),
+        "module": side, "mode": mode, "invoices": count, "deposited": measured["deposited"],
+        "flux": measured["deposit_calls"], "integrated": measured["integrated"], "total_s": round(total, 2),
+        "ms_per_invoice": round(total * per, 1), "render_ms": round(times.get("render", 0) * per, 1),
         "wkhtmltopdf_ms": round(times.get("wkhtmltopdf", 0) * per, 1),
         "renders": round(calls.get("wkhtmltopdf", 0) / count, 2),
-        "js_delay_ms": "/".join(str(d) for d in sorted(set(delays))) or "-",
+        "js_delay_ms": "/".join(str(d) for d in sorted(set(measured["delays"]))) or "-",
         "xml_ms": round(times.get("xml", 0) * per, 1), "xml_calls": round(calls.get("xml", 0) / count, 2),
-        "facturx_ms": round(times.get("pdf", 0) * per, 1),
-        "deposit_ms": round(times.get("deposit", 0) * per, 1),
-        "other_ms": round((total - outer) * per, 1),
-        "sandbox_refusals": refusals, "setup_refusals": list(driver.setup_refusals), "odoo": odoo.release.version,
+        "facturx_ms": round(times.get("pdf", 0) * per, 1), "deposit_ms": round(times.get("deposit", 0) * per, 1),
+        "other_ms": round((total - measured["outer"]) * per, 1), "sandbox_refusals": measured["refusals"],
+        "setup_refusals": list(driver.setup_refusals), "odoo": odoo.release.version,
     }
     expected_flux = count if mode == "one by one" else 1
     problems = []
-    if deposited != count:
-        problems.append("%s of %s invoices recorded as deposited" % (deposited, count))
-    if deposit_calls != expected_flux or len(flux) != expected_flux:
+    if measured["deposited"] != count:
+        problems.append("%s of %s invoices recorded as deposited" % (measured["deposited"], count))
+    if measured["deposit_calls"] != expected_flux or measured["flux"] != expected_flux:
         problems.append("%s deposit calls reached the sandbox, %s flux found, %s expected"
-                        % (deposit_calls, len(flux), expected_flux))
-    if integrated != count:
+                        % (measured["deposit_calls"], measured["flux"], expected_flux))
+    if measured["integrated"] != count:
         problems.append("the sandbox read %s of %s invoices from the flux: %s"
-                        % (integrated, count, "; ".join(refusals) or "no reason given"))
+                        % (measured["integrated"], count, "; ".join(measured["refusals"]) or "no reason given"))
     row["problems"] = problems
-    with open(out_path, "w", encoding="utf-8") as handle:
-        json.dump(row, handle)
+    return row
 
 
 # ---------------------------------------------------------- orchestrator
-class OdooServer:
-    """odoo-bin serving one database over HTTP (assets for wkhtmltopdf), without cron threads."""
-
-    def __init__(self, conf, database, env, log_path):
-        import odoo
-        self.port = common.free_port()
-        self.url = "http://127.0.0.1:%s" % self.port
-        odoo_bin = os.path.join(os.path.dirname(os.path.dirname(odoo.__file__)), "odoo-bin")
-        self.process = subprocess.Popen(
-            [sys.executable, odoo_bin, "-c", conf, "-d", database, "--db-filter=^%s$" % database,
-             "--http-interface", "127.0.0.1", "--http-port", str(self.port), "--workers", "0",
-             "--max-cron-threads", "0", "--log-level", "warn", "--logfile", log_path], env=env)
-        for _attempt in range(600):
-            if self.process.poll() is not None:
-                raise RuntimeError("odoo-bin on %s stopped (see %s)" % (database, log_path))
-            try:
-                urllib.request.urlopen(self.url + "/web/health", timeout=2)
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("odoo-bin on %s did not answer (see %s)" % (database, log_path))
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 def side_settings():
     odoo_conf = os.environ["ODOO_CONF"]
     home = os.path.dirname(odoo_conf)
@@ -420,8 +397,9 @@ def main(argv):
         for side, env in envs.items():
             # A sandbox each: both databases number their invoices alike, and Chorus Pro refuses a number twice.
             sandboxes[side] = common.Sandbox()
-            servers[side] = OdooServer(env["ODOO_CONF"], env["COMPARE_DB"], env,
-                                       os.path.join(home, "bench-compare-%s.log" % env["COMPARE_DB"]))
+            servers[side] = common.OdooServer(
+                env["ODOO_CONF"], env["COMPARE_DB"], env=env,
+                logfile=os.path.join(home, "bench-compare-%s.log" % env["COMPARE_DB"])).wait_ready(timeout=120)
         for mode in ("one by one", "one batch"):
             for side, env in envs.items():
                 with tempfile.NamedTemporaryFile(suffix=".json") as out:

@@ -17,26 +17,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import common  # noqa: E402
-from bench_compare import CUSTOMER_ADDRESS, SUPPLIER_CONTACT, set_report_url  # noqa: E402
+from bench_compare import SERVICE_CODE, commune_customer, make_moves, set_report_url  # noqa: E402
 from bench_send import supplier_company  # noqa: E402
 
 WORKERS = (1, 2, 4)
 CHUNK = 5
-
-
-def make_unrendered(env, company, customer, count, tag):
-    """Posted invoices with no PDF yet: the sending renders them."""
-    Move = env["account.move"].with_company(company)
-    tax = env["account.tax"].search([("company_id", "=", company.id), ("type_tax_use", "=", "sale"),
-                                     ("amount", "=", 20.0)], limit=1)
-    moves = Move.create([{
-        "move_type": "out_invoice", "partner_id": customer.id, "buyer_reference": "SERV_TECHNIQUES",
-        "invoice_line_ids": [(0, 0, {"name": "Maintenance %s %s" % (tag, i), "quantity": 3, "price_unit": 850.0,
-                                     "tax_ids": [(6, 0, tax.ids)]})],
-    } for i in range(count)])
-    moves.action_post()
-    env.cr.commit()
-    return moves
 
 
 def lanes_only(env):
@@ -50,7 +35,7 @@ def lanes_only(env):
 
 
 def run(env, company, customer, workers, count, database):
-    moves = make_unrendered(env, company, customer, count, "w%s" % workers)
+    moves = make_moves(env, company, customer, count, "w%s" % workers, buyer_reference=SERVICE_CODE)  # no PDF yet
     logfile = os.path.join(tempfile.mkdtemp(prefix="chorus_bench_"), "server.log")
     server = common.OdooServer(os.environ["ODOO_CONF"], database, cron_threads=workers, logfile=logfile,
                                log_level="info").wait_ready()
@@ -98,13 +83,8 @@ def main(argv):
     cr.commit()
     try:
         company = supplier_company(env, sandbox, "Bench Fournisseur (workers)")
-        company.write(SUPPLIER_CONTACT)
         env = env(context=dict(env.context, allowed_company_ids=[company.id]))
-        customer = env["res.partner"].search([("name", "=", "Commune (workers)")], limit=1) or env[
-            "res.partner"].with_company(company).create({
-                "name": "Commune (workers)", "is_company": True, "siret": common.COMMUNE_SIRET,
-                "country_id": env.ref("base.fr").id, "invoice_sending_method": "chorus_pro"})
-        customer.write(CUSTOMER_ADDRESS)
+        customer = commune_customer(env, company, "chorus_pro")
         customer._cron_chorus_check_structures()
         env.cr.commit()
         rows = [run(env, company, customer, workers, count, database) for workers in WORKERS]

@@ -61,30 +61,32 @@ class OdooServer:
     """An Odoo server in its own process on ``database``: HTTP (wkhtmltopdf fetches report assets from it) and
     ``cron_threads`` cron workers, logging to ``logfile``."""
 
-    def __init__(self, config, database, cron_threads=0, logfile=None, log_level="warn"):
+    def __init__(self, config, database, cron_threads=0, logfile=None, log_level="warn", env=None):
         import odoo
         odoo_bin = os.path.join(os.path.dirname(os.path.dirname(odoo.__file__)), "odoo-bin")
         self.port = free_port()
         self.url = "http://127.0.0.1:%s" % self.port
         self.logfile = logfile
         command = [sys.executable, odoo_bin, "-c", config, "-d", database, "--db-filter", "^%s$" % database,
-                   "--http-port", str(self.port), "--max-cron-threads", str(cron_threads), "--workers", "0",
-                   "--log-level", log_level]
+                   "--http-interface", "127.0.0.1", "--http-port", str(self.port),
+                   "--max-cron-threads", str(cron_threads), "--workers", "0", "--log-level", log_level]
         if logfile:
             command += ["--logfile", logfile]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
     def wait_ready(self, timeout=120):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError("the Odoo server stopped (exit %s)" % self.process.returncode)
+                raise RuntimeError("the Odoo server stopped (exit %s, see %s)" % (self.process.returncode,
+                                                                                 self.logfile))
             try:
-                urllib.request.urlopen(self.url + "/web/login", timeout=2)
+                urllib.request.urlopen(self.url + "/web/health", timeout=2)
                 return self
             except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("the Odoo server did not start")
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("the Odoo server did not answer (see %s)" % self.logfile)
 
     def stop(self):
         if self.process.poll() is None:
