@@ -27,6 +27,24 @@ class Controls:
                 ["Piece justificative %s" % name, "Facture %s" % invoice["numeroFacture"]])})
         return invoice
 
+    def list_late(self, invoice_id, seconds):
+        """The search shows this invoice only ``seconds`` from now, whatever the time of its status (Chorus Pro's
+        listing lagging behind its statuses)."""
+        with self.lock:
+            invoice = self.invoices[int(invoice_id)]
+            invoice["listed_at"] = self.now() + float(seconds)
+            return invoice
+
+    def supplier_completes(self, invoice_id, names, comment=""):
+        """The supplier completes a suspended invoice: new supporting documents, then the status COMPLETEE."""
+        with self.lock:
+            invoice = self.invoices[int(invoice_id)]
+            for name in names:
+                invoice["pieces"].append({"nom": name, "contenu": documents.make_pdf(
+                    ["Piece justificative %s" % name, "Facture %s" % invoice["numeroFacture"]])})
+            self._set_status(invoice, "COMPLETEE", comment)
+            return invoice
+
     def clear_inbox(self):
         """Remove the received invoices that no flux deposited (the generated inbox)."""
         with self.lock:

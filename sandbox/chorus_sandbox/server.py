@@ -299,6 +299,13 @@ class Handler(BaseHTTPRequestHandler):
         if action == "invoice/status":
             invoice = state.set_status(data["idFacture"], data["statut"], data.get("commentaire", ""))
             return {"idFacture": invoice["idFacture"], "statut": invoice["statut"]}
+        if action == "invoice/listed-late":
+            invoice = state.list_late(data["idFacture"], data.get("seconds", 300))
+            return {"idFacture": invoice["idFacture"], "listed_at": invoice["listed_at"]}
+        if action == "invoice/complete":
+            invoice = state.supplier_completes(data["idFacture"], data.get("pieces") or [], data.get("commentaire", ""))
+            return {"idFacture": invoice["idFacture"], "statut": invoice["statut"],
+                    "pieces": [piece["nom"] for piece in invoice["pieces"]]}
         if action == "flux/state":
             flux = state.set_flux_state(data["numeroFluxDepot"], data["etat"], data.get("erreurs"))
             return {"numeroFluxDepot": flux["numeroFluxDepot"], "etat": flux["etat"]}
