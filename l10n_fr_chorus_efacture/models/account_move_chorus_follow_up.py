@@ -5,7 +5,7 @@ from odoo.exceptions import UserError
 
 from ..chorus import exceptions as chorus_exc
 from ..tools.statuses import ACTION_STATUSES, CHORUS_INVOICE_STATUSES, FINAL_STATUSES, known_status
-from ..tools.transaction import OutageGuard, run_isolated
+from ..tools.transaction import OutageGuard, rollback_if_allowed, run_isolated
 from .account_move import FLUX_DONE, FLUX_STATES
 from .account_move_chorus_deposit import WAIT_BEFORE_TELLING
 
@@ -36,9 +36,14 @@ class AccountMove(models.Model):
         self = self.sudo().with_company(company)
         try:
             self._chorus_follow_up_run(company)
-        finally:
-            self.env["chorus.listing.mark"]._chorus_get(company, LISTING)._chorus_ran()
-            self._chorus_commit()
+        except Exception:
+            # A database error (or a bug): what was committed stays, the company's next run takes over; the round
+            # goes on with the other companies.
+            if not rollback_if_allowed(self.env):
+                raise
+            _logger.exception("Chorus Pro follow-up of company %s stopped", company.id)
+        self.env["chorus.listing.mark"]._chorus_get(company, LISTING)._chorus_ran()
+        self._chorus_commit()
 
     @api.model
     def _chorus_follow_up_run(self, company):
@@ -49,7 +54,7 @@ class AccountMove(models.Model):
             return
         moves = self.search(FOLLOWED + [("company_id", "=", company.id)])
         waiting = self.env["chorus.retry"]._chorus_waiting("follow_up", moves)
-        guard = OutageGuard()
+        guard = OutageGuard(probe=client.health_check)
         self._chorus_commit()
         try:
             for move in (moves - waiting).filtered(lambda m: m.chorus_state in ("sending", "unknown")):
@@ -80,11 +85,11 @@ class AccountMove(models.Model):
 
             guard.failed(error, note)
 
-        done = run_isolated(self.env, work, failed)
-        if done:
-            guard.succeeded()
-            self.env["chorus.retry"]._chorus_done("follow_up", self)
-        return done
+        def work_done():
+            work()
+            self.env["chorus.retry"]._chorus_done("follow_up", self)  # committed with the work
+
+        return guard.after(run_isolated(self.env, work_done, failed), self.env)
 
     def _chorus_follow_lost(self):
         """A deposit that stopped half-way, or whose reply was lost: looked up in Chorus Pro."""
@@ -173,6 +178,7 @@ class AccountMove(models.Model):
             return
         mark = self.env["chorus.listing.mark"]._chorus_get(company, LISTING)
         run = mark._chorus_start()
+        self._chorus_commit()  # the mark, when new: an invoice's failure below drops only that invoice's work
         current = {}
         for page in client.iter_supplier_invoice_pages(changed_since=run.since,
                                                        statuses=OPEN_STATUSES if run.full else None):

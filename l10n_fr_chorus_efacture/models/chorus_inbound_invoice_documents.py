@@ -27,27 +27,60 @@ class ChorusInboundInvoice(models.Model):
         done = 0
         batches = [self[i:i + DOWNLOAD_BATCH] for i in range(0, len(self), DOWNLOAD_BATCH)]
         max_bytes = self._chorus_max_download_bytes()
+        alone_unavailable = 0  # invoices in a row Chorus Pro was unavailable for, each alone
         while batches:
             batch = batches.pop(0)
             try:
                 content = client.download_invoices([int(i.chorus_invoice_id) for i in batch])
                 placement = downloads.place(content, batch._chorus_document_refs(), max_bytes=max_bytes)
             except Exception as error:  # noqa: BLE001 - one batch must not stop the others
-                if len(batch) > 1 and isinstance(error, (chorus_exc.ChorusTooLargeError, downloads.DownloadError)):
-                    # Too large, or unreadable: halve the batch until the invoice at fault stands alone,
-                    # so that the others are downloaded.
-                    batches[:0] = [batch[:len(batch) // 2], batch[len(batch) // 2:]]
-                elif isinstance(error, chorus_exc.ChorusUnavailableError) and len(batch) > 1:
-                    errors.append(_("Documents of %(count)s invoices not downloaded: %(error)s", count=len(batch),
+                unavailable = isinstance(error, chorus_exc.ChorusUnavailableError)
+                alone_unavailable = alone_unavailable + 1 if unavailable and len(batch) == 1 else 0
+                # Nothing more can be had this run: the account refused, Chorus Pro down, or unavailable for
+                # several invoices alone in a row (halving further would cost a call time-out each).
+                if isinstance(error, chorus_exc.ChorusAuthenticationError) or alone_unavailable >= 3 or (
+                        unavailable and len(batch) > 1 and not self._chorus_answers(client)):
+                    # The rest waits for the next run (their documents stay missing).
+                    left = len(batch) + sum(len(other) for other in batches)
+                    errors.append(_("Documents of %(count)s invoices not downloaded: %(error)s", count=left,
                                     error=self.env["res.company"]._chorus_error_message(error)))
+                    break
+                if len(batch) > 1:
+                    # Too large, unreadable, refused, or Chorus Pro failing on one invoice only: halve the batch
+                    # until the invoice at fault stands alone, so that the others are downloaded.
+                    batches[:0] = [batch[:len(batch) // 2], batch[len(batch) // 2:]]
                 else:
                     batch._chorus_documents_failed(self._chorus_documents_reason(batch, error), errors)
                 continue
+            alone_unavailable = 0
             unplaced = batch.filtered(lambda i: int(i.chorus_invoice_id) in placement.unplaced)
             batches[:0] = [invoice for invoice in unplaced]  # each alone
-            done += (batch - unplaced)._chorus_attach_documents(placement.files, errors)
+            done += (batch - unplaced)._chorus_attach_safely(placement.files, errors)
             self._chorus_commit()
         return done
+
+    @api.model
+    def _chorus_answers(self, client):
+        """Whether Chorus Pro answers at all (its health check): a failure on a download is then that download's."""
+        try:
+            client.health_check()
+        except Exception:  # noqa: BLE001 - whatever the check meets, Chorus Pro is not answering
+            return False
+        return True
+
+    def _chorus_attach_safely(self, files_by_id, errors):
+        """Attach the downloaded files in one go or, when that fails, invoice by invoice: whatever the
+        exception, the invoice at fault waits in the retry list and the others get their documents."""
+        try:
+            with self.env.cr.savepoint():
+                accepted, refused = self._chorus_attach_documents(files_by_id)
+        except Exception as error:  # noqa: BLE001 - one invoice must not stop the others
+            if len(self) > 1:
+                return sum(invoice._chorus_attach_safely(files_by_id, errors) for invoice in self)
+            accepted, refused = self.browse(), [(self, self._chorus_documents_reason(self, error))]
+        for invoice, message in refused:
+            invoice._chorus_documents_failed(message, errors)
+        return len(accepted)
 
     def _chorus_documents_reason(self, batch, error):
         if isinstance(error, downloads.DownloadError):
@@ -74,27 +107,26 @@ class ChorusInboundInvoice(models.Model):
         except ValueError:
             return downloads.MAX_UNPACKED_BYTES
 
-    def _chorus_attach_documents(self, files_by_id, errors):
+    def _chorus_attach_documents(self, files_by_id):
         """Attach each invoice's downloaded files ({Chorus id: [DownloadedFile]}).
 
-        An invoice whose own file is not a PDF gets nothing and is reported; returns how many got their documents.
+        An invoice whose own file is not a PDF gets nothing. Returns (invoices attached, [(invoice, reason refused)]).
         """
         Attachment = self.env["ir.attachment"].sudo()
-        accepted = self.browse()
+        accepted, refused = self.browse(), []
         for invoice in self:
             files = files_by_id.get(int(invoice.chorus_invoice_id)) or []
             main = [f for f in files if f.is_invoice]
-            message = None
             if not main:
-                message = _("Invoice %(invoice)s: no PDF of the invoice among the %(count)s files Chorus Pro sent; its "
-                            "documents are not attached.", invoice=invoice.name, count=len(files))
+                refused.append((invoice, _(
+                    "Invoice %(invoice)s: no PDF of the invoice among the %(count)s files Chorus Pro sent; its "
+                    "documents are not attached.", invoice=invoice.name, count=len(files))))
             elif not main[0].content.startswith(b"%PDF"):
-                message = _("Invoice %(invoice)s: the invoice file %(file)s Chorus Pro sent is not a PDF; its "
-                            "documents are not attached.", invoice=invoice.name, file=main[0].name)
-            if message:
-                invoice._chorus_documents_failed(message, errors)
-                continue
-            accepted |= invoice
+                refused.append((invoice, _(
+                    "Invoice %(invoice)s: the invoice file %(file)s Chorus Pro sent is not a PDF; its "
+                    "documents are not attached.", invoice=invoice.name, file=main[0].name)))
+            else:
+                accepted |= invoice
         # Downloaded again (after a crash, after a completion): the files this module downloaded are replaced, not
         # doubled; the files users added (in the chatter) stay.
         accepted.downloaded_document_ids.unlink()
@@ -115,5 +147,5 @@ class ChorusInboundInvoice(models.Model):
             if is_invoice:
                 invoice.write({"pdf_attachment_id": attachment.id, "message_main_attachment_id": attachment.id})
         self.env["chorus.retry"]._chorus_done("documents", accepted)
-        return len(accepted)
+        return accepted, refused
 

@@ -117,7 +117,8 @@ class ChorusInboundInvoice(models.Model):
         client = company._chorus_get_client()
         mark = self.env["chorus.listing.mark"]._chorus_get(company, LISTING)
         run = mark._chorus_start()
-        guard = OutageGuard()
+        self._chorus_commit()  # the mark, when new: an invoice's failure below drops only that invoice's work
+        guard = OutageGuard(probe=client.health_check)
         # First what failed before and waited long enough; tried once a run (the pages below skip them).
         tried = self._chorus_import_retries(company, client, counts, guard)
         self._chorus_commit()
@@ -248,7 +249,7 @@ class ChorusInboundInvoice(models.Model):
 
             guard.failed(error, note)
             return []
-        guard.succeeded()
+        guard.after(True, self.env)
         return [result]
 
     @api.model
@@ -275,6 +276,7 @@ class ChorusInboundInvoice(models.Model):
             history = client.get_invoice_history(int(self.chorus_invoice_id))
             if self._chorus_apply_history(client, history, listed_time):
                 counts["updated"] += 1
+            self.env["chorus.retry"]._chorus_done("import", self)  # committed with the work
 
         def failed(error):
             reason = self.env["res.company"]._chorus_failure_reason(error)
@@ -286,11 +288,7 @@ class ChorusInboundInvoice(models.Model):
 
             guard.failed(error, note)
 
-        if not run_isolated(self.env, work, failed):
-            return False
-        guard.succeeded()
-        self.env["chorus.retry"]._chorus_done("import", self)
-        return True
+        return guard.after(run_isolated(self.env, work, failed), self.env)
 
     def _chorus_follow_listed(self, client, item, counts, guard, full=False):
         """The status Chorus Pro lists for this invoice (a ReceivedInvoiceSummary). Returns False when it is left

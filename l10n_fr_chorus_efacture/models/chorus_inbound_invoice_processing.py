@@ -138,6 +138,8 @@ class ChorusInboundInvoice(models.Model):
         """
         # Statuses come from the module's own steps: written in sudo (see write()), by the user who asked.
         self = self.sudo()
+        # What the user set is kept whatever happens to one push: each push's failure drops only its own work.
+        self._chorus_commit()
         for company, invoices in self.filtered(lambda i: i.sync_state == "pending").grouped("company_id").items():
             try:
                 client = company._chorus_get_client()

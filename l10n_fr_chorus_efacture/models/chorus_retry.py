@@ -115,7 +115,8 @@ class ChorusRetry(models.Model):
                                    invoice=retry.name or retry.chorus_invoice_id or "?")
 
     def action_retry_now(self):
-        """Try again at the next run, now: the scheduled action is woken up."""
+        """Try again at the next run, now: the scheduled action is woken up (a company whose import or follow-up
+        ran in this round is due again: its entry became due after that run, see chorus.worker)."""
         self.sudo().write({"next_try": fields.Datetime.now()})
         for operation in set(self.mapped("operation")):
             cron = self.env.ref(OPERATION_CRONS[operation], raise_if_not_found=False)

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from ..tools.transaction import advisory_lock, lock_key
+from ..tools.transaction import advisory_lock, commit_if_allowed, lock_key
 
 _INTERVALS = {"minutes": lambda n: timedelta(minutes=n), "hours": lambda n: timedelta(hours=n),
               "days": lambda n: timedelta(days=n), "weeks": lambda n: timedelta(weeks=n),
@@ -24,6 +24,8 @@ HEADS = {
     "follow_up": "l10n_fr_chorus_efacture.ir_cron_chorus_follow_up",
 }
 LISTINGS = {"import": "received_invoices", "follow_up": "supplier_statuses"}
+# The retry list's operations each kind of work tries again.
+RETRIED = {"import": ("import", "documents"), "follow_up": ("follow_up",)}
 
 
 class ChorusWorker(models.AbstractModel):
@@ -61,8 +63,10 @@ class ChorusWorker(models.AbstractModel):
         if not head or not head.sudo().active:
             return None  # the scheduled action is off: no round, nothing of this kind to do
         head = head.sudo()
+        now = fields.Datetime.now()
         interval = _INTERVALS[head.interval_type](head.interval_number)
-        return head.nextcall if head.nextcall <= fields.Datetime.now() else head.nextcall - interval
+        # Never in the future (a next execution set far ahead by hand): the round would never end.
+        return head.nextcall if head.nextcall <= now else min(head.nextcall - interval, now)
 
     @api.model
     def _chorus_due_companies(self, kind):
@@ -71,17 +75,35 @@ class ChorusWorker(models.AbstractModel):
         if round_start is None:
             return self.env["res.company"]
         companies = self._chorus_companies(kind)
-        done = set(self.env["chorus.listing.mark"].sudo().search([
-            ("company_id", "in", companies.ids), ("listing", "=", LISTINGS[kind]),
-            ("last_run", ">=", round_start)]).company_id.ids)
-        return companies.filtered(lambda company: company.id not in done)
+        marks = {mark.company_id.id: mark.last_run for mark in self.env["chorus.listing.mark"].sudo().search([
+            ("company_id", "in", companies.ids), ("listing", "=", LISTINGS[kind])])}
+        retries = self._chorus_retries_due(kind, companies)
+        return companies.filtered(lambda company: not marks.get(company.id) or marks[company.id] < round_start or (
+            retries.get(company.id) and retries[company.id] >= marks[company.id]))
 
     @api.model
-    def _chorus_do_company(self, kind, company):
-        """This kind of work for one company, unless another worker has it now. True when done here."""
+    def _chorus_retries_due(self, kind, companies):
+        """{company id: the latest time one of its entries in the retry list became due}: a company whose entry
+        became due after its last run (its delay over, or "Try again now") is due again, within the round (at
+        the second: both times are stored to the second)."""
+        return {company.id: latest for company, latest in self.env["chorus.retry"].sudo()._read_group(
+            [("company_id", "in", companies.ids), ("operation", "in", RETRIED[kind]),
+             ("next_try", "<=", fields.Datetime.now())], ["company_id"], ["next_try:max"])}
+
+    @api.model
+    def _chorus_do_company(self, kind, company, round_start=None):
+        """This kind of work for one company, unless another worker has it now (or, ``round_start`` given, did it
+        since the round began: read again in a new transaction once the lock is held). True when done here."""
         with advisory_lock(self.env, lock_key(kind, company.id)) as locked:
             if not locked:
                 return False
+            if round_start:
+                commit_if_allowed(self.env)
+                mark = self.env["chorus.listing.mark"]._chorus_get(company, LISTINGS[kind])
+                mark.invalidate_recordset(["last_run"])
+                retried = self._chorus_retries_due(kind, company).get(company.id)
+                if mark.last_run and mark.last_run >= round_start and not (retried and retried >= mark.last_run):
+                    return False
             if kind == "import":
                 self.env["chorus.inbound.invoice"]._chorus_import_company(company, locked=True)
             else:
@@ -96,8 +118,9 @@ class ChorusWorker(models.AbstractModel):
                 if self.env["account.move"]._chorus_send_chunk():
                     return True
                 continue
+            round_start = self._chorus_round_start(kind)
             for company in self._chorus_due_companies(kind):
-                if self._chorus_do_company(kind, company):
+                if self._chorus_do_company(kind, company, round_start):
                     return True
         return False
 
@@ -141,6 +164,7 @@ class ChorusWorker(models.AbstractModel):
     def _chorus_wake_lanes(self, units):
         """Wake up as many lanes as there are units to share (at most all of them)."""
         for xmlid in LANES[:max(0, min(units, len(LANES)))]:
+            # Whoever asks (an accountant sending a batch): the lanes are scheduled actions, read in sudo.
             lane = self.env.ref(xmlid, raise_if_not_found=False)
-            if lane and lane.active:
+            if lane and lane.sudo().active:
                 lane.sudo()._trigger()

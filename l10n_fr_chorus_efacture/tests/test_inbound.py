@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import odoo
 from odoo import fields
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
@@ -207,6 +207,43 @@ class TestChorusInbound(BuyerCase):
         self.assertEqual((log.count_retried, len(self.received())), (1, 30))
         self.assertFalse(retry.exists())
 
+    def test_try_again_now_makes_the_company_due_again(self):
+        """The worker lanes take each company once a round; "Try again now" on its entry in the retry list makes
+        it due again within the round, and once done it is not."""
+        Worker = self.env["chorus.worker"]
+        self.env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_inbound_import").sudo().nextcall = \
+            fields.Datetime.now() - timedelta(minutes=1)  # the round began a minute ago
+        self.assertIn(self.company, Worker._chorus_due_companies("import"))
+        target = self.inbox()[4]["idFacture"]
+        self.control("faults", kind="500", operation=RECEIVED_GET, count=1000, invoice=target)
+        self.run_import()
+        self.assertNotIn(self.company, Worker._chorus_due_companies("import"), "done for this round")
+        self.control("faults/clear")
+        self.env["chorus.retry"].search([("chorus_invoice_id", "=", str(target))]).action_retry_now()
+        self.assertIn(self.company, Worker._chorus_due_companies("import"), "due again")
+        self.assertTrue(Worker._chorus_do_company("import", self.company, Worker._chorus_round_start("import")),
+                        "a lane takes it")
+        self.assertIn(str(target), self.received().mapped("chorus_invoice_id"))
+        self.assertNotIn(self.company, Worker._chorus_due_companies("import"))
+
+    def test_only_new_invoice_failing_is_noted(self):
+        """The one new invoice of a run fails (503 on its detail), the last call of the run: Chorus Pro's health
+        check answers, so it is that invoice's failure: in the retry list with its reason, said in the log."""
+        self.run_import()
+        new_id = self.control("inbox/generate", count=1)["created"][0]
+        self.control("faults", kind="503", operation=RECEIVED_GET, count=1000, invoice=new_id)
+        log = self.run_import()
+        retry = self.env["chorus.retry"].search([("chorus_invoice_id", "=", str(new_id))])
+        self.assertEqual((log.count_failed, retry.operation), (1, "import"))
+        self.assertIn("unavailable", retry.reason)
+        self.assertEqual(log.state, "error", "the log says an invoice waits")
+        # Chorus Pro down altogether (its health check too): not the invoice's failure, nothing noted.
+        retry.sudo().unlink()
+        self.control("inbox/generate", count=1)
+        self.inject("503", "*", count=1000, after=3)
+        self.run_import()
+        self.assertFalse(self.env["chorus.retry"].search([("operation", "=", "import")]))
+
     def test_availability_date_from_the_history(self):
         """An invoice already processed elsewhere when first imported: its availability comes from its history."""
         chorus = self.sandbox.state.invoices[7000001]
@@ -248,8 +285,9 @@ class TestChorusInbound(BuyerCase):
         self.assertEqual((log.count_documents, self.calls(DOWNLOAD)), (30, 2))
 
     def test_import_crash_resumes(self):
-        # Chorus Pro stops answering in the middle of the run (after 7 invoices read in detail).
-        self.inject("503", RECEIVED_GET, count=20, after=7)
+        # Chorus Pro stops answering in the middle of the run, whatever is asked (the 8th invoice read in detail
+        # and everything after: the structures, 2 list pages and 7 details went through).
+        self.inject("503", "*", count=100, after=10)
         log = self.run_import(page_size=5)
         self.assertEqual(log.state, "error")
         self.assertIn("unavailable", log.message)
@@ -263,14 +301,34 @@ class TestChorusInbound(BuyerCase):
         self.assertEqual(set(invoices.mapped("documents_state")), {"done"})
 
     def test_documents_resumed_after_download_failure(self):
-        self.inject("500", DOWNLOAD, count=10)
+        # Chorus Pro's downloads and its health check fail: an outage, the documents wait for the next run.
+        self.inject("500", DOWNLOAD, count=1000)
+        self.inject("503", "transverses/v1/health-check", count=1000)
         log = self.run_import()
         self.assertEqual(log.state, "error")
+        self.assertIn("Documents of 30 invoices not downloaded", log.message)
         self.assertEqual(set(self.received().mapped("documents_state")), {"missing"})
         self.control("faults/clear")
         log = self.run_import()
         self.assertEqual((log.count_created, log.count_documents), (0, 30))
         self.assertEqual(set(self.received().mapped("documents_state")), {"done"})
+
+    def test_documents_of_one_invoice_failing_leave_the_others(self):
+        """Chorus Pro fails (HTTP 500) on every download naming one invoice: the batches are halved until it
+        stands alone; it waits in the retry list with the reason, the 29 others get their documents."""
+        faulty = self.inbox()[7]["idFacture"]
+        self.inject("500", DOWNLOAD, count=1000, invoice=faulty)
+        log = self.run_import()
+        self.assertEqual(log.count_documents, 29)
+        failed = self.received().filtered(lambda i: i.documents_state != "done")
+        self.assertEqual(failed.mapped("chorus_invoice_id"), [str(faulty)])
+        retry = self.env["chorus.retry"].sudo().search([("operation", "=", "documents"), ("res_id", "=", failed.id)])
+        self.assertIn("500", retry.reason)
+        self.control("faults/clear")
+        self.delay_over("documents")
+        self.run_import()
+        self.assertEqual(failed.documents_state, "done")
+        self.assertFalse(retry.exists(), "out of the retry list once its documents are in")
 
     # ------------------------------------------------------------ processing
     def test_transitions_and_reasons(self):
@@ -342,6 +400,26 @@ class TestChorusInbound(BuyerCase):
         with self.assertRaisesRegex(UserError, "Chorus Pro cannot say now which statuses may follow "
                                                "MISE_A_DISPOSITION"):
             first.action_process()
+
+    def test_allowed_statuses_asked_by_two_users_at_once(self):
+        """Two clerks open "Process" at the same moment: the one who stores Chorus Pro's answer second is not
+        refused for it (the answer kept is the first one's)."""
+        company = self.env.ref("base.main_company")  # committed, so that another transaction can point at it
+        self.addCleanup(self.delete_committed_status, company, "TEST_CONCURRENT")
+        self.addCleanup(self.env.cr.cache.pop, "l10n_fr_chorus_efacture.allowed_statuses", None)
+        with self.registry.cursor() as other_cr:
+            other = odoo.api.Environment(other_cr, odoo.SUPERUSER_ID, {})
+            other["chorus.allowed.status"].create({"company_id": company.id, "status": "TEST_CONCURRENT",
+                                                   "next_statuses": ["REJETEE"], "asked": fields.Datetime.now()})
+        self.env["chorus.allowed.status"]._chorus_store(company, {"TEST_CONCURRENT": ["SERVICE_FAIT"]},
+                                                        fields.Datetime.now())
+        # Not refused, and the user's processing goes on with the answer it got (the other's row is not in this
+        # transaction's snapshot).
+        self.assertEqual(company._chorus_next_statuses("TEST_CONCURRENT"), ["SERVICE_FAIT"])
+
+    def delete_committed_status(self, company, status):
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM chorus_allowed_status WHERE company_id = %s AND status = %s", [company.id, status])
 
     def test_push_retried_after_503(self):
         self.run_import()

@@ -52,7 +52,10 @@ class TestListingWindow(BaseCase):
     def test_full_listing(self):
         run = self.run_of(None, T0, listed=[T0 - timedelta(days=300)])
         self.assertTrue(run.full)
-        self.assertEqual(run.next_since(None), T0 - OVERLAP)
+        self.assertEqual(run.next_since(None), T0 - OVERLAP, "the first run")
+        previous = T0 - timedelta(days=2)
+        self.assertEqual(run.next_since(previous), previous,
+                         "a daily full listing (open invoices only) leaves the short window where it was")
         self.assertEqual(run.missing(["0", "7", "8"]), {"7", "8"}, "followed, not listed as open any more")
         self.assertEqual(self.run_of(T0, T0).missing(["7"]), set(), "only a full listing tells")
 

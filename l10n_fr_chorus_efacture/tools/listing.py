@@ -12,7 +12,8 @@ change is never missed:
 - A run that does not complete (Chorus Pro down, a worker killed) does not move the window.
 - Once a day, the listing is full: every invoice Chorus Pro has in a status that is not final. A record Odoo
   still follows that this full listing does not show has reached a final status since: the caller looks it up
-  alone (FullListing.missing).
+  alone (ListingRun.missing). A full listing does not move the window on: the next short listing still asks
+  for what changed since where it was (an invoice that became final meanwhile).
 
 Plain Python: the models keep the window in chorus.listing.mark and give each run what it listed.
 """
@@ -60,7 +61,9 @@ class ListingRun:
         if self.started is None:
             return previous
         if self.full:
-            since = self.started - OVERLAP
+            # It listed the open invoices only: what became final since ``previous`` (a new invoice rejected or
+            # paid meanwhile) is for the next short listing, from where the window was.
+            since = min(previous, self.started - OVERLAP) if previous else self.started - OVERLAP
         elif self.latest is None:
             since = previous  # nothing listed: nothing new is known
         else:

@@ -75,16 +75,18 @@ def advisory_locks(env, keys, limit):
     the ids taken (those other workers hold are left to them), all released at the end."""
     with env.registry.cursor() as lock_cr:
         taken = []
-        for record_id, key in keys.items():
-            if len(taken) >= limit:
-                break
-            lock_cr.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            if lock_cr.fetchone()[0]:
-                taken.append(record_id)
-        lock_cr.commit()
         try:
+            for record_id, key in keys.items():
+                if len(taken) >= limit:
+                    break
+                lock_cr.execute("SELECT pg_try_advisory_lock(%s)", [key])
+                if lock_cr.fetchone()[0]:
+                    taken.append(record_id)
+            lock_cr.commit()
             yield taken
         finally:
+            # Session locks outlive the transaction: released whatever happened, before the connection is reused.
+            lock_cr.rollback()
             for record_id in taken:
                 lock_cr.execute("SELECT pg_advisory_unlock(%s)", [keys[record_id]])
             lock_cr.commit()
@@ -125,23 +127,38 @@ OUTAGE_IN_A_ROW = 3
 
 class OutageGuard:
     """Tells a failure of one invoice from an outage of Chorus Pro. An invoice Chorus Pro was unavailable for is
-    noted (``note()``: its retry entry) only once Chorus Pro answers for another one; several in a row are an
-    outage: nothing is noted, the run stops (nothing is lost, its window does not move)."""
+    noted (``note()``: its retry entry) only once Chorus Pro answers for another one. Several in a row: Chorus Pro
+    is asked whether it answers at all (``probe``, its health check); if it does, they were these invoices' own
+    failures (noted, the run goes on: the same few invoices cannot stop every run); if not, it is an outage:
+    nothing is noted, the run stops (nothing is lost, its window does not move)."""
 
-    def __init__(self):
+    def __init__(self, probe=None):
         self.in_a_row = 0
         self.deferred = []
+        self.probe = probe
 
     def failed(self, error, note):
         if isinstance(error, ChorusUnavailableError) and not isinstance(error, ChorusOutcomeUnknownError):
             self.in_a_row += 1
             self.deferred.append(note)
             if self.in_a_row >= OUTAGE_IN_A_ROW:
+                if self._answers():
+                    self.succeeded()
+                    return
                 self.deferred = []
                 raise error
         else:
             self.succeeded()
             note()
+
+    def _answers(self):
+        if not self.probe:
+            return False
+        try:
+            self.probe()
+        except Exception:  # noqa: BLE001 - whatever the probe meets, Chorus Pro is not answering
+            return False
+        return True
 
     def succeeded(self):
         """Chorus Pro answered: the failures kept aside were the invoices' own."""
@@ -150,8 +167,21 @@ class OutageGuard:
         for note in deferred:
             note()
 
+    def after(self, done, env):
+        """After one invoice's isolated work: when it went through, the failures kept aside are noted, in a
+        transaction of their own (a failure of the next invoice cannot drop them). Returns ``done``."""
+        if done and self.deferred:
+            self.succeeded()
+            commit_if_allowed(env)
+        elif done:
+            self.in_a_row = 0
+        return done
+
     def end(self):
-        """The run is over with failures kept aside that nothing proved the invoices' own (Chorus Pro may have
-        been going down): not noted; the next run tries them as if nothing happened."""
+        """The run is over with failures kept aside (the last calls failed): Chorus Pro is asked whether it
+        answers; if it does, they were the invoices' own (noted; the caller commits); if not, Chorus Pro was
+        going down: not noted, the next run tries them as if nothing happened."""
+        if self.deferred and self._answers():
+            self.succeeded()
         self.in_a_row = 0
         self.deferred = []

@@ -1,8 +1,9 @@
 """18.0.1.2.0: one retry list for every operation, listing marks of their own, the downloaded documents known.
 
 - The invoices waiting to be imported again (chorus.inbound.retry) join the retry list (chorus.retry), due now.
-- The listing marks start empty: the first run after the upgrade is a full listing of every invoice not final, which
-  also brings in any invoice the old watermark (on res.company) had passed.
+- The listing marks start from the old watermarks (on res.company), minus the overlap, never fully listed: the first
+  run after the upgrade is a full listing of every invoice not final (which also brings in any invoice the old
+  watermark had passed), and the next short listing starts where the old watermark was.
 - The documents the module downloaded are told apart from those users added: the invoice's PDF, and the files
   described as the module describes them.
 - Invoices waiting in Odoo's background sending for Chorus Pro move to Chorus Pro's own queue (worker lanes).
@@ -29,6 +30,19 @@ def migrate(cr, version):
               FROM chorus_inbound_retry
             ON CONFLICT DO NOTHING
         """)
+    for column, listing in (("chorus_inbound_watermark", "received_invoices"),
+                            ("chorus_statuses_followed_until", "supplier_statuses")):
+        cr.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'res_company' AND column_name = %s",
+                   [column])
+        if cr.fetchone():
+            cr.execute("""
+                INSERT INTO chorus_listing_mark (company_id, listing, changed_since, create_uid, create_date,
+                                                 write_uid, write_date)
+                SELECT id, %s, {column} - interval '15 minutes', 1, now() AT TIME ZONE 'UTC', 1,
+                       now() AT TIME ZONE 'UTC'
+                  FROM res_company WHERE {column} IS NOT NULL
+                ON CONFLICT DO NOTHING
+            """.format(column=column), [listing])
     cr.execute("""
         UPDATE ir_attachment a SET chorus_downloaded = TRUE
           FROM chorus_inbound_invoice i
