@@ -119,11 +119,19 @@ class AccountMove(models.Model):
 
     def button_draft(self, *args, **kwargs):
         self._chorus_check_not_definitive()
+        self._chorus_unqueue()
         return super().button_draft(*args, **kwargs)
 
     def button_cancel(self, *args, **kwargs):
         self._chorus_check_not_definitive()
+        self._chorus_unqueue()
         return super().button_cancel(*args, **kwargs)
+
+    def _chorus_unqueue(self):
+        """Reset to draft or cancelled while queued for Chorus Pro: not sent (it may be sent again once posted)."""
+        queued = self.filtered("chorus_send_request")
+        if queued:
+            queued._chorus_record({"chorus_send_request": False})
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_chorus_sent(self):

@@ -94,11 +94,12 @@ class AccountMove(models.Model):
         return reply
 
     @api.model
-    def _chorus_send_many(self, pdf_by_move):
+    def _chorus_send_many(self, pdf_by_move, authors=None):
         """Deposit invoices in Chorus Pro, at most once each: one invoice as its own flux, several of a
         company as one archive flux. Each invoice is checked first; one that fails is left out.
 
         :param pdf_by_move: {move: its rendered PDF or None}
+        :param authors: {move: partner id} who sent it, for the chatter (the worker's user otherwise)
         :return: ({move: why it was not sent}, the reply of the last deposit)
         """
         failures = {}
@@ -112,7 +113,7 @@ class AccountMove(models.Model):
                 continue
             files = company_moves._chorus_prepare_files(pdf_by_move, failures)
             if files:
-                reply = self._chorus_deposit_files(company, client, files, failures) or reply
+                reply = self._chorus_deposit_files(company, client, files, failures, authors or {}) or reply
         return failures, reply
 
     def _chorus_prepare_files(self, pdf_by_move, failures):
@@ -121,13 +122,19 @@ class AccountMove(models.Model):
         files = {}
         for move in self:
             try:
-                files[move] = move._chorus_prepare_flux(pdf_by_move.get(move))
-            except UserError as error:
-                failures[move] = error.args[0]
+                with self.env.cr.savepoint():
+                    try:
+                        files[move] = move._chorus_prepare_flux(pdf_by_move.get(move))
+                    except UserError as error:
+                        # A reason for the user: what was learnt from Chorus Pro on the way (found there after
+                        # a lost reply, its structure) is kept.
+                        failures[move] = error.args[0]
+            except Exception as error:  # noqa: BLE001 - one invoice's failure (whatever it is) leaves the others
+                failures[move] = self.env["res.company"]._chorus_failure_reason(error)
         return files
 
     @api.model
-    def _chorus_deposit_files(self, company, client, files, failures):
+    def _chorus_deposit_files(self, company, client, files, failures, authors):
         """Deposit the prepared files of a company's invoices as one flux (an archive when several); returns the
         reply, or None when it failed (the reason in ``failures``)."""
         ready = self.env["account.move"].concat(*files)
@@ -150,8 +157,9 @@ class AccountMove(models.Model):
             message = self.env["res.company"]._chorus_error_message(error)
             ready._chorus_record({"chorus_state": "unknown", "chorus_error": message})
             for move in ready:
-                move.message_post(body=_("The reply of Chorus Pro to the deposit was lost: the invoice will be "
-                                         "looked up in Chorus Pro before anything is sent again."))
+                move.message_post(author_id=authors.get(move), body=_(
+                    "The reply of Chorus Pro to the deposit was lost: the invoice will be looked up in Chorus Pro "
+                    "before anything is sent again."))
             failures.update(dict.fromkeys(ready, message))
             self._chorus_commit()
             return None
@@ -162,11 +170,11 @@ class AccountMove(models.Model):
             failures.update(dict.fromkeys(ready, message))
             self._chorus_commit()
             return None
-        ready._chorus_record_deposit(reply.flux_number, files, filename, syntax)
+        ready._chorus_record_deposit(reply.flux_number, files, filename, syntax, authors)
         self._chorus_commit()
         return reply
 
-    def _chorus_record_deposit(self, flux_number, files, filename, syntax):
+    def _chorus_record_deposit(self, flux_number, files, filename, syntax, authors):
         """These invoices are in the flux ``flux_number``: each keeps its own file, even when it travelled in an
         archive, linked to the invoice (not to a message: Odoo would try to import it again)."""
         for move in self:
@@ -184,7 +192,7 @@ class AccountMove(models.Model):
                 body = _("Sent to Chorus Pro with %(count)s other invoices in the archive flux %(flux)s "
                          "(%(syntax)s, file %(file)s).",
                          count=len(self) - 1, flux=flux_number, syntax=syntax, file=filename)
-            move.message_post(body=body)
+            move.message_post(body=body, author_id=authors.get(move))
 
     def _chorus_resolve_unknown(self, from_user=False):
         """After a lost reply, look the invoice up in Chorus Pro; True when found (then integrated).

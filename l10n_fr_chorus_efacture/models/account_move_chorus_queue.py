@@ -65,19 +65,31 @@ class AccountMove(models.Model):
         return False
 
     def _chorus_send_queued(self):
-        """Send these queued invoices (one author's) through Odoo's own sending, on the Chorus Pro method."""
-        request = self[:1].chorus_send_request
+        """Send these queued invoices (one author's) through Odoo's own sending, on the Chorus Pro method. Those
+        that can no longer go (reset to draft, sent since by other means) are taken off the queue and said so."""
+        Send = self.env["account.move.send"]
+        gone = self.filtered(lambda move: not Send._is_applicable_to_move("chorus_pro", move))
+        if gone:
+            gone._chorus_not_sent(_("it is no longer a posted invoice waiting for Chorus Pro."))
+        moves = self - gone
+        if not moves:
+            return
+        request = moves[:1].chorus_send_request
         author = self.env["res.users"].browse(request.get("author_user_id")).exists() or self.env.user
-        self.env["account.move.send"]._generate_and_send_invoices(
-            self, allow_raising=False, sending_methods={"chorus_pro"}, author_user_id=author.id,
+        Send._generate_and_send_invoices(
+            moves, allow_raising=False, sending_methods={"chorus_pro"}, author_user_id=author.id,
             author_partner_id=request.get("author_partner_id") or author.partner_id.id)
         # Those Odoo could not make a PDF or an e-invoice for: the reason is in their chatter (and their report).
-        self.filtered("chorus_send_request")._chorus_record({"chorus_send_request": False})
+        moves.filtered("chorus_send_request")._chorus_record({"chorus_send_request": False})
 
     def _chorus_send_failed(self, error):
-        """Sending these failed for a reason of Odoo's (a bug, a database error): not queued any more, said on each
-        invoice and in its sending report."""
-        reason = self.env["res.company"]._chorus_failure_reason(error)
+        """Sending these failed for a reason of Odoo's (a bug, a database error): those that did not reach Chorus
+        Pro are not queued any more, said on each invoice and in its sending report."""
+        self.invalidate_recordset()
+        unsent = self.filtered(lambda move: move.chorus_state not in ("sending", "unknown", "deposited", "integrated"))
+        unsent._chorus_not_sent(self.env["res.company"]._chorus_failure_reason(error))
+
+    def _chorus_not_sent(self, reason):
         message = _("Not sent to Chorus Pro: %(reason)s Send it again once this is fixed.", reason=reason)
         self._chorus_record({"chorus_send_request": False})
         self.env["chorus.send.report.line"]._chorus_record_refusals(dict.fromkeys(self, message))

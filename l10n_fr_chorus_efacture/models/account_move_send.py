@@ -121,6 +121,15 @@ class AccountMoveSend(models.AbstractModel):
         sending settings and alerts as it does today."""
         return (self.env.context.get("chorus_pending") or {}).get(move._origin.id or move.id) or {}
 
+    @api.model
+    def _chorus_author(self, invoice_data):
+        """The partner who sends, for the chatter (the queue sends on a user's behalf): only when the user and
+        partner Odoo passes agree (Odoo 18.0 of early 2025 swaps them in the send window, where the current user
+        is the sender anyway); None leaves the current user."""
+        user = self.env["res.users"].browse(invoice_data.get("author_user_id") or []).exists()
+        partner_id = invoice_data.get("author_partner_id")
+        return partner_id if user and user.partner_id.id == partner_id else None
+
     def _call_web_service_after_invoice_pdf_render(self, invoices_data, *args, **kwargs):
         super()._call_web_service_after_invoice_pdf_render(invoices_data, *args, **kwargs)
         # Invoices sent together go as one archive flux per company.
@@ -131,7 +140,8 @@ class AccountMoveSend(models.AbstractModel):
         }
         if not to_send:
             return
-        failures, _reply = self.env["account.move"]._chorus_send_many(to_send)
+        failures, _reply = self.env["account.move"]._chorus_send_many(to_send, authors={
+            invoice: self._chorus_author(invoices_data[invoice]) for invoice in to_send})
         self.env["chorus.send.report.line"]._chorus_record_refusals(failures)
         for invoice, message in failures.items():
             invoices_data[invoice]["error"] = {"error_title": _("Not sent to Chorus Pro"), "errors": [message]}

@@ -110,8 +110,26 @@ class ResPartner(models.Model):
             raise AccessError(_("%(fields)s: read from Chorus Pro by the module; they cannot be changed by hand. Use "
                                 "\"Check now\" on the customer to read them again.", fields=labels))
 
+    def _chorus_structure_changes(self, vals):
+        """The structure fields ``vals`` would change on one of these partners (a form or an import sending the
+        values already there changes nothing)."""
+        changed = set()
+        for name in STRUCTURE_FIELDS.intersection(vals):
+            field = self._fields[name]
+            if field.type == "one2many":
+                changed.add(name)
+                continue
+            new = field.convert_to_cache(vals[name], self[:1]) if self else None
+            if any((new or False) != (field.convert_to_cache(partner[name], partner) or False) for partner in self):
+                changed.add(name)
+        return changed
+
     def write(self, vals):
-        self._chorus_check_structure_fields(vals)
+        if self.env.context.get("chorus_keep_structure"):
+            # Partners merged (by a user or in sudo): the destination keeps the structure the module read for it,
+            # not a source's. Dropping values gives nobody a way round the checks.
+            vals = {name: value for name, value in vals.items() if name not in STRUCTURE_FIELDS}
+        self._chorus_check_structure_fields(self._chorus_structure_changes(vals))
         # Only a real change (Chorus Pro newly chosen, or another SIRET) asks for a new check.
         changed = self.browse()
         if "invoice_sending_method" in vals or "siret" in vals:
@@ -123,7 +141,7 @@ class ResPartner(models.Model):
                 or ("siret" in vals and vals["siret"] != p.siret
                     and (p.chorus_structure_state or p.invoice_sending_method == "chorus_pro"))))
         res = super().write(vals)
-        changed._chorus_on_method_set()
+        changed.with_context(chorus_keep_structure=False)._chorus_on_method_set()
         return res
 
     @api.model_create_multi

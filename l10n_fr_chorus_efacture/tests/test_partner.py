@@ -1,8 +1,8 @@
 """The customer's Chorus Pro sending method: companies only, SIRET flagged, structure looked up in the background."""
 
 from odoo import fields
-from odoo.exceptions import ValidationError
-from odoo.tests import TransactionCase, tagged
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import TransactionCase, new_test_user, tagged
 
 from .common import COMMUNE_SIRET, HOPITAL_SIRET, SYNDICAT_SIRET, SandboxMixin
 
@@ -233,3 +233,40 @@ class TestChorusPartner(ChorusCompanyMixin, TransactionCase):
         result = wizard.action_apply()
         self.assertEqual(person.invoice_sending_method, "email")
         self.assertEqual(result["params"]["type"], "success")
+
+    def test_duplicates_merged_by_a_partner_editor(self):
+        """A partner editor merges two records of one public customer: the merge goes through, the destination
+        keeps the structure the module read for it; a source's SIRET it takes is looked up again."""
+        editor = new_test_user(self.env, "chorus_partner_editor", groups="base.group_user,base.group_partner_manager")
+        commune = self.Partner.create({"name": "Commune", "is_company": True, "siret": COMMUNE_SIRET,
+                                       "invoice_sending_method": "chorus_pro"})
+        duplicate = self.Partner.create({"name": "Commune (doublon)", "is_company": True, "siret": HOPITAL_SIRET,
+                                         "invoice_sending_method": "chorus_pro"})
+        self.check_in_background()
+        self.assertEqual((commune.chorus_structure_id, duplicate.chorus_structure_id), (25000101, 25000202))
+        services = commune.chorus_service_ids
+        # Sending back the values already there (a form, an import) changes nothing, so it is not refused.
+        commune.with_user(editor).write({"name": "Commune de Saint-Véran", "chorus_structure_id": 25000101,
+                                         "chorus_structure_state": "checked"})
+        with self.assertRaisesRegex(AccessError, "Chorus Structure ID: read from Chorus Pro by the module"):
+            commune.with_user(editor).write({"chorus_structure_id": 25000202})
+        wizard = self.env["base.partner.merge.automatic.wizard"].with_user(editor).create({
+            "partner_ids": [fields.Command.set((commune | duplicate).ids)], "dst_partner_id": commune.id})
+        wizard.action_merge()
+        self.assertFalse(duplicate.exists())
+        self.assertEqual((commune.chorus_structure_id, commune.chorus_structure_state), (25000101, "checked"))
+        self.assertEqual((commune.chorus_service_required, commune.chorus_engagement_required), (True, False),
+                         "not the hospital's flags")
+        self.assertEqual(commune.chorus_service_ids, services)
+
+        empty = self.Partner.create({"name": "Hôpital", "is_company": True})
+        hospital = self.Partner.create({"name": "CH", "is_company": True, "siret": HOPITAL_SIRET,
+                                        "invoice_sending_method": "chorus_pro"})
+        self.check_in_background()
+        wizard = self.env["base.partner.merge.automatic.wizard"].with_user(editor).create({
+            "partner_ids": [fields.Command.set((empty | hospital).ids)], "dst_partner_id": empty.id})
+        wizard.action_merge()
+        self.assertEqual((empty.siret, empty.invoice_sending_method, empty.chorus_structure_state),
+                         (HOPITAL_SIRET, "chorus_pro", "to_check"), "the SIRET taken over is looked up again")
+        self.check_in_background()
+        self.assertEqual((empty.chorus_structure_id, empty.chorus_structure_state), (25000202, "checked"))

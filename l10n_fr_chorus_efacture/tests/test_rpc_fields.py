@@ -18,10 +18,11 @@ MOVE_VALUES = {
     "chorus_status_date": "2026-01-01 00:00:00", "chorus_status_comment": "faux", "chorus_error": "faux",
     "chorus_inbound_id": "inbound", "chorus_send_request": {"author_user_id": 2},
 }
+# Each differs from the customer's own value (sending back a value already there changes nothing: accepted).
 PARTNER_VALUES = {
     "chorus_structure_id": 4242, "chorus_structure_name": "Fausse structure", "chorus_service_required": False,
-    "chorus_engagement_required": False, "chorus_service_or_engagement": False,
-    "chorus_structure_checked": "2026-01-01 00:00:00", "chorus_structure_state": "checked",
+    "chorus_engagement_required": True, "chorus_service_or_engagement": True,
+    "chorus_structure_checked": "2026-01-01 00:00:00", "chorus_structure_state": "error",
     "chorus_structure_error": "faux", "chorus_structure_company_id": "company",
     "chorus_service_ids": [(5, 0, 0)],
 }
@@ -100,8 +101,12 @@ class TestChorusFieldsRpc(HttpCase):
             self.assertRefused("chorus.partner.service", "create", [{"partner_id": self.customer.id,
                                                                      "chorus_service_id": 1, "code": "FAUX"}])
             self.assertRefused("chorus.partner.service", "unlink", [[service.id]])
-        # What a partner editor may do still works: its name, its SIRET (which asks for a new check).
+        # What a partner editor may do still works: its name, its SIRET (which asks for a new check); a form
+        # saving the structure values it read changes nothing, so it is not refused.
         self.call("res.partner", "write", [[self.customer.id], {"name": "Commune RPC renommée"}])
+        self.call("res.partner", "write", [[self.customer.id], {
+            "chorus_structure_id": 25000101, "chorus_structure_state": "checked", "chorus_service_required": True,
+            "chorus_engagement_required": False}])
         self.customer.invalidate_recordset()
         self.assertEqual(self.customer.read(list(STRUCTURE_FIELDS))[0], before)
         self.assertEqual((service.is_active, service.code), (True, "SERV_TECHNIQUES"))

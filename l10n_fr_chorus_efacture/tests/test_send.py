@@ -13,7 +13,7 @@ from pypdf import PdfReader
 import odoo
 from odoo import Command, fields
 from odoo.exceptions import UserError
-from odoo.tests import Form, tagged
+from odoo.tests import Form, new_test_user, tagged
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 from .common import COMMUNE_SIRET, HOPITAL_SIRET, SUPPLIER_SIRET, make_pdf
@@ -581,12 +581,21 @@ class TestChorusSend(ChorusSendCommon):
     def test_follow_up_survives_outage(self):
         move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
         move._chorus_send()
-        self.inject("500", "transverses/v1/consulterCRDetaille", count=10)
+        self.inject("500", "*", count=50)  # Chorus Pro down, its health check too
         self.env["account.move"]._cron_chorus_follow_up()
         self.assertEqual(move.chorus_state, "deposited", "nothing changes while Chorus Pro is down")
+        self.assertFalse(self.env["chorus.retry"].search([("res_id", "=", move.id)]),
+                         "an outage is no failure of its own")
         self.control("faults/clear")
         self.env["account.move"]._cron_chorus_follow_up()
         self.assertEqual(move.chorus_state, "integrated")
+        # Only its flux's report failing while Chorus Pro answers otherwise: its own failure, tried again later.
+        other = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        other._chorus_send()
+        self.inject("500", "transverses/v1/consulterCRDetaille", count=10)
+        self.env["account.move"]._cron_chorus_follow_up()
+        retry = self.env["chorus.retry"].search([("res_id", "=", other.id), ("operation", "=", "follow_up")])
+        self.assertIn("unavailable", retry.reason)
 
     # ------------------------------------------------------------- batch
     def test_batch_one_archive_flux(self):
@@ -672,6 +681,26 @@ class TestChorusSend(ChorusSendCommon):
         self.send_queued()
         self.assertEqual(set(moves.mapped("chorus_state")), {"deposited"})
         self.assertEqual(self.deposits(), 1)
+
+    def test_batch_sent_by_a_billing_user(self):
+        """An invoicing user (no admin right) sends a batch: queued, deposited by the worker lanes in one flux,
+        said in the chatter as sent by that user."""
+        billing = new_test_user(self.env, "chorus_billing_batch", name="Facturière",
+                                groups="account.group_account_invoice", company_id=self.company.id,
+                                company_ids=[Command.set(self.company.ids)])
+        moves = self.env["account.move"].concat(*(self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+                                                  for _number in range(3)))
+        wizard = self.env["account.move.send.batch.wizard"].with_user(billing).with_context(
+            active_model="account.move", active_ids=moves.ids, chorus_send=True).create({})
+        wizard.action_send_and_print()
+        self.assertEqual([move.chorus_send_request["author_user_id"] for move in moves], [billing.id] * 3)
+        self.assertEqual(self.deposits(), 0, "nothing deposited while the user waits")
+        self.send_queued()
+        self.assertEqual(set(moves.mapped("chorus_state")), {"deposited"})
+        self.assertEqual(self.deposits(), 1)
+        for move in moves:
+            sent = move.message_ids.filtered(lambda message: "Chorus Pro" in (message.body or ""))
+            self.assertEqual(sent.author_id, billing.partner_id, "the chatter says who sent it")
 
     def test_send_to_chorus_keeps_the_method_in_the_background(self):
         """"Send to Chorus Pro" on several invoices of customers set to email: the worker lanes deposit them (one
