@@ -2,7 +2,7 @@ from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools.misc import format_datetime
 
-from ..tools.statuses import CHORUS_INVOICE_STATUSES
+from ..tools.statuses import CHORUS_INVOICE_STATUSES, selection_labels
 
 DEFINITIVE_STATES = {"sending", "unknown", "deposited", "integrated"}
 # Flux states (consulterCRDetaille's etatCourantDepotFlux, from the fact sheet).
@@ -244,8 +244,10 @@ class AccountMove(models.Model):
         return self.env["chorus.invoice.update.wizard"]._open(self, "recycle")
 
 
-    def _chorus_status_label(self):
-        return dict(CHORUS_INVOICE_STATUSES).get(self.chorus_invoice_status, self.chorus_invoice_status or "")
+    def _chorus_status_label(self, status=None):
+        """The label of ``status`` (by default this invoice's Chorus Pro status) in the user's language."""
+        status = status or self.chorus_invoice_status
+        return selection_labels(self, "chorus_invoice_status").get(status, status or "")
 
 
     def _chorus_schedule_activity(self, summary, note):

@@ -3,6 +3,7 @@ from lxml import etree
 from odoo import _, models
 
 from .chorus_partner_service import RESERVED_SERVICE_CODE
+from ..tools.statuses import selection_labels
 
 ENGAGEMENT_MAX = 50
 ATTACHMENT_EXTENSIONS = {"pdf", "csv", "xml"}
@@ -62,7 +63,7 @@ class AccountMove(models.Model):
         if self.state != "posted":
             return [_("%(move)s is %(state)s: only posted invoices and credit notes can be sent to Chorus Pro.",
                       move=self.display_name,
-                      state=dict(self._fields["state"]._description_selection(self.env))[self.state])]
+                      state=selection_labels(self, "state")[self.state])]
         siret_error = partner._chorus_siret_error(pending.get("siret", partner.siret))
         if siret_error:
             errors.append(_("Customer SIRET: %(error)s", error=siret_error))

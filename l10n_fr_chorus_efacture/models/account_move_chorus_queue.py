@@ -66,7 +66,11 @@ class AccountMove(models.Model):
 
     def _chorus_send_queued(self):
         """Send these queued invoices (one author's) through Odoo's own sending, on the Chorus Pro method. Those
-        that can no longer go (reset to draft, sent since by other means) are taken off the queue and said so."""
+        that can no longer go (reset to draft, sent since by other means) are taken off the queue and said so.
+        What is written (chatter, errors) is in the author's language, not the worker's."""
+        request = self[:1].chorus_send_request or {}
+        author = self.env["res.users"].browse(request.get("author_user_id")).exists() or self.env.user
+        self = self.with_context(lang=author.lang or self.env.lang)
         Send = self.env["account.move.send"]
         gone = self.filtered(lambda move: not Send._is_applicable_to_move("chorus_pro", move))
         if gone:
@@ -74,8 +78,6 @@ class AccountMove(models.Model):
         moves = self - gone
         if not moves:
             return
-        request = moves[:1].chorus_send_request
-        author = self.env["res.users"].browse(request.get("author_user_id")).exists() or self.env.user
         Send._generate_and_send_invoices(
             moves, allow_raising=False, sending_methods={"chorus_pro"}, author_user_id=author.id,
             author_partner_id=request.get("author_partner_id") or author.partner_id.id)

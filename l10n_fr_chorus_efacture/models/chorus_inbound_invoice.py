@@ -5,7 +5,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools.transaction import commit_if_allowed, try_lock_row
-from ..tools.statuses import CHORUS_INVOICE_STATUSES
+from ..tools.statuses import CHORUS_INVOICE_STATUSES, selection_labels
 
 _logger = logging.getLogger(__name__)
 
@@ -249,8 +249,10 @@ class ChorusInboundInvoice(models.Model):
         return super().write(vals) if vals else True
 
 
-    def _chorus_status_label(self):
-        return dict(CHORUS_INVOICE_STATUSES).get(self.chorus_status, self.chorus_status or "")
+    def _chorus_status_label(self, status=None):
+        """The label of ``status`` (by default this invoice's) in the user's language."""
+        status = status or self.chorus_status
+        return selection_labels(self, "chorus_status").get(status, status or "")
 
 
     def _chorus_lock(self):

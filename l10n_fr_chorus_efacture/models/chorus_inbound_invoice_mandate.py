@@ -82,7 +82,8 @@ class ChorusInboundInvoice(models.Model):
         over; their MANDATEE goes with the push's own scheduled action."""
         requested = self.search([("mandate_state", "=", "requested")])
         requested -= self.env["chorus.retry"]._chorus_waiting("mandate", requested)
-        requested._chorus_create_mandates(push=False)
+        for company, invoices in requested.grouped("company_id").items():
+            company._chorus_in_its_language(invoices)._chorus_create_mandates(push=False)
 
     def _chorus_create_mandate(self):
         """The bill of this requested invoice and its queued MANDATEE, committed together: the bill, or why not."""

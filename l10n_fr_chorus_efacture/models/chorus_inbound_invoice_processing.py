@@ -9,7 +9,7 @@ from ..chorus import exceptions as chorus_exc
 from ..chorus.replies import Processed
 from ..tools.dates import paris_day
 from ..tools.transaction import run_isolated
-from ..tools.statuses import CHORUS_INVOICE_STATUSES, known_status
+from ..tools.statuses import known_status
 from .chorus_inbound_invoice import MANDATED, PROCESSING_STATUSES, PUSH_MARGIN, VALIDATION_STATUSES
 
 
@@ -124,7 +124,7 @@ class ChorusInboundInvoice(models.Model):
             if status != MANDATED and status not in invoice._chorus_allowed_statuses():
                 raise UserError(_("%(invoice)s cannot go from %(current)s to %(new)s in Chorus Pro.",
                                   invoice=invoice.display_name, current=invoice._chorus_status_label(),
-                                  new=dict(CHORUS_INVOICE_STATUSES)[status]))
+                                  new=invoice._chorus_status_label(status)))
         self.sudo().write({"sync_state": "pending", "sync_status": status, "sync_reason": reason or False,
                     "sync_mandate_number": mandate_number or False, "sync_error": False,
                     "sync_attempt_date": False})
@@ -183,7 +183,7 @@ class ChorusInboundInvoice(models.Model):
             message = self.env["res.company"]._chorus_error_message(error)
             self.write({"sync_state": "error", "sync_error": message, "sync_attempt_date": False})
             self.message_post(body=_("Chorus Pro refused the status %(status)s: %(error)s",
-                                     status=dict(CHORUS_INVOICE_STATUSES)[self.sync_status], error=message))
+                                     status=self._chorus_status_label(self.sync_status), error=message))
             self.env["chorus.retry"]._chorus_done("push", self)
             self._chorus_commit()
             return
@@ -243,7 +243,9 @@ class ChorusInboundInvoice(models.Model):
         """The statuses waiting for Chorus Pro (mandates have a scheduled action of their own: neither waits for
         the other); those whose last failure's delay is not over wait for a later run."""
         pending = self.search([("sync_state", "=", "pending")])
-        (pending - self.env["chorus.retry"]._chorus_waiting("push", pending))._chorus_push_statuses()
+        pending -= self.env["chorus.retry"]._chorus_waiting("push", pending)
+        for company, invoices in pending.grouped("company_id").items():
+            company._chorus_in_its_language(invoices)._chorus_push_statuses()
 
 
     def action_retry_sync(self):

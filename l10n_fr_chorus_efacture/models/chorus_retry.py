@@ -2,6 +2,8 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 
+from ..tools.statuses import selection_labels
+
 # The delay before the next attempt grows with each failure: 5 minutes, 10, 20... a day at most.
 FIRST_DELAY = timedelta(minutes=5)
 LONGEST_DELAY = timedelta(days=1)
@@ -109,7 +111,7 @@ class ChorusRetry(models.Model):
                                    ("next_try", "<=", fields.Datetime.now())])
 
     def _compute_display_name(self):
-        labels = dict(self._fields["operation"]._description_selection(self.env))
+        labels = selection_labels(self, "operation")
         for retry in self:
             retry.display_name = _("%(operation)s: %(invoice)s", operation=labels.get(retry.operation, ""),
                                    invoice=retry.name or retry.chorus_invoice_id or "?")

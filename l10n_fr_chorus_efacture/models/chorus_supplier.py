@@ -2,6 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools.iban import normalize_iban
+from ..tools.statuses import selection_labels
 
 
 class ChorusSupplier(models.Model):
@@ -78,7 +79,7 @@ class ChorusSupplier(models.Model):
 
     @api.depends("iban", "code", "company_id")
     def _compute_candidates(self):
-        labels = dict(self._fields["match_method"]._description_selection(self.env))
+        labels = selection_labels(self, "match_method")
         labels["siren"] = _("SIREN (another establishment)")
         for supplier in self:
             found = supplier._chorus_candidates()

@@ -105,9 +105,10 @@ class ChorusWorker(models.AbstractModel):
                 if mark.last_run and mark.last_run >= round_start and not (retried and retried >= mark.last_run):
                     return False
             if kind == "import":
-                self.env["chorus.inbound.invoice"]._chorus_import_company(company, locked=True)
+                company._chorus_in_its_language(self.env["chorus.inbound.invoice"])._chorus_import_company(
+                    company, locked=True)
             else:
-                self.env["account.move"]._chorus_follow_up_company(company)
+                company._chorus_in_its_language(self.env["account.move"])._chorus_follow_up_company(company)
         return True
 
     @api.model

@@ -164,6 +164,12 @@ class ResCompany(models.Model):
                 archive.addfile(info, io.BytesIO(content))
         return buffer.getvalue(), "LOT_%s.tar.gz" % stamp
 
+    def _chorus_in_its_language(self, records):
+        """``records`` in this company's language: what a scheduled action writes for the company's users (chatter,
+        activities, errors kept on records) reads in their language, not in the cron user's."""
+        self.ensure_one()
+        return records.with_context(lang=self.partner_id.lang or records.env.lang)
+
     # ------------------------------------------------------- buyer statuses
     def _chorus_next_statuses(self, status):
         """The statuses Chorus Pro allows after ``status`` (as last asked), or None when never asked."""
@@ -373,7 +379,7 @@ class ResCompany(models.Model):
             if stage == company.chorus_password_warning:
                 continue
             if stage != "none":
-                company._chorus_warn_password_expiry(stage, days_left)
+                company._chorus_in_its_language(company)._chorus_warn_password_expiry(stage, days_left)
             company.chorus_password_warning = stage
 
     def _chorus_warn_password_expiry(self, stage, days_left):

@@ -184,14 +184,16 @@ class ResPartner(models.Model):
         for partner in partners[:limit]:
             if not try_lock_row(partner):
                 continue
+            # Its state and errors are read by the users of the company that looks it up: in their language.
+            partner = (partner.chorus_structure_company_id or self.env.company)._chorus_in_its_language(partner)
             try:
                 with self.env.cr.savepoint():
                     partner._chorus_check_structure()
             except Exception as error:  # noqa: BLE001 - one customer must not stop the others, nor the job
                 _logger.exception("Chorus Pro structure lookup of partner %s failed", partner.id)
                 # Written after the savepoint's rollback: dated now, it goes to the end of the queue.
-                partner.sudo().chorus_structure_error = _("unexpected error (%(error)s)",
-                                                          error=error.__class__.__name__)
+                partner.sudo().chorus_structure_error = partner.env._("unexpected error (%(error)s)",
+                                                                      error=error.__class__.__name__)
             progress |= partner.chorus_structure_state != "to_check"
             commit_if_allowed(self.env)
         if len(partners) > limit and progress:

@@ -77,7 +77,8 @@ class BuyerCase(SandboxMixin, AccountTestInvoicingCommon):
         """The processing wizard as "Process" opens it (after asking Chorus Pro which statuses may follow)."""
         invoices = invoices.with_user(user or self.clerk)
         action = invoices.action_process()
-        return invoices.env[action["res_model"]].with_context(action["context"]).create(values)
+        # The action's context merged with the user's (its language), as the web client does.
+        return invoices.env[action["res_model"]].with_context(**action["context"]).create(values)
 
     def mandate(self, invoices, user=None):
         """The mandate wizard confirmed by the clerk (or ``user``), with the company's expense account."""
@@ -337,9 +338,12 @@ class TestChorusInbound(BuyerCase):
         wizard = self.processing_wizard(first)
         self.assertEqual(wizard.allowed_statuses.split(","), sorted(["A_RECYCLER", "REJETEE", "SERVICE_FAIT",
                                                                      "SUSPENDUE"]))
-        for status in ("SERVICE_FAIT", "REJETEE", "SUSPENDUE"):
-            with self.assertRaisesRegex(UserError, "Reason: Chorus Pro needs the reason"):
+        # Chorus Pro requires the reason to reject or suspend; the service fait's is the module's own rule.
+        for status, label in (("REJETEE", "Rejected"), ("SUSPENDUE", "Suspended")):
+            with self.assertRaisesRegex(UserError, "Reason: Chorus Pro requires a reason for the status %s" % label):
                 self.process(first, status)
+        with self.assertRaisesRegex(UserError, "Reason: say when and how the service was found done"):
+            self.process(first, "SERVICE_FAIT")
         with self.assertRaisesRegex(UserError, "Reason: 256 characters, Chorus Pro accepts 255"):
             self.process(first, "SERVICE_FAIT", "x" * 256)
         self.assertEqual(self.calls(PROCESS), 0, "nothing sent when the reason is missing")

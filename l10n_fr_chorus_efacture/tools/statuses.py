@@ -25,6 +25,15 @@ ACTION_STATUSES = {"REJETEE", "SUSPENDUE", "A_RECYCLER"}
 # States in which the invoice is (or may be) in Chorus Pro: it is definitive.
 
 
+def selection_labels(records, field_name):
+    """{value: label} of a selection field in the language the module's messages are in (as Odoo's ``_()``: the
+    context's, else the user's), so that a label formatted into a message is in the message's language."""
+    env = records.env
+    if not env.lang:
+        env = env(context=dict(env.context, lang=env.user.lang))
+    return dict(records._fields[field_name]._description_selection(env))
+
+
 def known_status(status):
     """A status of Chorus Pro as the selection knows it; another one (new in Chorus Pro) is logged, not stored."""
     if status in dict(CHORUS_INVOICE_STATUSES):

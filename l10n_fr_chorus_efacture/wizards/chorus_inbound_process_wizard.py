@@ -1,7 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.misc import format_date
 
-from ..tools.statuses import CHORUS_INVOICE_STATUSES
+from ..tools.statuses import CHORUS_INVOICE_STATUSES, selection_labels
 from ..models.chorus_inbound_invoice import REASON_MAX, REASON_REQUIRED
 
 PROCESSING_STATUSES = [(code, label) for code, label in CHORUS_INVOICE_STATUSES
@@ -44,7 +45,7 @@ class ChorusInboundProcessWizard(models.TransientModel):
 
     def _check(self):
         self.ensure_one()
-        labels = dict(CHORUS_INVOICE_STATUSES)
+        labels = selection_labels(self, "new_status")
         if not self.new_status:
             raise UserError(_("New status: choose what to tell Chorus Pro."))
         refused = [invoice for invoice in self.inbound_ids if self.new_status not in invoice._chorus_allowed_statuses()]
@@ -57,7 +58,12 @@ class ChorusInboundProcessWizard(models.TransientModel):
                               or _("nothing")))
         reason = (self.reason or "").strip()
         if self.new_status in REASON_REQUIRED and not reason:
-            raise UserError(_("Reason: Chorus Pro needs the reason for the status %(status)s; write it for the "
+            if self.new_status == "SERVICE_FAIT":
+                # Our rule, not Chorus Pro's: the certification of the service is what the mandate rests on.
+                raise UserError(_("Reason: say when and how the service was found done (for example \"Service fait "
+                                  "le %(date)s, bon de livraison n°...\"); it is kept with the invoice and sent to "
+                                  "the supplier.", date=format_date(self.env, fields.Date.context_today(self))))
+            raise UserError(_("Reason: Chorus Pro requires a reason for the status %(status)s; write it for the "
                               "supplier.", status=labels[self.new_status]))
         if len(reason) > REASON_MAX:
             raise UserError(_("Reason: %(count)s characters, Chorus Pro accepts %(max)s at most; shorten it.",

@@ -63,8 +63,7 @@ class ChorusInvoiceUpdateWizard(models.TransientModel):
         if move.chorus_invoice_status != expected or not move.chorus_invoice_id:
             raise UserError(_("%(move)s is not %(status)s in Chorus Pro (refresh its status first).",
                               move=move.display_name,
-                              status=dict(self.env["account.move"]._fields["chorus_invoice_status"]
-                                          ._description_selection(self.env))[expected]))
+                              status=move._chorus_status_label(expected)))
         errors = []
         if self.mode == "complete":
             if not self.attachment_ids:

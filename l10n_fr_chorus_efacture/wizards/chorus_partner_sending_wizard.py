@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from ..tools.statuses import selection_labels
+
 
 class ChorusPartnerSendingWizard(models.TransientModel):
     _name = "chorus.partner.sending.wizard"
@@ -26,8 +28,7 @@ class ChorusPartnerSendingWizard(models.TransientModel):
         partners = self.partner_ids.filtered("is_company") if chorus else self.partner_ids
         individuals = self.partner_ids - partners
         partners.write({"invoice_sending_method": self.invoice_sending_method})
-        method = dict(self._fields["invoice_sending_method"]._description_selection(self.env))[
-            self.invoice_sending_method]
+        method = selection_labels(self, "invoice_sending_method")[self.invoice_sending_method]
         lines = [_("%(count)s partner(s) now use %(method)s.", count=len(partners), method=method)]
         flagged = partners.filtered(lambda p: chorus and p.chorus_structure_state == "error")
         if chorus and partners - flagged:
