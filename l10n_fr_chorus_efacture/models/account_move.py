@@ -19,6 +19,15 @@ FLUX_STATES = [
     ("IN_DEPOT_PORTAIL_EN_ATTENTE_TRAITEMENT_SE_CPP", "Portal deposit waiting for the exchange service"),
 ]
 FLUX_DONE = {"IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE"}
+# What the invoice list shows of its way through Chorus Pro: the transmission, then the invoice's status there.
+DISPLAY_STATES = [
+    ("queued", "To send"),
+    ("sending", "Sending"),
+    ("unknown", "Outcome unknown"),
+    ("deposited", "Deposited"),
+    ("rejected", "Flux rejected"),
+    ("error", "Not sent"),
+] + CHORUS_INVOICE_STATUSES
 # What the module records of an invoice's life in Chorus Pro: written by the module only.
 MODULE_FIELDS = {
     "chorus_state", "chorus_flux_number", "chorus_flux_state", "chorus_waiting_told", "chorus_sent_date",
@@ -76,6 +85,10 @@ class AccountMove(models.Model):
         help="Supporting documents sent with the invoice: PDF, CSV or XML, 5 MB each at most, names of 50 "
              "characters at most.")
     chorus_is_definitive = fields.Boolean(compute="_compute_chorus_is_definitive")
+    chorus_display_state = fields.Selection(
+        DISPLAY_STATES, string="Chorus Pro", compute="_compute_chorus_display",
+        help="Where the invoice stands: its transmission until Chorus Pro integrates it, then its status there.")
+    chorus_next_step = fields.Char(string="What happens next", compute="_compute_chorus_display")
     chorus_inbound_id = fields.Many2one("chorus.inbound.invoice", string="Received through Chorus Pro",
                                         copy=False, readonly=True, index="btree_not_null",
                                         help="The invoice received through Chorus Pro this bill mandates.")
@@ -89,6 +102,50 @@ class AccountMove(models.Model):
     def _compute_chorus_is_definitive(self):
         for move in self:
             move.chorus_is_definitive = move._chorus_locked()
+
+    @api.depends("chorus_state", "chorus_invoice_status", "chorus_send_request")
+    def _compute_chorus_display(self):
+        next_steps = self._chorus_next_steps()
+        for move in self:
+            if move.chorus_send_request and move.chorus_state not in DEFINITIVE_STATES:
+                state = "queued"
+            elif move.chorus_state == "integrated" and move.chorus_invoice_status:
+                state = move.chorus_invoice_status
+            else:
+                state = move.chorus_state or False
+            move.chorus_display_state = state
+            move.chorus_next_step = next_steps.get(state, False)
+
+    def _chorus_next_steps(self):
+        """What happens next, by displayed state (the form says it under the transmission)."""
+        return {
+            "queued": _("Queued: a background worker deposits it in Chorus Pro within minutes."),
+            "sending": _("Being deposited. Should the worker stop, the invoice is looked up in Chorus Pro before "
+                         "anything is sent again."),
+            "unknown": _("The reply to the deposit was lost: Chorus Pro is asked every hour (or now: Update "
+                         "status). If it never lists the invoice, check its portal, then Not in Chorus Pro."),
+            "deposited": _("Chorus Pro is processing the flux; its outcome is read every hour (or now: Update "
+                           "status)."),
+            "rejected": _("Chorus Pro refused the flux (the reason is above): correct the invoice and send it "
+                          "again."),
+            "error": _("Nothing reached Chorus Pro (the reason is above): send it again once it is fixed."),
+            "DEPOSEE": _("In Chorus Pro, on its way to the buyer."),
+            "EN_COURS_ACHEMINEMENT": _("In Chorus Pro, on its way to the buyer."),
+            "MISE_A_DISPOSITION": _("Made available to the buyer: its service fait, suspension or rejection is "
+                                    "read every hour."),
+            "COMPLETEE": _("Completed: the buyer processes it again."),
+            "A_RECYCLER": _("The buyer sent it back to be routed again: Recycle, with the right service or "
+                            "engagement."),
+            "SUSPENDUE": _("Suspended by the buyer (the reason is in the chatter): Complete, with the documents "
+                           "asked for."),
+            "REJETEE": _("Rejected by the buyer (the reason is in the chatter): correct it by a credit note and a "
+                         "new invoice."),
+            "SERVICE_FAIT": _("Service fait: the buyer's accountant mandates it next."),
+            "MANDATEE": _("Mandated: the public accountant pays it next."),
+            "MISE_A_DISPOSITION_COMPTABLE": _("With the public accountant, who pays it next."),
+            "COMPTABILISEE": _("Booked by the public accountant, who pays it next."),
+            "MISE_EN_PAIEMENT": _("Payment issued: nothing more to follow."),
+        }
 
     def _chorus_locked(self):
         self.ensure_one()

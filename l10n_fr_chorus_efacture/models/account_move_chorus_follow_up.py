@@ -4,7 +4,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..chorus import exceptions as chorus_exc
-from ..tools.statuses import ACTION_STATUSES, CHORUS_INVOICE_STATUSES, FINAL_STATUSES, known_status
+from ..tools.statuses import ACTION_STATUSES, CHORUS_INVOICE_STATUSES, FINAL_STATUSES, known_status, selection_labels
 from ..tools.transaction import OutageGuard, rollback_if_allowed, run_isolated
 from .account_move import FLUX_DONE, FLUX_STATES
 from .account_move_chorus_deposit import WAIT_BEFORE_TELLING
@@ -70,6 +70,32 @@ class AccountMove(models.Model):
             # Chorus Pro down, or its listing refused: nothing changes (the window stays), the next run tries again.
             _logger.warning("Chorus Pro follow-up interrupted for company %s: %s", company.id, error.__class__.__name__)
         self._chorus_commit()
+
+    def action_chorus_refresh_status(self):
+        """"Update status": what the hourly follow-up reads for these invoices, now."""
+        self.check_access("write")
+        moves = self.filtered(lambda m: m.chorus_state in ("sending", "unknown", "deposited", "integrated"))
+        if not moves:
+            raise UserError(_("Only an invoice sent to Chorus Pro has a status there to update."))
+        for company, company_moves in moves.sudo().grouped("company_id").items():
+            client = company._chorus_get_client()
+            for move in company_moves:
+                try:
+                    if move.chorus_state in ("sending", "unknown"):
+                        move._chorus_follow_lost()
+                    elif move.chorus_state == "deposited":
+                        move._chorus_follow_flux_or_tell(client, move.chorus_flux_number)
+                    else:
+                        move._chorus_read_status(client)
+                except chorus_exc.ChorusError as error:
+                    raise UserError(_("%(move)s: Chorus Pro could not be asked (%(error)s).", move=move.display_name,
+                                      error=company._chorus_error_message(error))) from None
+        moves.invalidate_recordset()
+        lines = ["%s: %s" % (move.display_name, selection_labels(move, "chorus_display_state").get(
+            move.chorus_display_state, "")) for move in moves]
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+            "title": _("Chorus Pro status updated"), "message": "\n".join(lines), "type": "success",
+            "next": {"type": "ir.actions.client", "tag": "soft_reload"}}}
 
     def _chorus_isolated(self, work, guard):
         """Do ``work()`` for these invoices on their own: whatever it raises, they wait in the retry list with the

@@ -459,6 +459,34 @@ class TestChorusSend(ChorusSendCommon):
         self.assertEqual(self.calls("factures/v1/rechercher/fournisseur"), calls, "polling stops at final statuses")
         self.assertIn(move, Move.search([("chorus_invoice_status", "=", "MISE_EN_PAIEMENT")]))
 
+    def test_list_shows_the_way_and_update_status_asks_now(self):
+        """The invoice list's "Chorus Pro" column shows the transmission, then the status in Chorus Pro, with
+        what happens next; "Update status" reads it now instead of waiting for the hourly follow-up."""
+        billing = new_test_user(self.env, "chorus_billing_refresh", groups="account.group_account_invoice",
+                                company_id=self.company.id, company_ids=[Command.set(self.company.ids)])
+        queued, move = self.make_invoice(buyer_reference="SERV_TECHNIQUES"), self.make_invoice(
+            buyer_reference="SERV_TECHNIQUES")
+        self.assertFalse(move.chorus_display_state)
+        queued._chorus_queue()
+        self.assertEqual(queued.chorus_display_state, "queued")
+        self.assertIn("within minutes", queued.chorus_next_step)
+        move._chorus_send()
+        self.assertEqual(move.chorus_display_state, "deposited")
+        self.assertIn("processing the flux", move.chorus_next_step)
+        move.with_user(billing).action_chorus_refresh_status()  # the flux is integrated: read now
+        self.assertEqual((move.chorus_state, move.chorus_display_state), ("integrated", "DEPOSEE"))
+        self.control("advance", seconds=3601)
+        self.control("invoice/status", idFacture=int(move.chorus_invoice_id), statut="SUSPENDUE",
+                     commentaire="Bon de commande manquant")
+        calls = self.calls("factures/v1/rechercher/fournisseur")
+        result = move.with_user(billing).action_chorus_refresh_status()
+        self.assertEqual(move.chorus_display_state, "SUSPENDUE")
+        self.assertIn("Complete", move.chorus_next_step)
+        self.assertIn("%s: Suspended" % move.name, result["params"]["message"])
+        self.assertEqual(self.calls("factures/v1/rechercher/fournisseur"), calls, "only this invoice is read")
+        with self.assertRaisesRegex(UserError, "Only an invoice sent to Chorus Pro"):
+            self.make_invoice().with_user(billing).action_chorus_refresh_status()
+
     def mark(self):
         return self.env["chorus.listing.mark"]._chorus_get(self.company, "supplier_statuses")
 
