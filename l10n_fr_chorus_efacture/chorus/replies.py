@@ -569,6 +569,7 @@ class ReceivedInvoice:
     amount_tax: float
     amount_total: float
     amount_to_pay: float
+    amount_to_pay_given: bool
     vat_lines: tuple
     documents: tuple
     main_document_id: int
@@ -618,7 +619,9 @@ class ReceivedInvoice:
             amount_untaxed=untaxed,
             amount_tax=tax if tax is not None else round(total - untaxed, 2),
             amount_total=total,
+            # Absent: the total is due. 0 is an amount like any other (all paid before: nothing left to pay).
             amount_to_pay=to_pay if to_pay is not None else total,
+            amount_to_pay_given=to_pay is not None,
             vat_lines=tuple(VatLine.read(item) for item in vat_items),
             documents=tuple(InvoiceDocument.read(item) for item in document_items),
             main_document_id=invoice.obj("pieceJointePrincipale").integer("idPieceJointePrincipale"),

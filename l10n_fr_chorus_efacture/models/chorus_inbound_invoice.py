@@ -61,6 +61,12 @@ class ChorusInboundInvoice(models.Model):
     amount_tax = fields.Monetary(readonly=True, string="Taxes")
     amount_total = fields.Monetary(readonly=True, string="Total")
     amount_to_pay = fields.Monetary(readonly=True, string="Amount to Pay")
+    amount_to_pay_given = fields.Boolean(
+        readonly=True, string="Amount to Pay Given",
+        help="Chorus Pro gave the amount to pay (0 included: all paid before); when it does not, the total is due.")
+    amount_paid_before = fields.Monetary(
+        compute="_compute_amount_paid_before", string="Already Paid",
+        help="The total less the amount to pay: advances, or deposit invoices paid before this one.")
     tax_line_ids = fields.One2many("chorus.inbound.invoice.tax", "inbound_id", readonly=True, string="VAT")
     chorus_status = fields.Selection(CHORUS_INVOICE_STATUSES, readonly=True, tracking=True, index=True,
                                      string="Chorus Status")
@@ -114,6 +120,11 @@ class ChorusInboundInvoice(models.Model):
     mandate_journal_id = fields.Many2one("account.journal", readonly=True, copy=False, check_company=True)
     mandate_account_id = fields.Many2one("account.account", readonly=True, copy=False, string="Article")
     mandate_analytic_distribution = fields.Json(readonly=True, copy=False)
+    mandate_paid_part = fields.Selection(
+        [("advance", "Advances paid: cleared from the advance account"),
+         ("deposits", "Deposit invoices already mandated: only the rest is booked")],
+        readonly=True, copy=False, string="Part Already Paid",
+        help="How the mandate books the part of the total already paid, as the accountant said.")
     sync_state = fields.Selection([("pending", "Pending"), ("done", "Done"), ("error", "Error")],
                                   readonly=True, string="Sync with Chorus Pro", tracking=True)
     sync_status = fields.Selection(CHORUS_INVOICE_STATUSES, readonly=True, string="Status to Send")
@@ -163,6 +174,11 @@ class ChorusInboundInvoice(models.Model):
                 invoice.stage = "to_process"
             else:
                 invoice.stage = "other"
+
+    @api.depends("amount_total", "amount_to_pay")
+    def _compute_amount_paid_before(self):
+        for invoice in self:
+            invoice.amount_paid_before = invoice.currency_id.round(invoice.amount_total - invoice.amount_to_pay)
 
     @api.depends("chorus_supplier_id", "supplier_iban")
     def _compute_partner_candidates(self):

@@ -457,6 +457,7 @@ class ChorusInboundInvoice(models.Model):
             "amount_tax": detail.amount_tax,
             "amount_total": detail.amount_total,
             "amount_to_pay": detail.amount_to_pay,
+            "amount_to_pay_given": detail.amount_to_pay_given,
             "tax_line_ids": [fields.Command.create({"rate": line.rate, "base": line.base, "amount": line.amount})
                              for line in detail.vat_lines],
             "chorus_status": known_status(item.status),

@@ -4,6 +4,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import float_compare
 
+from ..tools.iban import normalize_iban
 from ..tools.transaction import run_isolated
 from .chorus_inbound_invoice import MANDATED
 
@@ -31,17 +32,38 @@ class ChorusInboundInvoice(models.Model):
             return _("its IBAN %(iban)s is none of %(partner)s's bank accounts: check it with the supplier, then "
                      "confirm it (Confirm the IBAN), or choose the right supplier.", iban=self.supplier_iban,
                      partner=self.partner_id.display_name)
+        if not self.supplier_iban:
+            # Money is never guessed: whom to pay is the IBAN the supplier put on this invoice.
+            return _("Chorus Pro gives no IBAN for it: whom to pay is unknown. Suspend it and ask the supplier to "
+                     "complete it with its bank details.")
         if company and self.company_id != company:
             return _("it belongs to another company; mandate it from that company.")
         return False
 
-    def _chorus_request_mandates(self, journal, account, analytic_distribution=None):
+    def _chorus_paid_part_refusal(self, paid_part):
+        """Why this invoice's part already paid cannot be booked as ``paid_part`` says, or False."""
+        self.ensure_one()
+        rounding = self.currency_id.rounding
+        if float_compare(self.amount_to_pay, self.amount_total, precision_rounding=rounding) > 0 or \
+                float_compare(self.amount_to_pay, 0.0, precision_rounding=rounding) < 0:
+            return _("its amount to pay %(to_pay)s is not between 0 and its total %(total)s in Chorus Pro; reject it "
+                     "or ask the supplier to correct it.", to_pay=self.amount_to_pay, total=self.amount_total)
+        if not self.currency_id.is_zero(self.amount_paid_before) and not paid_part:
+            return _("%(paid)s of its total %(total)s were already paid (amount to pay %(to_pay)s): say how they "
+                     "were paid (advances, or deposit invoices already mandated) in the mandate window.",
+                     paid=self.amount_paid_before, total=self.amount_total, to_pay=self.amount_to_pay)
+        return False
+
+    def _chorus_request_mandates(self, journal, account, analytic_distribution=None, paid_part=False):
         """Mandate these invoices: the request is saved first (the cron finishes it if the worker stops), then
-        each bill is made in a transaction of its own. Returns {invoice: its bill, or why not}."""
+        each bill is made in a transaction of its own. ``paid_part``: how the part already paid is booked, for the
+        invoices that have one. Returns {invoice: its bill, or why not}."""
         self = self.sudo()
         self.write({"mandate_state": "requested", "mandate_error": False, "mandate_journal_id": journal.id,
                     "mandate_account_id": account.id,
                     "mandate_analytic_distribution": analytic_distribution or False})
+        self.filtered(lambda i: not i.currency_id.is_zero(i.amount_paid_before)).write(
+            {"mandate_paid_part": paid_part or False})
         self._chorus_commit()
         return self._chorus_create_mandates()
 
@@ -92,7 +114,7 @@ class ChorusInboundInvoice(models.Model):
             return _("another user is mandating it right now.")
         if self.mandate_state != "requested":  # read again under the lock: another worker may have done it
             return self.move_id or self.mandate_error
-        reason = self._chorus_mandate_refusal()
+        reason = self._chorus_mandate_refusal() or self._chorus_paid_part_refusal(self.mandate_paid_part)
         if not reason:
             try:
                 with self.env.cr.savepoint():
@@ -118,22 +140,47 @@ class ChorusInboundInvoice(models.Model):
         return (plain or taxes)[:1]
 
     def _chorus_advance_account(self):
-        """Where the advances already paid to suppliers are: the company's setting, else 4091 of the French chart."""
+        """Where the advances of this mandate's article are: on orders of fixed assets (238 in the French chart)
+        when the article is a fixed asset account, else on orders of goods and services (4091); the company's
+        setting, else found by its code in the company's own chart."""
         company = self.company_id
-        return company.chorus_advance_account_id or self.env["account.account"].search([
-            ("company_ids", "in", company.id), ("code", "=like", "4091%")], limit=1)
+        if self.mandate_account_id.account_type == "asset_fixed":
+            account, code = company.chorus_advance_asset_account_id, "238%"
+        else:
+            account, code = company.chorus_advance_account_id, "4091%"
+        # Codes are per company in Odoo 18: searched as the invoice's company, whoever runs the mandate.
+        return account or self.env["account.account"].with_company(company).search([
+            *self.env["account.account"]._check_company_domain(company), ("code", "=like", code),
+            ("deprecated", "=", False)], order="code", limit=1)
+
+    def _chorus_booked_vat(self):
+        """{rate: [base, VAT]} the bill books: Chorus Pro's recap; only its part still to pay when the part paid
+        before was deposit invoices already mandated (rate by rate, the last cent on the largest base)."""
+        booked = {}
+        for line in self.tax_line_ids:
+            entry = booked.setdefault(line.rate, [0.0, 0.0])
+            entry[0] += line.base
+            entry[1] += line.amount
+        if not booked:
+            booked[0.0] = [self.amount_untaxed, self.amount_tax]
+        if self.mandate_paid_part != "deposits" or self.currency_id.is_zero(self.amount_paid_before):
+            return booked
+        ratio = self.amount_to_pay / self.amount_total if self.amount_total else 0.0
+        rest = {rate: [self.currency_id.round(base * ratio), self.currency_id.round(vat * ratio)]
+                for rate, (base, vat) in booked.items()}
+        largest = max(rest, key=lambda rate: abs(booked[rate][0]))
+        rest[largest][0] = self.currency_id.round(
+            rest[largest][0] + self.amount_to_pay - sum(base + vat for base, vat in rest.values()))
+        return rest
 
     def _chorus_bill_lines(self):
         """One line per VAT rate: the amount including VAT when the company does not recover VAT (most public
-        bodies), the untaxed base with the purchase tax of the rate when it does; then the advances already paid
-        (amount to pay below the total), deducted."""
+        bodies), the untaxed base with the purchase tax of the rate when it does; then the advances paid before,
+        cleared from their account (or, for deposit invoices already mandated, only the rest booked)."""
         self.ensure_one()
         recoverable = self.company_id.chorus_vat_recoverable
         lines = []
-        for tax_line in self.tax_line_ids or [False]:
-            rate = tax_line.rate if tax_line else 0.0
-            base = tax_line.base if tax_line else self.amount_untaxed
-            amount = tax_line.amount if tax_line else self.amount_tax
+        for rate, (base, amount) in self._chorus_booked_vat().items():
             tax = self.env["account.tax"]
             if recoverable and rate:
                 tax = self._chorus_purchase_tax(rate)
@@ -151,44 +198,48 @@ class ChorusInboundInvoice(models.Model):
                 "tax_ids": [fields.Command.set(tax.ids)],
                 "analytic_distribution": self.mandate_analytic_distribution or False,
             }))
-        rounding = self.currency_id.rounding
-        to_pay = self.amount_to_pay
-        if to_pay and float_compare(to_pay, self.amount_total, precision_rounding=rounding) > 0:
-            raise UserError(_("%(invoice)s: its amount to pay %(to_pay)s is above its total %(total)s in Chorus Pro; "
-                              "reject it or ask the supplier to correct it.", invoice=self.display_name,
-                              to_pay=to_pay, total=self.amount_total))
-        if to_pay and float_compare(to_pay, self.amount_total, precision_rounding=rounding) < 0:
+        if self.mandate_paid_part == "advance" and not self.currency_id.is_zero(self.amount_paid_before):
             account = self._chorus_advance_account()
             if not account:
-                raise UserError(_("%(invoice)s: %(advance)s were already paid in advance; choose where advances "
-                                  "are booked (Settings > Invoicing > Chorus Pro, Advances to Suppliers Account).",
-                                  invoice=self.display_name, advance=self.amount_total - to_pay))
+                raise UserError(_("%(invoice)s: %(advance)s were paid in advance; choose where advances are booked "
+                                  "(Settings > Invoicing > Chorus Pro, advances accounts).",
+                                  invoice=self.display_name, advance=self.amount_paid_before))
             lines.append(fields.Command.create({
                 "name": _("%(number)s - advances already paid", number=self.name), "account_id": account.id,
-                "quantity": 1, "price_unit": -(self.amount_total - to_pay), "tax_ids": [fields.Command.clear()],
+                "quantity": 1, "price_unit": -self.amount_paid_before, "tax_ids": [fields.Command.clear()],
             }))
         return lines
 
     def _chorus_match_vat(self, bill):
-        """The bill's VAT as Chorus Pro gives it, rate by rate, to the cent: Odoo's rounding may differ by a cent
+        """The bill's VAT as booked (Chorus Pro's, rate by rate), to the cent: Odoo's rounding may differ by a cent
         from the supplier's; the tax lines are adjusted (as a user does it in the bill's totals)."""
         self.ensure_one()
-        chorus_vat = {}
-        for line in self.tax_line_ids:
-            chorus_vat[line.rate] = chorus_vat.get(line.rate, 0.0) + abs(line.amount)
+        booked_vat = {rate: vat for rate, (_base, vat) in self._chorus_booked_vat().items()}
         totals = bill.tax_totals
         changed = False
         for subtotal in totals.get("subtotals", []):
             for group in subtotal.get("tax_groups", []):
                 rates = set(self.env["account.tax"].browse(group.get("involved_tax_ids") or []).mapped("amount"))
-                if not rates or not rates <= set(chorus_vat):
+                if not rates or not rates <= set(booked_vat):
                     continue
-                wanted = self.currency_id.round(sum(chorus_vat[rate] for rate in rates))
+                wanted = self.currency_id.round(abs(sum(booked_vat[rate] for rate in rates)))
                 if not self.currency_id.is_zero(group["tax_amount_currency"] - wanted):
                     group["tax_amount_currency"] = wanted
                     changed = True
         if changed:
             bill.tax_totals = totals
+
+    def _chorus_payee_account(self):
+        """The bank account the bill pays: the partner's account of the IBAN on this invoice, the one checked."""
+        partner = self.partner_id.commercial_partner_id
+        account = self.env["res.partner.bank"].sudo().search([
+            ("sanitized_acc_number", "=", normalize_iban(self.supplier_iban)),
+            ("partner_id", "child_of", partner.id), ("company_id", "in", (False, self.company_id.id))], limit=1)
+        if not account:
+            raise UserError(_("%(invoice)s: its IBAN %(iban)s is none of %(partner)s's bank accounts: confirm it "
+                              "first (Confirm the IBAN).", invoice=self.display_name, iban=self.supplier_iban,
+                              partner=partner.display_name))
+        return account
 
     def _chorus_create_bill(self):
         """The posted vendor bill (credit note for an AVOIR) of this invoice: its lines per VAT rate, the VAT and the
@@ -199,6 +250,7 @@ class ChorusInboundInvoice(models.Model):
             "company_id": self.company_id.id,
             "journal_id": self.mandate_journal_id.id,
             "partner_id": self.partner_id.id,
+            "partner_bank_id": self._chorus_payee_account().id,
             "invoice_date": self.invoice_date or self.deposit_date,
             "date": fields.Date.context_today(self),
             "ref": self.name,
@@ -210,8 +262,7 @@ class ChorusInboundInvoice(models.Model):
         if self.company_id.chorus_vat_recoverable:
             self._chorus_match_vat(bill)
         bill.write({"invoice_payment_term_id": False, "invoice_date_due": self.date_due})
-        expected = self.amount_to_pay or self.amount_total
-        if float_compare(bill.amount_total, expected, precision_rounding=self.currency_id.rounding):
+        if float_compare(bill.amount_total, self.amount_to_pay, precision_rounding=self.currency_id.rounding):
             # Only when Chorus Pro's own amounts do not add up (bases + VAT != total).
             raise UserError(_("%(invoice)s: its amounts in Chorus Pro do not add up (untaxed %(untaxed)s + VAT "
                               "%(tax)s, total %(total)s): the bill would be %(bill)s. Mandate it by hand, or reject "
@@ -234,7 +285,6 @@ class ChorusInboundInvoice(models.Model):
             attachment_ids=copies.ids)
         self.message_post(body=_("Mandate %(bill)s created.", bill=bill.name))
         return bill
-
 
     def action_mandate(self):
         return {

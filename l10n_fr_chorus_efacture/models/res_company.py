@@ -97,9 +97,15 @@ class ResCompany(models.Model):
              "the VAT Chorus Pro gives, rate by rate, as deductible VAT.")
     chorus_advance_account_id = fields.Many2one(
         "account.account", string="Advances to Suppliers Account", check_company=True,
-        domain="[('account_type', 'in', ('asset_current', 'asset_receivable', 'liability_payable'))]",
-        help="Where the advances already paid are booked (4091 in the French chart): a mandate deducts them "
-             "there, so that the bill's amount due is Chorus Pro's amount to pay.")
+        domain="[('account_type', 'in', ('asset_current', 'asset_receivable', 'liability_current', "
+               "'liability_payable'))]",
+        help="Where the advances paid on orders of goods and services are (4091 in the French chart, found by "
+             "its code when empty): a mandate that clears advances credits them there.")
+    chorus_advance_asset_account_id = fields.Many2one(
+        "account.account", string="Advances on Fixed Asset Orders Account", check_company=True,
+        domain="[('account_type', 'in', ('asset_fixed', 'asset_non_current', 'asset_current'))]",
+        help="Where the advances paid on orders of fixed assets are (238 in the French chart, found by its code "
+             "when empty): used when the mandate's article is a fixed asset account.")
     chorus_timeout = fields.Integer(string="Chorus Pro Time-out (s)", default=30,
                                     help="Seconds allowed for each call to Chorus Pro.")
 

@@ -80,11 +80,12 @@ class BuyerCase(SandboxMixin, AccountTestInvoicingCommon):
         # The action's context merged with the user's (its language), as the web client does.
         return invoices.env[action["res_model"]].with_context(**action["context"]).create(values)
 
-    def mandate(self, invoices, user=None):
-        """The mandate wizard confirmed by the clerk (or ``user``), with the company's expense account."""
+    def mandate(self, invoices, user=None, **values):
+        """The mandate wizard confirmed by the clerk (or ``user``), with the company's expense account (or the
+        wizard's ``values``)."""
         wizard = self.env["chorus.inbound.mandate.wizard"].with_user(user or self.clerk).create({
             "inbound_ids": [fields.Command.set(invoices.ids)],
-            "account_id": self.company_data["default_account_expense"].id})
+            "account_id": self.company_data["default_account_expense"].id, **values})
         wizard.action_confirm()
         return wizard
 
@@ -568,7 +569,8 @@ class TestChorusInbound(BuyerCase):
         self.assertEqual(wizard.bill_ids, first.move_id | last.move_id)
         self.assertEqual(self.calls(PROCESS), 3 + 2, "three services done, two mandates")
         vat.write({"rate": 20.0, "amount": round(vat.base * 0.2, 2)})
-        middle.sudo().amount_total = middle.amount_untaxed + vat.amount
+        total = middle.amount_untaxed + vat.amount
+        middle.sudo().write({"amount_total": total, "amount_to_pay": total})
         self.env["chorus.inbound.mandate.wizard"].create({
             "inbound_ids": [fields.Command.set(middle.ids)],
             "account_id": self.company_data["default_account_expense"].id}).action_confirm()

@@ -3,6 +3,7 @@ the global payment delay as the Code de la commande publique counts it."""
 
 from datetime import datetime, timedelta
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ..chorus.replies import PARIS
@@ -61,7 +62,7 @@ class TestChorusMandateAccounting(BuyerCase):
         other["montantAPayer"] = round(other["montantTTC"] - 100.0, 2)
         invoice = self.serviced(chorus)
         self.assertEqual(invoice.amount_to_pay, chorus["montantAPayer"])
-        self.mandate(invoice)
+        self.mandate(invoice, paid_part="advance")
         bill = invoice.move_id
         advance = bill.invoice_line_ids.filtered(lambda line: line.price_subtotal < 0)
         self.assertEqual((advance.price_subtotal, advance.account_id.code[:4]), (-500.0, "4091"))
@@ -72,7 +73,7 @@ class TestChorusMandateAccounting(BuyerCase):
                                                       ("company_ids", "in", self.company.id)], limit=1)
         self.company.chorus_advance_account_id = account
         invoice = self.serviced(other)
-        self.mandate(invoice)
+        self.mandate(invoice, paid_part="advance")
         self.assertEqual(invoice.move_id.invoice_line_ids.filtered(lambda line: line.price_subtotal < 0).account_id,
                          account)
 
@@ -144,3 +145,125 @@ class TestChorusPaymentDelay(BuyerCase):
         self.assertEqual(waiting.date_due, waiting.availability_date + timedelta(days=50), "not mandated: moved")
         self.assertEqual((mandated.date_due, mandated.move_id.invoice_date_due), (before, bill_due),
                          "mandated: the bill's due date stays")
+
+
+@tagged("post_install", "-at_install", "chorus_inbound")
+class TestChorusMandatePaidBefore(BuyerCase):
+    """The part of a total paid before (advances, deposit invoices), booked as the accountant says, and the bill
+    paying the IBAN that was checked: figures of a town hall's month."""
+
+    def works_invoice(self, ht, vat, to_pay):
+        """The first sandbox invoice as a final works invoice: HT ``ht`` at 20 % (VAT ``vat``), ``to_pay``."""
+        chorus = self.inbox()[0]
+        chorus.update({"lignesTva": [{"tauxTva": 20.0, "montantBaseHtParTaux": ht, "montantTvaParTaux": vat}],
+                       "montantHT": ht, "montantTTC": round(ht + vat, 2), "montantAPayer": to_pay})
+        return chorus
+
+    def serviced(self, chorus):
+        self.run_import()
+        invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(chorus["idFacture"]))
+        give_supplier(invoice)
+        self.process(invoice, "SERVICE_FAIT", "Service fait")
+        return invoice
+
+    def test_fully_prepaid_invoice_is_not_paid_again(self):
+        # 2 400 TTC, all of it paid in advance: Chorus Pro says 0 to pay.
+        invoice = self.serviced(self.works_invoice(2000.0, 400.0, 0.0))
+        self.assertEqual((invoice.amount_to_pay, invoice.amount_to_pay_given, invoice.amount_paid_before),
+                         (0.0, True, 2400.0))
+        # Nobody said how it was paid: refused, with the figures.
+        with self.assertRaisesRegex(UserError, r"2400.0 of its total 2400.0 were already paid \(amount to pay 0.0\)"):
+            self.mandate(invoice)
+        self.assertFalse(invoice.move_id)
+        # Advances: the whole expense booked, the advance account cleared, nothing left to pay.
+        self.mandate(invoice, paid_part="advance")
+        bill = invoice.move_id
+        self.assertEqual(bill.state, "posted", invoice.mandate_error)
+        expense = bill.invoice_line_ids.filtered(lambda line: line.price_subtotal > 0)
+        advance = bill.invoice_line_ids - expense
+        self.assertEqual((expense.price_subtotal, expense.account_id), (2400.0, self.company_data[
+            "default_account_expense"]))
+        self.assertEqual((advance.price_subtotal, advance.account_id.code[:4]), (-2400.0, "4091"))
+        self.assertEqual((bill.amount_total, bill.amount_residual), (0.0, 0.0), "nothing paid twice")
+
+    def test_final_works_invoice_after_two_deposits_books_only_the_rest(self):
+        # Works of 10 000 HT (12 000 TTC); two deposit invoices of 4 000 TTC each already mandated: 4 000 to pay.
+        self.company.chorus_vat_recoverable = True
+        invoice = self.serviced(self.works_invoice(10000.0, 2000.0, 4000.0))
+        self.mandate(invoice, paid_part="deposits")
+        bill = invoice.move_id
+        self.assertEqual(bill.state, "posted", invoice.mandate_error)
+        self.assertEqual((bill.amount_untaxed, bill.amount_tax, bill.amount_total), (3333.33, 666.67, 4000.0))
+        self.assertFalse(bill.line_ids.filtered(lambda line: line.account_id.code.startswith("409")),
+                         "no advance account: the deposits were booked as expenses when they were mandated")
+        self.assertEqual(invoice.mandate_paid_part, "deposits")
+
+    def test_investment_advances_go_to_238(self):
+        # A fixed asset bought (article 2xx): its advance is an advance on a fixed asset order.
+        invoice = self.serviced(self.works_invoice(1000.0, 200.0, 700.0))
+        asset = self.env["account.account"].search([
+            *self.env["account.account"]._check_company_domain(self.company), ("account_type", "=", "asset_fixed"),
+            ("code", "=like", "218%")], limit=1)
+        self.mandate(invoice, paid_part="advance", account_id=asset.id)
+        bill = invoice.move_id
+        self.assertEqual(bill.state, "posted", invoice.mandate_error)
+        advance = bill.invoice_line_ids.filtered(lambda line: line.price_subtotal < 0)
+        self.assertEqual((advance.price_subtotal, advance.account_id.code[:3]), (-500.0, "238"))
+        self.assertEqual(bill.amount_total, 700.0)
+
+    def test_advance_account_found_in_the_invoices_company_whoever_runs(self):
+        # The scheduled action runs as a user whose current company is another one, with its own chart.
+        other = self.setup_other_company(name="Autre collectivité")["company"]
+        invoice = self.serviced(self.works_invoice(1000.0, 200.0, 700.0))
+        # A mandate requested, the worker stopped before its bill: the scheduled action makes it.
+        invoice.sudo().write({"mandate_state": "requested", "mandate_paid_part": "advance",
+                              "mandate_journal_id": self.company_data["default_journal_purchase"].id,
+                              "mandate_account_id": self.company_data["default_account_expense"].id})
+        self.env["chorus.inbound.invoice"].with_company(other).with_context(
+            allowed_company_ids=[other.id, self.company.id])._cron_chorus_inbound_mandates()
+        advance = invoice.move_id.invoice_line_ids.filtered(lambda line: line.price_subtotal < 0)
+        self.assertEqual(advance.account_id.company_ids, self.company)
+        self.assertEqual(advance.account_id.with_company(self.company).code[:4], "4091")
+
+    def test_amount_to_pay_not_given_means_the_total(self):
+        chorus = self.works_invoice(1000.0, 200.0, None)
+        invoice = self.serviced(chorus)
+        self.assertEqual((invoice.amount_to_pay, invoice.amount_to_pay_given, invoice.amount_paid_before),
+                         (1200.0, False, 0.0))
+        self.mandate(invoice)
+        self.assertEqual(invoice.move_id.amount_total, 1200.0)
+
+    def test_bill_pays_the_iban_that_was_checked(self):
+        chorus = self.inbox()[0]
+        invoice = self.serviced(chorus)
+        partner = invoice.partner_id
+        # The supplier's older account, trusted: Odoo would pay it by default.
+        self.env.user.groups_id += self.env.ref("account.group_validate_bank_account")
+        older = self.env["res.partner.bank"].create({"partner_id": partner.id, "allow_out_payment": True,
+                                                     "acc_number": "FR7630004000031234567890143"})
+        self.assertEqual(self.env["account.move"].new({"move_type": "in_invoice", "partner_id": partner.id,
+                                                       "company_id": self.company.id}).partner_bank_id, older)
+        self.mandate(invoice)
+        bill = invoice.move_id
+        self.assertEqual(bill.partner_bank_id.sanitized_acc_number, invoice.supplier_iban.replace(" ", ""))
+
+    def test_no_iban_no_mandate(self):
+        chorus = self.inbox()[0]
+        invoice = self.serviced(chorus)
+        invoice.sudo().supplier_iban = False
+        with self.assertRaisesRegex(UserError, "Chorus Pro gives no IBAN for it: whom to pay is unknown"):
+            self.mandate(invoice)
+        self.assertFalse(invoice.move_id)
+
+    def test_journal_and_article_are_checked_on_the_server(self):
+        invoice = self.serviced(self.inbox()[0])
+        Wizard = self.env["chorus.inbound.mandate.wizard"].with_user(self.clerk)
+        sale = Wizard.create({"inbound_ids": [(6, 0, invoice.ids)], "journal_id": self.company_data[
+            "default_journal_sale"].id, "account_id": self.company_data["default_account_expense"].id})
+        with self.assertRaisesRegex(UserError, "is not a purchase journal"):
+            sale.action_confirm()
+        receivable = Wizard.create({"inbound_ids": [(6, 0, invoice.ids)],
+                                    "account_id": self.company_data["default_account_receivable"].id})
+        with self.assertRaisesRegex(UserError, "is not an expense or fixed asset account"):
+            receivable.action_confirm()
+        self.assertFalse(invoice.move_id)

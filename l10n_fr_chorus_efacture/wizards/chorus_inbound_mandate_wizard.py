@@ -1,6 +1,9 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+# The accounts a mandate books its expense on: charges, and fixed assets for an investment.
+ARTICLE_TYPES = ("expense", "expense_direct_cost", "asset_fixed")
+
 
 class ChorusInboundMandateWizard(models.TransientModel):
     """Turn received invoices into posted vendor bills (the mandates), and tell Chorus Pro."""
@@ -18,11 +21,18 @@ class ChorusInboundMandateWizard(models.TransientModel):
     account_id = fields.Many2one(
         "account.account", string="Article (expense account)", check_company=True,
         compute="_compute_account_id", store=True, readonly=False,
-        domain="[('account_type', 'in', ('expense', 'expense_direct_cost', 'asset_fixed')), "
-               "('company_ids', 'in', company_id)]")
+        domain="[('account_type', 'in', %s), ('deprecated', '=', False), ('company_ids', 'in', company_id)]"
+               % (ARTICLE_TYPES,))
     analytic_distribution = fields.Json(string="Analytic")
     analytic_precision = fields.Integer(default=lambda self: self.env["decimal.precision"].precision_get(
         "Percentage Analytic"))
+    paid_part = fields.Selection(
+        lambda self: self.env["chorus.inbound.invoice"]._fields["mandate_paid_part"].selection,
+        string="Part Already Paid",
+        help="Advances (avances) paid without an invoice are on the advance account: the mandate books the whole "
+             "expense and clears them. Deposit invoices (acomptes) were mandated already, expense included: the "
+             "mandate books only the rest.")
+    paid_part_info = fields.Text(compute="_compute_paid_part_info", string="Already Paid")
     refusals = fields.Text(compute="_compute_refusals", string="Not mandated")
     state = fields.Selection([("draft", "To confirm"), ("done", "Done")], default="draft", required=True)
     report = fields.Text(readonly=True, help="What became of each invoice of the selection.")
@@ -48,6 +58,16 @@ class ChorusInboundMandateWizard(models.TransientModel):
                 wizard.account_id = category.with_company(wizard.company_id).property_account_expense_categ_id
 
     @api.depends("inbound_ids")
+    def _compute_paid_part_info(self):
+        for wizard in self:
+            wizard.paid_part_info = "\n".join(
+                _("- %(invoice)s: total %(total)s, already paid %(paid)s, to pay %(to_pay)s",
+                  invoice=invoice.display_name, total=invoice.amount_total, paid=invoice.amount_paid_before,
+                  to_pay=invoice.amount_to_pay)
+                for invoice in wizard.inbound_ids if not invoice.currency_id.is_zero(invoice.amount_paid_before)
+            ) or False
+
+    @api.depends("inbound_ids", "paid_part")
     def _compute_refusals(self):
         for wizard in self:
             wizard.refusals = "\n".join("- %s: %s" % (invoice.display_name, reason)
@@ -56,7 +76,8 @@ class ChorusInboundMandateWizard(models.TransientModel):
     def _refusals(self):
         refusals = {}
         for invoice in self.inbound_ids:
-            reason = invoice._chorus_mandate_refusal(self.company_id)
+            reason = invoice._chorus_mandate_refusal(self.company_id) or invoice._chorus_paid_part_refusal(
+                self.paid_part)
             if reason:
                 refusals[invoice] = reason
         return refusals
@@ -64,14 +85,13 @@ class ChorusInboundMandateWizard(models.TransientModel):
     def action_confirm(self):
         """Mandate the invoices that can be; then report every invoice of the selection."""
         self.ensure_one()
-        if not self.journal_id or not self.account_id:
-            raise UserError(_("Journal and article: choose the purchase journal and the expense account of the "
-                              "mandates."))
+        self._check_journal_and_article()
         refusals = self._refusals()
         to_mandate = self.inbound_ids.filtered(lambda i: i not in refusals)
         if not to_mandate:
             raise UserError(_("No invoice can be mandated:\n%(reasons)s", reasons=self.refusals))
-        results = to_mandate._chorus_request_mandates(self.journal_id, self.account_id, self.analytic_distribution)
+        results = to_mandate._chorus_request_mandates(self.journal_id, self.account_id, self.analytic_distribution,
+                                                      self.paid_part)
         results.update(refusals)
         lines = []
         bills = self.env["account.move"]
@@ -89,6 +109,20 @@ class ChorusInboundMandateWizard(models.TransientModel):
         self.write({"state": "done", "report": "\n".join(lines), "bill_ids": [fields.Command.set(bills.ids)]})
         return {"type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id, "view_mode": "form",
                 "target": "new", "name": _("Mandates")}
+
+    def _check_journal_and_article(self):
+        """What the form's domains offer, checked again here: a call through RPC gets no other choice."""
+        if not self.journal_id or not self.account_id:
+            raise UserError(_("Journal and article: choose the purchase journal and the expense account of the "
+                              "mandates."))
+        if self.journal_id.type != "purchase" or self.journal_id.company_id != self.company_id:
+            raise UserError(_("Journal: %(journal)s is not a purchase journal of %(company)s; choose one that is.",
+                              journal=self.journal_id.display_name, company=self.company_id.name))
+        account = self.account_id
+        if account.account_type not in ARTICLE_TYPES or account.deprecated or \
+                self.company_id not in account.company_ids:
+            raise UserError(_("Article: %(account)s is not an expense or fixed asset account of %(company)s; choose "
+                              "one that is.", account=account.display_name, company=self.company_id.name))
 
     def action_open_bills(self):
         self.ensure_one()
