@@ -3,6 +3,7 @@ from . import chorus_attachment_type
 from . import res_company
 from . import res_config_settings
 from . import res_partner
+from . import res_partner_bank
 from . import account_move
 from . import account_move_chorus_checks
 from . import account_move_chorus_flux

@@ -185,7 +185,7 @@ class ChorusInboundInvoice(models.Model):
         for invoice in self:
             invoice.partner_candidate_ids = invoice.chorus_supplier_id.candidate_ids
 
-    @api.depends("partner_id", "partner_id.bank_ids", "supplier_iban")
+    @api.depends("partner_id", "partner_id.bank_ids", "partner_id.bank_ids.allow_out_payment", "supplier_iban")
     def _compute_iban_warning(self):
         for invoice in self:
             invoice.iban_warning, invoice.iban_new = invoice._chorus_iban_warning()

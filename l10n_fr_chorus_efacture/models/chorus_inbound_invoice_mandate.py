@@ -29,8 +29,8 @@ class ChorusInboundInvoice(models.Model):
             return _("it has no supplier: match or create it first.")
         if self.iban_warning:
             # Paying a new IBAN unchecked is how invoice fraud succeeds.
-            return _("its IBAN %(iban)s is none of %(partner)s's bank accounts: check it with the supplier, then "
-                     "confirm it (Confirm the IBAN), or choose the right supplier.", iban=self.supplier_iban,
+            return _("its IBAN %(iban)s is not a trusted bank account of %(partner)s: check it with the supplier, "
+                     "then confirm it (Confirm the IBAN), or choose the right supplier.", iban=self.supplier_iban,
                      partner=self.partner_id.display_name)
         if not self.supplier_iban:
             # Money is never guessed: whom to pay is the IBAN the supplier put on this invoice.
@@ -38,6 +38,10 @@ class ChorusInboundInvoice(models.Model):
                      "complete it with its bank details.")
         if company and self.company_id != company:
             return _("it belongs to another company; mandate it from that company.")
+        if not self.env.su and self.company_id.chorus_iban_second_person and \
+                self.env.user in self._chorus_payee_accounts().chorus_trusted_by_id:
+            return _("you trusted its IBAN %(iban)s yourself, and %(company)s asks for a second person: another "
+                     "user mandates it.", iban=self.supplier_iban, company=self.company_id.name)
         return False
 
     def _chorus_paid_part_refusal(self, paid_part):
@@ -229,16 +233,21 @@ class ChorusInboundInvoice(models.Model):
         if changed:
             bill.tax_totals = totals
 
+    def _chorus_payee_accounts(self):
+        """The partner's trusted bank accounts of the IBAN on this invoice: the one checked, that the bill pays."""
+        return self.env["res.partner.bank"].sudo().search([
+            ("sanitized_acc_number", "=", normalize_iban(self.supplier_iban)), ("allow_out_payment", "=", True),
+            ("partner_id", "child_of", self.partner_id.commercial_partner_id.id),
+            ("company_id", "in", (False, self.company_id.id))]) if self.supplier_iban and self.partner_id else \
+            self.env["res.partner.bank"]
+
     def _chorus_payee_account(self):
-        """The bank account the bill pays: the partner's account of the IBAN on this invoice, the one checked."""
         partner = self.partner_id.commercial_partner_id
-        account = self.env["res.partner.bank"].sudo().search([
-            ("sanitized_acc_number", "=", normalize_iban(self.supplier_iban)),
-            ("partner_id", "child_of", partner.id), ("company_id", "in", (False, self.company_id.id))], limit=1)
+        account = self._chorus_payee_accounts()[:1]
         if not account:
-            raise UserError(_("%(invoice)s: its IBAN %(iban)s is none of %(partner)s's bank accounts: confirm it "
-                              "first (Confirm the IBAN).", invoice=self.display_name, iban=self.supplier_iban,
-                              partner=partner.display_name))
+            raise UserError(_("%(invoice)s: its IBAN %(iban)s is not a trusted bank account of %(partner)s: "
+                              "confirm it first (Confirm the IBAN).", invoice=self.display_name,
+                              iban=self.supplier_iban, partner=partner.display_name))
         return account
 
     def _chorus_create_bill(self):

@@ -15,9 +15,9 @@ class ChorusInboundInvoice(models.Model):
         iban = normalize_iban(self.supplier_iban)
         if not partner or not iban:
             return False, False
-        holders = self.env["res.partner.bank"].sudo().search([
-            ("sanitized_acc_number", "=", iban), ("company_id", "in", (False, self.company_id.id)),
-        ]).partner_id.commercial_partner_id
+        accounts = self.env["res.partner.bank"].sudo().search([
+            ("sanitized_acc_number", "=", iban), ("company_id", "in", (False, self.company_id.id))])
+        holders = accounts.partner_id.commercial_partner_id
         if holders and partner not in holders:
             return _("The IBAN %(iban)s of this invoice belongs to %(holder)s, not to %(partner)s. Check it with "
                      "the supplier by phone, with a number you already had, before any payment: it is how invoice "
@@ -27,6 +27,11 @@ class ChorusInboundInvoice(models.Model):
             return _("The IBAN %(iban)s of this invoice is none of %(partner)s's bank accounts. Check it with the "
                      "supplier by phone, with a number you already had, then confirm it (Confirm the IBAN): it is how "
                      "invoice fraud starts.", iban=self.supplier_iban, partner=partner.display_name), True
+        if not accounts.filtered(lambda a: a.allow_out_payment and a.partner_id.commercial_partner_id == partner):
+            return _("The IBAN %(iban)s of this invoice is a bank account of %(partner)s that nobody trusted yet. "
+                     "Check it with the supplier by phone, with a number you already had, then confirm it (Confirm "
+                     "the IBAN): only a trusted account is paid.", iban=self.supplier_iban,
+                     partner=partner.display_name), True
         return False, False
 
     def _chorus_match_supplier(self):

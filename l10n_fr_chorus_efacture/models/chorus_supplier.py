@@ -39,7 +39,7 @@ class ChorusSupplier(models.Model):
     validated_by_id = fields.Many2one("res.users", readonly=True, string="Validated By",
                                       help="Empty when found by its IBAN or SIRET, without a user.")
     validated_date = fields.Datetime(readonly=True, string="Validated On")
-    iban_state = fields.Selection([("known", "Known"), ("new", "New IBAN, to confirm"),
+    iban_state = fields.Selection([("known", "Trusted"), ("new", "IBAN to confirm"),
                                    ("other", "IBAN of another partner")], compute="_compute_iban_state",
                                   search="_search_iban_state", string="IBAN Check")
     candidate_ids = fields.Many2many("res.partner", compute="_compute_candidates", string="Candidates")
@@ -52,20 +52,26 @@ class ChorusSupplier(models.Model):
     ]
 
     # ------------------------------------------------------------- computes
-    def _bank_holders(self, iban):
-        accounts = self.env["res.partner.bank"].sudo().search([
+    def _bank_accounts(self, iban):
+        """Every bank account of this IBAN in Odoo, whoever holds it."""
+        return self.env["res.partner.bank"].sudo().search([
             ("sanitized_acc_number", "=", normalize_iban(iban)), ("company_id", "in", (False, self.company_id.id))])
-        return accounts.partner_id.commercial_partner_id
 
-    @api.depends("iban", "partner_id", "partner_id.bank_ids")
+    def _bank_holders(self, iban):
+        return self._bank_accounts(iban).partner_id.commercial_partner_id
+
+    @api.depends("iban", "partner_id", "partner_id.bank_ids", "partner_id.bank_ids.allow_out_payment")
     def _compute_iban_state(self):
         for supplier in self:
             if not supplier.iban or not supplier.partner_id:
                 supplier.iban_state = False
                 continue
-            holders = supplier._bank_holders(supplier.iban)
+            accounts = supplier._bank_accounts(supplier.iban)
             partner = supplier.partner_id.commercial_partner_id
-            supplier.iban_state = "known" if partner in holders else "other" if holders else "new"
+            own = accounts.filtered(lambda account: account.partner_id.commercial_partner_id == partner)
+            # Only an account trusted in Odoo's sense is paid: one typed in, or made from Chorus Pro, is to confirm.
+            supplier.iban_state = "known" if own.filtered("allow_out_payment") else "new" if own or not accounts \
+                else "other"
 
     def _search_iban_state(self, operator, value):
         # Suppliers are few (hundreds per public body): their IBANs are checked here rather than stored, so that a
@@ -218,13 +224,16 @@ class ChorusSupplier(models.Model):
         self.message_post(body=_("Partner %(partner)s created from the Chorus Pro data.", partner=partner.display_name))
         return True
 
-    def _chorus_add_bank_account(self, partner, iban=None, bic=None):
+    def _chorus_add_bank_account(self, partner, iban=None, bic=None, trusted=False):
+        """The partner's bank account of this IBAN, created with the user's own rights; trusted only when asked
+        (a user allowed to trust bank accounts confirming it)."""
         iban, bic = iban or self.iban, bic if iban else self.bic
         bank = self.env["res.bank"]
         if bic:
+            # The bank directory entry of the BIC: shared reference data, not the supplier's account.
             bank = bank.sudo().search([("bic", "=", bic)], limit=1) or bank.sudo().create({"name": bic, "bic": bic})
-        self.env["res.partner.bank"].sudo().create({"acc_number": iban, "partner_id": partner.id,
-                                                    "bank_id": bank.id or False})
+        return self.env["res.partner.bank"].create({"acc_number": iban, "partner_id": partner.id,
+                                                    "bank_id": bank.id or False, "allow_out_payment": trusted})
 
     def action_confirm_iban(self):
         """The new IBAN, checked with the supplier (by phone, on a number already known), added to its partner."""
@@ -233,21 +242,30 @@ class ChorusSupplier(models.Model):
         return True
 
     def _chorus_confirm_iban(self, iban, bic):
+        """The IBAN, checked with the supplier, becomes the partner's trusted bank account: the one its mandates
+        pay. Only a user Odoo allows to trust bank accounts does it."""
         self.ensure_one()
         self._chorus_check_may_validate()
+        if not self.env.user.has_group("account.group_validate_bank_account"):
+            raise AccessError(_("Only a user allowed to trust bank accounts (the \"Validate bank account\" right, "
+                                "in the user's settings) confirms an IBAN: ask one."))
         if not self.partner_id or not iban:
             raise UserError(_("%(supplier)s has no partner or no IBAN to confirm.", supplier=self.display_name))
         partner = self.partner_id.commercial_partner_id
-        holders = self._bank_holders(iban)
-        if partner in holders:
-            raise UserError(_("The IBAN %(iban)s is already a bank account of %(partner)s.", iban=iban,
+        accounts = self._bank_accounts(iban)
+        own = accounts.filtered(lambda account: account.partner_id.commercial_partner_id == partner)
+        if own.filtered("allow_out_payment"):
+            raise UserError(_("The IBAN %(iban)s is already a trusted bank account of %(partner)s.", iban=iban,
                               partner=partner.display_name))
-        if holders:
+        if accounts and not own:
             raise UserError(_("The IBAN %(iban)s is the bank account of %(holder)s: if the invoices are theirs, "
                               "choose them as the partner; otherwise the IBAN is wrong, reject the invoice.",
-                              iban=iban, holder=", ".join(holders.mapped("display_name"))))
-        self._chorus_add_bank_account(partner, iban, bic)
-        self.message_post(body=_("New IBAN %(iban)s confirmed by %(user)s and added to %(partner)s.",
+                              iban=iban, holder=", ".join(accounts.partner_id.mapped("display_name"))))
+        if own:
+            own.with_env(self.env).write({"allow_out_payment": True})
+        else:
+            self._chorus_add_bank_account(partner, iban, bic, trusted=True)
+        self.message_post(body=_("IBAN %(iban)s of %(partner)s confirmed and trusted by %(user)s.",
                                  iban=iban, user=self.env.user.name, partner=partner.display_name))
 
     def action_unvalidate(self):

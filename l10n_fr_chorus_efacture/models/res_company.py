@@ -106,6 +106,10 @@ class ResCompany(models.Model):
         domain="[('account_type', 'in', ('asset_fixed', 'asset_non_current', 'asset_current'))]",
         help="Where the advances paid on orders of fixed assets are (238 in the French chart, found by its code "
              "when empty): used when the mandate's article is a fixed asset account.")
+    chorus_iban_second_person = fields.Boolean(
+        string="IBANs Trusted by a Second Person",
+        help="The user who trusted a supplier's bank account (Confirm the IBAN, or Odoo's trusted flag) does not "
+             "mandate the received invoices paid to it: another user does.")
     chorus_timeout = fields.Integer(string="Chorus Pro Time-out (s)", default=30,
                                     help="Seconds allowed for each call to Chorus Pro.")
 

@@ -1,6 +1,7 @@
 """The Chorus Pro client against the sandbox, over real HTTP: every operation and error class."""
 
 import io
+import time
 import zipfile
 from datetime import datetime, timedelta, timezone
 
@@ -361,6 +362,12 @@ class TestChorusClient(SandboxMixin, BaseCase):
         with self.assertRaises(exc.ChorusOutcomeUnknownError):
             client.deposit_flux(cii_invoice("FA-022", service="SERV_TECHNIQUES"), "FA-022.xml", SYNTAX_CII)
         self.assertEqual(self.calls(DEPOSIT), 1)
+        # Chorus Pro goes on with the deposit the client gave up waiting for: it is there once the delay is over
+        # (waited for here, so that it does not land in the next test's sandbox).
+        deadline = time.monotonic() + 10
+        while not self.sandbox.state.flux and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(len(self.sandbox.state.flux), 1, "applied although the client saw no reply")
 
     def test_reply_cut_in_the_middle(self):
         """A reply cut in its body (the connection broke): a read is retried, a write is an unknown outcome."""

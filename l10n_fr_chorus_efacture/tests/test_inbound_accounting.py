@@ -240,7 +240,7 @@ class TestChorusMandatePaidBefore(BuyerCase):
         # The supplier's older account, trusted: Odoo would pay it by default.
         self.env.user.groups_id += self.env.ref("account.group_validate_bank_account")
         older = self.env["res.partner.bank"].create({"partner_id": partner.id, "allow_out_payment": True,
-                                                     "acc_number": "FR7630004000031234567890143"})
+                                                     "acc_number": "FR7630004000031234567890143", "sequence": 1})
         self.assertEqual(self.env["account.move"].new({"move_type": "in_invoice", "partner_id": partner.id,
                                                        "company_id": self.company.id}).partner_bank_id, older)
         self.mandate(invoice)

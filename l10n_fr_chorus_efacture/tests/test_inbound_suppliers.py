@@ -1,8 +1,9 @@
 """Suppliers validated once ("Valider les tiers"): matched by IBAN or SIRET, chosen by hand once for all their
 invoices, new IBANs held until a user confirms them."""
 
+from odoo import Command
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from .test_inbound import SUPPLIERS, BuyerCase
 
@@ -14,13 +15,23 @@ def spaced(iban):
 @tagged("post_install", "-at_install", "chorus_inbound")
 class TestChorusSuppliers(BuyerCase):
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # The one who may trust bank accounts (Odoo's right), beside the clerk who may not.
+        cls.treasurer = new_test_user(cls.env, "chorus_treasurer", name="Trésorier",
+                                      groups="account.group_account_invoice,base.group_partner_manager,"
+                                             "account.group_validate_bank_account",
+                                      company_id=cls.company.id, company_ids=[Command.set(cls.company.ids)])
+
     def setUp(self):
         super().setUp()
         Partner = self.env["res.partner"]
         self.by_iban = Partner.create({"name": "Bureautique du Midi", "is_company": True})
-        # Typed by hand with spaces and in lower case: still the same IBAN.
-        self.env["res.partner.bank"].create({"partner_id": self.by_iban.id,
-                                             "acc_number": spaced(SUPPLIERS["bureautique"][2])})
+        # Typed by hand with spaces and in lower case: still the same IBAN; trusted long ago.
+        self.env["res.partner.bank"].with_user(self.treasurer).create({
+            "partner_id": self.by_iban.id, "acc_number": spaced(SUPPLIERS["bureautique"][2]),
+            "allow_out_payment": True})
         # Known by its SIRET, no bank account yet: its first IBAN is to confirm.
         self.by_siret = Partner.create({"name": "Nettoyage Azur", "is_company": True,
                                         "siret": SUPPLIERS["nettoyage"][1]})
@@ -29,8 +40,9 @@ class TestChorusSuppliers(BuyerCase):
         # Known by its SIRET with another IBAN: Chorus Pro's IBAN is new for it.
         self.restauration = Partner.create({"name": "Restauration Alpilles", "is_company": True,
                                             "siret": SUPPLIERS["restauration"][1]})
-        self.env["res.partner.bank"].create({"partner_id": self.restauration.id,
-                                             "acc_number": "FR7630004000031234567890143"})
+        self.env["res.partner.bank"].with_user(self.treasurer).create({
+            "partner_id": self.restauration.id, "acc_number": "FR7630004000031234567890143",
+            "allow_out_payment": True})
 
     def supplier(self, key):
         return self.env["chorus.supplier"].search([("company_id", "=", self.company.id),
@@ -92,6 +104,13 @@ class TestChorusSuppliers(BuyerCase):
         self.assertEqual((created.name, created.siret, created.bank_ids.sanitized_acc_number),
                          SUPPLIERS["informatique"])
         self.assertEqual(set(self.of_supplier("informatique").mapped("partner_id")), {created})
+        # Its IBAN comes from the invoice: not trusted until someone allowed to trust accounts confirms it.
+        self.assertFalse(created.bank_ids.allow_out_payment)
+        self.assertEqual(informatique.iban_state, "new")
+        self.assertIn("that nobody trusted yet", self.of_supplier("informatique")[0].iban_warning)
+        informatique.with_user(self.treasurer).action_confirm_iban()
+        self.assertEqual((created.bank_ids.allow_out_payment, created.bank_ids.chorus_trusted_by_id),
+                         (True, self.treasurer))
         self.assertFalse(self.of_supplier("informatique")[0].iban_warning)
         # The partner's history is one click away.
         action = informatique.action_open_invoices()
@@ -125,20 +144,50 @@ class TestChorusSuppliers(BuyerCase):
         self.assertIn("fraud", invoice.iban_warning)
         self.assertFalse(known[0].iban_warning, "the invoices with the known IBAN are not flagged")
         self.process(invoice, "SERVICE_FAIT", "Service fait")
-        with self.assertRaisesRegex(UserError, "its IBAN %s is none of Bureautique du Midi's bank accounts: check "
-                                               "it with the supplier, then confirm it" % new_iban):
+        with self.assertRaisesRegex(UserError, "its IBAN %s is not a trusted bank account of Bureautique du Midi: "
+                                               "check it with the supplier, then confirm it" % new_iban):
             self.mandate(invoice)
         self.assertFalse(invoice.move_id)
-        # Checked with the supplier, then confirmed: the partner has the new IBAN; the mandate goes through.
-        invoice.with_user(self.clerk).action_confirm_iban()
+        # The clerk may not trust a bank account (Odoo's right), through this button or any other path.
+        with self.assertRaisesRegex(AccessError, "Only a user allowed to trust bank accounts"):
+            invoice.with_user(self.clerk).action_confirm_iban()
+        with self.assertRaises(UserError):
+            self.env["res.partner.bank"].with_user(self.clerk).create({
+                "partner_id": self.by_iban.id, "acc_number": new_iban, "allow_out_payment": True}
+            ).with_user(self.clerk).write({"allow_out_payment": True})
+        self.env["res.partner.bank"].search([("sanitized_acc_number", "=", new_iban)]).unlink()
+        # Checked with the supplier, then confirmed by the treasurer: the partner's new IBAN, trusted by them.
+        invoice.with_user(self.treasurer).action_confirm_iban()
         self.assertEqual(set(self.by_iban.bank_ids.mapped("sanitized_acc_number")),
                          {SUPPLIERS["bureautique"][2], new_iban})
-        self.assertEqual(self.by_iban.bank_ids.filtered(lambda b: b.sanitized_acc_number == new_iban).bank_id.bic,
-                         "BNPAFRPPXXX")
-        self.assertIn("confirmed by Agent comptable", bureautique.message_ids[0].body)
+        new_account = self.by_iban.bank_ids.filtered(lambda b: b.sanitized_acc_number == new_iban)
+        self.assertEqual((new_account.bank_id.bic, new_account.allow_out_payment, new_account.chorus_trusted_by_id),
+                         ("BNPAFRPPXXX", True, self.treasurer))
+        self.assertIn("confirmed and trusted by Trésorier", bureautique.message_ids[0].body)
         self.assertEqual(bureautique.iban_state, "known")
+        # The company asks for a second person: the treasurer who trusted it does not mandate it; the clerk does.
+        self.company.chorus_iban_second_person = True
+        with self.assertRaisesRegex(UserError, "you trusted its IBAN %s yourself" % new_iban):
+            self.mandate(invoice, user=self.treasurer)
         self.mandate(invoice)
-        self.assertTrue(invoice.move_id)
+        self.assertEqual(invoice.move_id.partner_bank_id, new_account)
+
+    def test_trusted_through_odoo_is_recorded_and_cannot_be_faked(self):
+        # Trusted in Odoo's own bank account form: who did it is recorded all the same.
+        account = self.env["res.partner.bank"].create({"partner_id": self.by_siret.id,
+                                                       "acc_number": SUPPLIERS["nettoyage"][2]})
+        self.assertEqual((account.allow_out_payment, account.chorus_trusted_by_id), (False, self.env["res.users"]))
+        account.with_user(self.treasurer).allow_out_payment = True
+        self.assertEqual(account.chorus_trusted_by_id, self.treasurer)
+        account.with_user(self.treasurer).allow_out_payment = False
+        self.assertFalse(account.chorus_trusted_by_id)
+        # Nobody writes it by hand (the four-eyes rule would be bypassed).
+        with self.assertRaises(AccessError):
+            account.with_user(self.treasurer).write({"chorus_trusted_by_id": self.clerk.id})
+        with self.assertRaises(AccessError):
+            self.env["res.partner.bank"].with_user(self.treasurer).create({
+                "partner_id": self.by_siret.id, "acc_number": "FR7630004000039876543210943",
+                "chorus_trusted_by_id": self.clerk.id})
 
     def test_iban_of_another_partner_cannot_be_confirmed(self):
         self.run_import()
@@ -151,7 +200,7 @@ class TestChorusSuppliers(BuyerCase):
         invoice = self.of_supplier("restauration")[0]
         self.assertIn("belongs to Bureautique du Midi, not to Restauration Alpilles", invoice.iban_warning)
         with self.assertRaisesRegex(UserError, "is the bank account of Bureautique du Midi"):
-            restauration.with_user(self.clerk).action_confirm_iban()
+            restauration.with_user(self.treasurer).action_confirm_iban()
 
     def test_supplier_fields_are_not_written_directly(self):
         self.run_import()
