@@ -32,6 +32,9 @@ ENVIRONMENTS = {
 
 CODE_NO_RESULT = 20000
 DEFAULT_PAGE_SIZE = 100
+# rechercher/recipiendaire lists one kind of payment request at a time (typeDemandePaiement, Pastell's buyer
+# connector asks both): invoices, and works invoices (marchés de travaux).
+PAYMENT_REQUESTS = ("FACTURE", "FACTURE_TRAVAUX")
 # Largest reply read: a download is at most 120 MB (HTTP 413 beyond), 160 MB once in base64 in JSON.
 MAX_REPLY_BYTES = 200 * 1024 * 1024
 # Renew a cached token this many seconds before it expires.
@@ -598,13 +601,14 @@ class ChorusProClient:
             return []
 
     def iter_received_invoice_pages(self, recipient_id=None, changed_since=None, statuses=None, invoice_number=None,
-                                    page_size=DEFAULT_PAGE_SIZE):
+                                    page_size=DEFAULT_PAGE_SIZE, payment_request="FACTURE"):
         """factures/v1/rechercher/recipiendaire, one list of ReceivedInvoiceSummary per page.
 
         ``changed_since``: a naive UTC datetime; only the invoices whose status changed since then.
+        ``payment_request``: one of PAYMENT_REQUESTS; Chorus Pro lists invoices and works invoices apart.
         """
         path = "factures/v1/rechercher/recipiendaire"
-        payload = {"typeDemandePaiement": "FACTURE"}
+        payload = {"typeDemandePaiement": payment_request}
         if recipient_id:
             payload["idDestinataire"] = recipient_id
         if changed_since:
@@ -619,7 +623,8 @@ class ChorusProClient:
                 "nbResultatsParPage": page_size, "pageResultatDemandee": page,
                 "triColonne": "dateDepot", "triSens": "Ascendant"})), path)
             # Paging at the top level here (not in parametresRetour).
-            return ([replies.ReceivedInvoiceSummary.read(item) for item in fields.items("listeFactures")],
+            return ([replies.ReceivedInvoiceSummary.read(item, payment_request)
+                     for item in fields.items("listeFactures")],
                     replies.Paging.read(fields).pages)
 
         yield from self._pages(fetch)

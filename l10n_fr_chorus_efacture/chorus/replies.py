@@ -466,9 +466,11 @@ class ReceivedInvoiceSummary:
     recipient_id: int
     recipient_code: str
     service_code: str
+    payment_request: str = None  # FACTURE or FACTURE_TRAVAUX; None when read by its id (a retry)
 
     @classmethod
-    def read(cls, item):
+    def read(cls, item, payment_request=None):
+        """``payment_request``: the kind the search asked for, when the item does not say it."""
         return cls(
             id=item.integer("idFacture", "identifiantFactureCPP", required=True),
             number=item.text("numeroFacture", required=True),
@@ -480,12 +482,14 @@ class ReceivedInvoiceSummary:
             recipient_id=item.integer("idDestinataire"),
             recipient_code=item.text("codeDestinataire"),
             service_code=item.text("codeServiceExecutant"),
+            payment_request=item.text("typeDemandePaiement") or payment_request,
         )
 
 
     @classmethod
-    def from_detail(cls, detail, history):
-        """What the list would say of an invoice read by its id (a retry): its detail and its history."""
+    def from_detail(cls, detail, history, payment_request=None):
+        """What the list would say of an invoice read by its id (a retry): its detail and its history; the kind of
+        payment request, which the detail does not give, as it was listed before."""
         latest = history.latest
         if latest is None:
             raise ChorusMalformedReplyError("historiquesDesStatuts.histoStatut is empty",
@@ -493,7 +497,7 @@ class ReceivedInvoiceSummary:
         return cls(id=detail.id, number=detail.number, status=history.current_status, status_time=latest.time,
                    comment=latest.comment, supplier_code=detail.supplier.code, supplier_name=detail.supplier.name,
                    recipient_id=detail.recipient_id, recipient_code=detail.recipient_code,
-                   service_code=detail.service_code)
+                   service_code=detail.service_code, payment_request=payment_request)
 
 
 @dataclass(frozen=True)

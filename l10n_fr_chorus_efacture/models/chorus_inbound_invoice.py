@@ -5,7 +5,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools.transaction import commit_if_allowed, try_lock_row
-from ..tools.statuses import CHORUS_INVOICE_STATUSES, selection_labels
+from ..tools.statuses import CHORUS_INVOICE_STATUSES, PAYMENT_REQUEST_TYPES, selection_labels
 
 _logger = logging.getLogger(__name__)
 
@@ -39,6 +39,10 @@ class ChorusInboundInvoice(models.Model):
     name = fields.Char(string="Invoice Number", readonly=True, required=True)
     invoice_type = fields.Selection([("FACTURE", "Invoice"), ("AVOIR", "Credit note")], default="FACTURE",
                                     readonly=True, string="Type")
+    payment_request_type = fields.Selection(
+        PAYMENT_REQUEST_TYPES, default="FACTURE", required=True, readonly=True, string="Payment Request",
+        help="Chorus Pro's kind of payment request (typeDemandePaiement): an invoice, or a works invoice (marché de "
+             "travaux), which Chorus Pro lists apart.")
     chorus_supplier_id = fields.Many2one(
         "chorus.supplier", string="Supplier in Chorus Pro", readonly=True, index=True, check_company=True,
         help="The supplier as Chorus Pro knows it: the partner it is validated as applies to all its invoices.")
@@ -110,7 +114,8 @@ class ChorusInboundInvoice(models.Model):
     date_due = fields.Date(
         readonly=True, string="Due Date",
         help="End of the global payment delay: from the day Chorus Pro made the invoice available, interrupted "
-             "while it is suspended; frozen once mandated.")
+             "while it is suspended; frozen once mandated. A works invoice's delay may start at another event (the "
+             "final statement's notification): it is counted the same way here; adjust the bill's due date if so.")
     days_left = fields.Integer(compute="_compute_days_left", help="Days left before the due date; negative: late.")
     move_id = fields.Many2one("account.move", readonly=True, string="Mandate Bill", copy=False, check_company=True)
     # A mandate asked for: its bill is made at once, or by the cron if the worker stopped before.

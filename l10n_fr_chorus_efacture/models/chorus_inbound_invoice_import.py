@@ -1,3 +1,4 @@
+import itertools
 import json
 import logging
 
@@ -7,9 +8,10 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..chorus import exceptions as chorus_exc
+from ..chorus.client import PAYMENT_REQUESTS
 from ..chorus.replies import ReceivedInvoiceSummary
 from ..tools.dates import paris_day
-from ..tools.statuses import CHORUS_INVOICE_STATUSES, FINAL_STATUSES, known_status
+from ..tools.statuses import CHORUS_INVOICE_STATUSES, FINAL_STATUSES, known_payment_request, known_status
 from ..tools.transaction import OutageGuard, advisory_lock, lock_key, rollback_if_allowed, run_isolated
 
 _logger = logging.getLogger(__name__)
@@ -125,10 +127,10 @@ class ChorusInboundInvoice(models.Model):
         structures = client.get_active_recipient_structures()
         run.clock(client.last_reply_time or fields.Datetime.now())
         page_size = self.env.context.get("chorus_page_size") or PAGE_SIZE
-        for structure in structures:
+        for structure, payment_request in itertools.product(structures, PAYMENT_REQUESTS):
             for page in client.iter_received_invoice_pages(
                     recipient_id=structure.id, changed_since=run.since, page_size=page_size,
-                    statuses=OPEN_STATUSES if run.full else None):
+                    statuses=OPEN_STATUSES if run.full else None, payment_request=payment_request):
                 self._chorus_import_page(company, client, page, counts, run, guard, skip=tried)
                 log.write({"count_found": counts["found"], "count_created": counts["created"],
                            "count_updated": counts["updated"], "count_failed": counts["failed"]})
@@ -177,10 +179,10 @@ class ChorusInboundInvoice(models.Model):
                 Retry._chorus_done("import", [chorus_id])
                 continue
 
-            def fetch(chorus_id=chorus_id):
+            def fetch(chorus_id=chorus_id, payment_request=entry.payment_request):
                 detail = client.get_received_invoice(int(chorus_id))
                 history = client.get_invoice_history(detail.id)
-                return ReceivedInvoiceSummary.from_detail(detail, history), detail, history
+                return ReceivedInvoiceSummary.from_detail(detail, history, payment_request), detail, history
 
             items = self._chorus_fetch_isolated([chorus_id], fetch, company, guard, counts)
             created = self._chorus_create_received(company, items, counts)
@@ -244,7 +246,8 @@ class ChorusInboundInvoice(models.Model):
                 for chorus_id in chorus_ids:
                     self.env["chorus.retry"]._chorus_failed(
                         company, "import", chorus_id, reason, name=summary.number if summary else None,
-                        supplier_name=summary.supplier_name if summary else None)
+                        supplier_name=summary.supplier_name if summary else None,
+                        payment_request=summary.payment_request if summary else None)
                 counts["failed"] += len(chorus_ids)
 
             guard.failed(error, note)
@@ -297,6 +300,8 @@ class ChorusInboundInvoice(models.Model):
         A listed status older than Odoo's (a listing read before our own push committed) is ignored; the full
         listing reads any difference (the history it then reads is Chorus Pro's truth, whatever the clocks)."""
         self.ensure_one()
+        if item.payment_request and item.payment_request != self.payment_request_type:
+            self.sudo().payment_request_type = known_payment_request(item.payment_request)
         if self.sync_state == "pending":
             return False  # our own status is on its way: the push decides, the listing shows it later
         status = known_status(item.status)
@@ -439,6 +444,7 @@ class ChorusInboundInvoice(models.Model):
             "chorus_invoice_id": str(detail.id),
             "name": detail.number,
             "invoice_type": "AVOIR" if detail.invoice_type == "AVOIR" else "FACTURE",
+            "payment_request_type": known_payment_request(item.payment_request),
             "supplier_name": detail.supplier.name,
             "supplier_siret": detail.supplier.code,
             "supplier_iban": detail.supplier.iban or False,

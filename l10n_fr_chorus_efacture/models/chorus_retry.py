@@ -43,6 +43,9 @@ class ChorusRetry(models.Model):
     name = fields.Char(string="Invoice", readonly=True)
     supplier_name = fields.Char(string="Supplier", readonly=True)
     reason = fields.Text(readonly=True)
+    payment_request = fields.Char(readonly=True, help="An import's: the kind of payment request Chorus Pro listed it "
+                                                      "as (typeDemandePaiement), which reading it by its id does not "
+                                                      "tell.")
     attempts = fields.Integer(readonly=True, default=1)
     first_failed = fields.Datetime(string="First Failed On", readonly=True, default=fields.Datetime.now)
     last_tried = fields.Datetime(string="Last Tried On", readonly=True, default=fields.Datetime.now)
@@ -64,7 +67,8 @@ class ChorusRetry(models.Model):
         return min(FIRST_DELAY * 2 ** max(attempts - 1, 0), LONGEST_DELAY)
 
     @api.model
-    def _chorus_failed(self, company, operation, target, reason, name=None, supplier_name=None):
+    def _chorus_failed(self, company, operation, target, reason, name=None, supplier_name=None,
+                       payment_request=None):
         """Note that ``target`` failed for ``reason``: tried again after a delay that grows with each failure."""
         self = self.sudo()
         key = self._chorus_key(target)
@@ -77,6 +81,8 @@ class ChorusRetry(models.Model):
             values["name"] = name
         if supplier_name:
             values["supplier_name"] = supplier_name
+        if payment_request:
+            values["payment_request"] = payment_request
         if existing:
             existing.write(values)
             return existing

@@ -195,10 +195,14 @@ class TestChorusClient(SandboxMixin, BaseCase):
         structures = self.buyer.get_active_recipient_structures()
         self.assertEqual(sorted(s.identifier for s in structures), [COMMUNE_SIRET, HOPITAL_SIRET])
         invoices = self.buyer.search_received_invoices(page_size=10)
-        self.assertEqual(len(invoices), 30)
-        self.assertEqual(len({i.id for i in invoices}), 30)
-        self.assertEqual(self.calls("factures/v1/rechercher/recipiendaire"), 3)
-        self.assertEqual(self.last_payload("factures/v1/rechercher/recipiendaire")["typeDemandePaiement"], "FACTURE")
+        works = self.buyer.search_received_invoices(page_size=10, payment_request="FACTURE_TRAVAUX")
+        self.assertEqual((len(invoices), len(works)), (24, 6), "the seed's 30: 6 works invoices listed apart")
+        self.assertEqual(len({i.id for i in invoices + works}), 30)
+        self.assertEqual({i.payment_request for i in invoices}, {"FACTURE"})
+        self.assertEqual({i.payment_request for i in works}, {"FACTURE_TRAVAUX"})
+        self.assertEqual(self.calls("factures/v1/rechercher/recipiendaire"), 3 + 1)
+        self.assertEqual(self.last_payload("factures/v1/rechercher/recipiendaire")["typeDemandePaiement"],
+                         "FACTURE_TRAVAUX")
         self.assertEqual(self.buyer.search_received_invoices(invoice_number="nope"), [])
         # Only what changed since a time: the filter is an RFC 3339 time.
         latest = max(i.status_time for i in invoices)

@@ -97,6 +97,37 @@ class BuyerCase(SandboxMixin, AccountTestInvoicingCommon):
 class TestChorusInbound(BuyerCase):
 
     # ----------------------------------------------------------------- import
+    def test_works_invoices_are_imported_and_mandated_like_the_others(self):
+        """Chorus Pro lists works invoices (FACTURE_TRAVAUX) only to a search that asks for them."""
+        # One of them fails at its first reading: read again by its id, it stays a works invoice.
+        failing = next(i for i in self.inbox() if i["typeDemandePaiement"] == "FACTURE_TRAVAUX")["idFacture"]
+        self.control("faults", kind="500", operation=RECEIVED_GET, count=1000, invoice=failing)
+        self.run_import()
+        self.assertEqual(self.env["chorus.retry"].search([("chorus_invoice_id", "=", str(failing))]).payment_request,
+                         "FACTURE_TRAVAUX")
+        self.control("faults/clear")
+        self.delay_over("import")
+        self.run_import()
+        kinds = [payload.get("typeDemandePaiement") for op, payload in self.sandbox.state.received_payloads
+                 if op == RECEIVED_SEARCH]
+        self.assertEqual(set(kinds), {"FACTURE", "FACTURE_TRAVAUX"}, "both kinds asked, each by its own search")
+        works = self.of_supplier("travaux")
+        in_sandbox = [i for i in self.inbox() if i["typeDemandePaiement"] == "FACTURE_TRAVAUX"]
+        self.assertEqual(sorted(works.mapped("chorus_invoice_id")), sorted(str(i["idFacture"]) for i in in_sandbox))
+        self.assertTrue(works)
+        self.assertEqual(set(works.mapped("payment_request_type")), {"FACTURE_TRAVAUX"})
+        self.assertEqual(set((self.received() - works).mapped("payment_request_type")), {"FACTURE"})
+        self.assertEqual(self.Inbound.search_count([("id", "in", self.received().ids),
+                                                    ("payment_request_type", "=", "FACTURE_TRAVAUX")]), len(works))
+        # Processed and mandated as any other: service fait, then the bill.
+        invoice = works[0]
+        give_supplier(invoice)
+        self.process(invoice, "SERVICE_FAIT", "Service fait")
+        self.assertEqual(self.chorus(invoice)["statut"], "SERVICE_FAIT")
+        self.mandate(invoice, paid_part="advance")
+        self.assertEqual((invoice.move_id.state, self.chorus(invoice)["statut"]), ("posted", "MANDATEE"),
+                         invoice.mandate_error)
+
     def test_import_pages_documents_and_idempotence(self):
         log = self.run_import(page_size=5)
         invoices = self.received()

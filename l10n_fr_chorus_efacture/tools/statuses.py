@@ -23,6 +23,11 @@ FINAL_STATUSES = {"MISE_EN_PAIEMENT", "REJETEE"}
 # Statuses the salesperson must act on.
 ACTION_STATUSES = {"REJETEE", "SUSPENDUE", "A_RECYCLER"}
 # States in which the invoice is (or may be) in Chorus Pro: it is definitive.
+# Chorus Pro's kinds of payment request (typeDemandePaiement), listed apart by the buyer's search.
+PAYMENT_REQUEST_TYPES = [
+    ("FACTURE", "Invoice"),
+    ("FACTURE_TRAVAUX", "Works invoice"),
+]
 
 
 def selection_labels(records, field_name):
@@ -40,3 +45,12 @@ def known_status(status):
         return status
     _logger.warning("Chorus Pro status %r is unknown to this module", status)
     return False
+
+
+def known_payment_request(kind):
+    """A kind of payment request as the selection knows it: an invoice when not said (read by its id)."""
+    if kind in dict(PAYMENT_REQUEST_TYPES):
+        return kind
+    if kind:
+        _logger.warning("Chorus Pro payment request type %r is unknown to this module", kind)
+    return "FACTURE"

@@ -42,8 +42,8 @@ class BuyerSide:
                 continue
             if i.get("listed_at", 0) > self.now():
                 continue  # written, not shown by the search yet (its status time is already set)
-            if kind and kind != "FACTURE":
-                continue
+            if kind and kind != i.get("typeDemandePaiement", "FACTURE"):
+                continue  # works invoices (FACTURE_TRAVAUX) are listed only when asked for
             if statuses and i["statut"] not in statuses:
                 continue
             if payload.get("numeroFacture") and i["numeroFacture"] != payload["numeroFacture"]:
@@ -81,7 +81,7 @@ class BuyerSide:
                 "dateFacture": i["dateFacture"], "dateDepot": i["dateDepot"], "montantHT": i["montantHT"],
                 "montantTTC": i["montantTTC"], "montantAPayer": i["montantAPayer"], "devise": i["devise"],
                 "numeroBonCommande": i.get("numeroEngagement"), "numeroMarche": i.get("numeroMarche"),
-                "typeFacture": i["typeFacture"], "typeDemandePaiement": "FACTURE",
+                "typeFacture": i["typeFacture"], "typeDemandePaiement": i.get("typeDemandePaiement", "FACTURE"),
                 "factureTelechargeeParDestinataire": i["telechargee"],
             })
         return shapes.build("factures/v1/rechercher/recipiendaire", dict(OK, listeFactures=items, **meta))

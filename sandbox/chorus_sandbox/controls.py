@@ -78,6 +78,7 @@ class Controls:
                     "numeroFacture": "%s-%s-%05d" % (supplier.get("prefixe", "FA"), day.year,
                                                      self.next_invoice_id % 100000),
                     "siretFournisseur": supplier["siret"], "designationFournisseur": supplier["nom"],
+                    "typeDemandePaiement": supplier.get("typeDemandePaiement", "FACTURE"),
                     "coordonneesBancaires": {"iban": supplier.get("iban"), "bic": supplier.get("bic")},
                     "dateFacture": day.isoformat(), "dateDepot": day.isoformat(),
                     "codeServiceExecutant": rng.choice(codes) if codes else None,

@@ -195,7 +195,8 @@ class SandboxState(Structures, SupplierSide, BuyerSide, Controls):
         self.next_invoice_id += 1
         today = self.today().isoformat()
         invoice = {
-            "idFacture": invoice_id, "typeFacture": "FACTURE", "devise": "EUR", "montantHT": 0.0,
+            "idFacture": invoice_id, "typeFacture": "FACTURE", "typeDemandePaiement": "FACTURE", "devise": "EUR",
+            "montantHT": 0.0,
             "montantTTC": 0.0, "montantAPayer": None, "dateDepot": today, "dateFacture": today,
             "commentaire": "", "suspendue_une_fois": False, "pieces": [], "historique": [], "telechargee": False,
             "numeroDpMandat": None, "coordonneesBancaires": None, "lignesTva": [],
