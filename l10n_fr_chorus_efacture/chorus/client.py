@@ -601,11 +601,12 @@ class ChorusProClient:
             return []
 
     def iter_received_invoice_pages(self, recipient_id=None, changed_since=None, statuses=None, invoice_number=None,
-                                    page_size=DEFAULT_PAGE_SIZE, payment_request="FACTURE"):
+                                    page_size=DEFAULT_PAGE_SIZE, payment_request="FACTURE", deposited_from=None):
         """factures/v1/rechercher/recipiendaire, one list of ReceivedInvoiceSummary per page.
 
         ``changed_since``: a naive UTC datetime; only the invoices whose status changed since then.
         ``payment_request``: one of PAYMENT_REQUESTS; Chorus Pro lists invoices and works invoices apart.
+        ``deposited_from``: a date; only the invoices deposited since that day (periodeDateDepotDu).
         """
         path = "factures/v1/rechercher/recipiendaire"
         payload = {"typeDemandePaiement": payment_request}
@@ -617,6 +618,8 @@ class ChorusProClient:
             payload["statutCourant"] = list(statuses)
         if invoice_number:
             payload["numeroFacture"] = invoice_number
+        if deposited_from:
+            payload["periodeDateDepotDu"] = deposited_from.isoformat()
 
         def fetch(page):
             fields = replies.reply(self._call(path, dict(payload, paramRecherche={

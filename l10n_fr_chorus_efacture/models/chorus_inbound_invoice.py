@@ -143,8 +143,12 @@ class ChorusInboundInvoice(models.Model):
     stage = fields.Selection([
         ("to_validate", "To validate"), ("to_process", "To process"), ("to_mandate", "To mandate"),
         ("mandated", "Mandated"), ("waiting", "Waiting for the supplier"), ("rejected", "Rejected"),
-        ("other", "Other"),
+        ("outside", "Handled outside Odoo"), ("other", "Other"),
     ], compute="_compute_stage", store=True, index=True)
+    handled_outside = fields.Boolean(
+        compute="_compute_handled_outside", store=True, string="Handled Outside Odoo",
+        help="Deposited before the day Odoo took over (Settings > Chorus Pro): handled outside Odoo, it is never "
+             "offered for mandate here.")
 
     _sql_constraints = [
         ("chorus_invoice_unique", "unique(company_id, chorus_invoice_id)",
@@ -157,12 +161,14 @@ class ChorusInboundInvoice(models.Model):
         for invoice in self:
             invoice.days_left = (invoice.date_due - today).days if invoice.date_due else 0
 
-    @api.depends("chorus_status", "move_id", "internal_validated", "sync_state",
+    @api.depends("chorus_status", "move_id", "internal_validated", "sync_state", "handled_outside",
                  "company_id.chorus_inbound_validation")
     def _compute_stage(self):
         for invoice in self:
             status = invoice.chorus_status
-            if invoice.move_id or status in ("MANDATEE", "MISE_A_DISPOSITION_COMPTABLE", "COMPTABILISEE",
+            if invoice.handled_outside and not invoice.move_id:
+                invoice.stage = "outside"
+            elif invoice.move_id or status in ("MANDATEE", "MISE_A_DISPOSITION_COMPTABLE", "COMPTABILISEE",
                                               "MISE_EN_PAIEMENT"):
                 invoice.stage = "mandated"
             elif status == "REJETEE":
@@ -179,6 +185,12 @@ class ChorusInboundInvoice(models.Model):
                 invoice.stage = "to_process"
             else:
                 invoice.stage = "other"
+
+    @api.depends("deposit_date", "company_id.chorus_inbound_start_date")
+    def _compute_handled_outside(self):
+        for invoice in self:
+            start = invoice.company_id.chorus_inbound_start_date
+            invoice.handled_outside = bool(start and invoice.deposit_date and invoice.deposit_date < start)
 
     @api.depends("amount_total", "amount_to_pay")
     def _compute_amount_paid_before(self):

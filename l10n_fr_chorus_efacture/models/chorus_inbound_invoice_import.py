@@ -6,6 +6,7 @@ import psycopg2
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_date
 
 from ..chorus import exceptions as chorus_exc
 from ..chorus.client import PAYMENT_REQUESTS
@@ -85,6 +86,7 @@ class ChorusInboundInvoice(models.Model):
             "state": "interrupted", "date_end": fields.Datetime.now(),
             "message": _("The worker stopped during this import; the next import took over.")})
         log = Log.create({"company_id": company.id})
+        notes = [self._chorus_propose_start(company)]
         self._chorus_commit()
         counts = {"found": 0, "created": 0, "updated": 0, "documents": 0, "retried": 0, "failed": 0}
         errors = self._chorus_import_guarded(company, log, counts)
@@ -92,10 +94,26 @@ class ChorusInboundInvoice(models.Model):
                    "count_found": counts["found"], "count_created": counts["created"],
                    "count_updated": counts["updated"], "count_documents": counts["documents"],
                    "count_retried": counts["retried"], "count_failed": counts["failed"],
-                   "message": "\n".join(errors) or False})
+                   "message": "\n".join(filter(None, notes + errors)) or False})
         self.env["chorus.listing.mark"]._chorus_get(company, LISTING)._chorus_ran()
         self._chorus_commit()
         return log
+
+    @api.model
+    def _chorus_propose_start(self, company):
+        """The first import of a company with no take-over day: the first day of the current month (the buyer's
+        procedure: the month's invoices processed before connecting). Returns what the log says of it, or None."""
+        if company.chorus_inbound_start_date:
+            return None
+        start = paris_day(fields.Datetime.now()).replace(day=1)
+        company.chorus_inbound_start_date = start
+        if company.chorus_inbound_before_start == "skip":
+            return _("Odoo takes over the invoices deposited from %(date)s: those deposited before are not imported "
+                     "(change the day in Settings > Chorus Pro, Invoices Deposited From).",
+                     date=format_date(self.env, start))
+        return _("Odoo takes over the invoices deposited from %(date)s: those deposited before are imported as handled "
+                 "outside Odoo, never offered for mandate (change the day in Settings > Chorus Pro, Invoices Deposited "
+                 "From).", date=format_date(self.env, start))
 
     @api.model
     def _chorus_import_guarded(self, company, log, counts):
@@ -127,10 +145,13 @@ class ChorusInboundInvoice(models.Model):
         structures = client.get_active_recipient_structures()
         run.clock(client.last_reply_time or fields.Datetime.now())
         page_size = self.env.context.get("chorus_page_size") or PAGE_SIZE
+        # Invoices deposited before Odoo took over are not asked for, when the company says so.
+        deposited_from = company.chorus_inbound_before_start == "skip" and company.chorus_inbound_start_date
         for structure, payment_request in itertools.product(structures, PAYMENT_REQUESTS):
             for page in client.iter_received_invoice_pages(
                     recipient_id=structure.id, changed_since=run.since, page_size=page_size,
-                    statuses=OPEN_STATUSES if run.full else None, payment_request=payment_request):
+                    statuses=OPEN_STATUSES if run.full else None, payment_request=payment_request,
+                    deposited_from=deposited_from or None):
                 self._chorus_import_page(company, client, page, counts, run, guard, skip=tried)
                 log.write({"count_found": counts["found"], "count_created": counts["created"],
                            "count_updated": counts["updated"], "count_failed": counts["failed"]})

@@ -2,7 +2,7 @@ import psycopg2
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import float_compare
+from odoo.tools import float_compare, format_date
 
 from ..tools.iban import normalize_iban
 from ..tools.transaction import run_isolated
@@ -18,6 +18,11 @@ class ChorusInboundInvoice(models.Model):
         self.ensure_one()
         if self.move_id:
             return _("already mandated by %(bill)s.", bill=self.move_id.display_name)
+        if self.handled_outside:
+            return _("it was deposited on %(date)s, before %(start)s, the day Odoo took over (Settings > Chorus Pro): "
+                     "handled outside Odoo, mandating it here could pay it twice.",
+                     date=format_date(self.env, self.deposit_date),
+                     start=format_date(self.env, self.company_id.chorus_inbound_start_date))
         if self.chorus_status != "SERVICE_FAIT":
             return _("its status is %(status)s; it must be Service done first.",
                      status=self._chorus_status_label() or _("unknown"))

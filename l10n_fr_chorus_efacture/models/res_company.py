@@ -1,3 +1,4 @@
+from dateutil.relativedelta import relativedelta
 import io
 import logging
 import tarfile
@@ -106,6 +107,15 @@ class ResCompany(models.Model):
         domain="[('account_type', 'in', ('asset_fixed', 'asset_non_current', 'asset_current'))]",
         help="Where the advances paid on orders of fixed assets are (238 in the French chart, found by its code "
              "when empty): used when the mandate's article is a fixed asset account.")
+    chorus_inbound_start_date = fields.Date(
+        string="Invoices Deposited From",
+        help="The day Odoo takes over the received invoices: those deposited before were handled outside Odoo. "
+             "The first import proposes the first day of the current month; change it before mandating.")
+    chorus_inbound_before_start = fields.Selection(
+        [("outside", "Imported, as handled outside Odoo"), ("skip", "Not imported")], default="outside",
+        required=True, string="Invoices Deposited Before",
+        help="Imported: visible (their statuses followed) but never offered for mandate, so that nothing is paid "
+             "twice. Not imported: Chorus Pro is not asked for them.")
     chorus_iban_second_person = fields.Boolean(
         string="IBANs Trusted by a Second Person",
         help="The user who trusted a supplier's bank account (Confirm the IBAN, or Odoo's trusted flag) does not "
@@ -433,8 +443,10 @@ class ResCompany(models.Model):
         if not self.env["account.account"].search_count([("company_ids", "in", company.id)], limit=1):
             self.env["account.chart.template"]._load("fr", company, install_demo=False)
         self._chorus_demo_configure(company.id, api_url, client_id, client_secret, login, password)
+        # Odoo took over two months ago: the sandbox's invoices (deposited within 20 days) are Odoo's to mandate.
         company.write({"chorus_receive": True, "chorus_public_body_type": "state", "chorus_payment_delay_days": 30,
-                       "chorus_inbound_validation": True})
+                       "chorus_inbound_validation": True,
+                       "chorus_inbound_start_date": fields.Date.today() - relativedelta(months=2)})
         self.env.ref("base.user_admin").company_ids |= company
 
     @api.model

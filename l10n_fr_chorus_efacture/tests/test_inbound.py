@@ -778,3 +778,49 @@ class TestChorusInboundHostile(BuyerCase):
         self.assertEqual(self.calls(RECEIVED_SEARCH), 0)
         log = self.Inbound._chorus_import_company(self.company)
         self.assertEqual((log.state, log.count_created), ("done", 30))
+
+
+@tagged("post_install", "-at_install", "chorus_inbound")
+class TestChorusTakeOver(BuyerCase):
+    """The day Odoo takes over: the invoices handled before, outside Odoo, are never offered for mandate."""
+
+    def test_first_import_proposes_the_month_and_older_invoices_are_not_mandated(self):
+        self.company.chorus_inbound_start_date = False
+        today = fields.Date.today()
+        # Two invoices of the inbox: one deposited last month (handled outside Odoo), one this month.
+        older, newer = self.inbox()[:2]
+        older["dateDepot"] = (today.replace(day=1) - timedelta(days=3)).isoformat()
+        newer["dateDepot"] = today.isoformat()
+        log = self.run_import()
+        start = self.company.chorus_inbound_start_date
+        self.assertEqual(start, today.replace(day=1), "proposed: the first day of the current month")
+        self.assertIn("Odoo takes over the invoices deposited from", log.message)
+        self.assertEqual(log.state, "done")
+        old_invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(older["idFacture"]))
+        new_invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(newer["idFacture"]))
+        self.assertEqual((old_invoice.handled_outside, old_invoice.stage), (True, "outside"), "visible, set apart")
+        self.assertFalse(new_invoice.handled_outside)
+        for invoice in old_invoice | new_invoice:
+            give_supplier(invoice)
+            self.process(invoice, "SERVICE_FAIT", "Service fait")
+        with self.assertRaisesRegex(UserError, "before .*, the day Odoo took over"):
+            self.mandate(old_invoice, paid_part="advance")
+        self.assertFalse(old_invoice.move_id)
+        self.mandate(new_invoice, paid_part="advance")
+        self.assertTrue(new_invoice.move_id)
+        # The accountant moves the day back: that invoice is Odoo's again.
+        self.company.chorus_inbound_start_date = start - timedelta(days=31)
+        self.assertEqual((old_invoice.handled_outside, old_invoice.stage), (False, "to_mandate"))
+        # A second import does not propose anything again.
+        self.assertFalse(self.run_import().message)
+
+    def test_older_invoices_not_imported_when_the_company_says_so(self):
+        today = fields.Date.today()
+        self.company.write({"chorus_inbound_start_date": today - timedelta(days=5),
+                            "chorus_inbound_before_start": "skip"})
+        self.run_import()
+        self.assertEqual(self.last_payload(RECEIVED_SEARCH)["periodeDateDepotDu"],
+                         (today - timedelta(days=5)).isoformat())
+        expected = {str(i["idFacture"]) for i in self.inbox() if i["dateDepot"] >= (today - timedelta(days=5)).isoformat()}
+        self.assertTrue(expected)
+        self.assertEqual(set(self.received().mapped("chorus_invoice_id")), expected)
