@@ -89,6 +89,7 @@ class AccountMove(models.Model):
         DISPLAY_STATES, string="Chorus Pro", compute="_compute_chorus_display",
         help="Where the invoice stands: its transmission until Chorus Pro integrates it, then its status there.")
     chorus_next_step = fields.Char(string="What happens next", compute="_compute_chorus_display")
+    chorus_mandate_number = fields.Char(related="chorus_inbound_id.mandate_number", string="Mandate Number")
     chorus_inbound_id = fields.Many2one("chorus.inbound.invoice", string="Received through Chorus Pro",
                                         copy=False, readonly=True, index="btree_not_null",
                                         help="The invoice received through Chorus Pro this bill mandates.")

@@ -125,6 +125,10 @@ class ChorusInboundInvoice(models.Model):
     mandate_journal_id = fields.Many2one("account.journal", readonly=True, copy=False, check_company=True)
     mandate_account_id = fields.Many2one("account.account", readonly=True, copy=False, string="Article")
     mandate_analytic_distribution = fields.Json(readonly=True, copy=False)
+    mandate_number = fields.Char(
+        readonly=True, copy=False, string="Mandate Number",
+        help="The number of the mandate in the body's financial system, which Chorus Pro receives with MANDATEE "
+             "(numeroDPMandat): given in the mandate window, else the bill's number.")
     mandate_paid_part = fields.Selection(
         [("advance", "Advances paid: cleared from the advance account"),
          ("deposits", "Deposit invoices already mandated: only the rest is booked")],

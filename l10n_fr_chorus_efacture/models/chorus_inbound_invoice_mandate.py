@@ -63,7 +63,8 @@ class ChorusInboundInvoice(models.Model):
                      paid=self.amount_paid_before, total=self.amount_total, to_pay=self.amount_to_pay)
         return False
 
-    def _chorus_request_mandates(self, journal, account, analytic_distribution=None, paid_part=False):
+    def _chorus_request_mandates(self, journal, account, analytic_distribution=None, paid_part=False,
+                                 mandate_number=False):
         """Mandate these invoices: the request is saved first (the cron finishes it if the worker stops), then
         each bill is made in a transaction of its own. ``paid_part``: how the part already paid is booked, for the
         invoices that have one. Returns {invoice: its bill, or why not}."""
@@ -73,6 +74,9 @@ class ChorusInboundInvoice(models.Model):
                     "mandate_analytic_distribution": analytic_distribution or False})
         self.filtered(lambda i: not i.currency_id.is_zero(i.amount_paid_before)).write(
             {"mandate_paid_part": paid_part or False})
+        if mandate_number:
+            self.ensure_one()  # the financial system's number of one mandate
+            self.mandate_number = mandate_number.strip()
         self._chorus_commit()
         return self._chorus_create_mandates()
 
@@ -128,8 +132,10 @@ class ChorusInboundInvoice(models.Model):
             try:
                 with self.env.cr.savepoint():
                     bill = self._chorus_create_bill()
-                    self.write({"move_id": bill.id, "mandate_state": False, "mandate_error": False})
-                    self._chorus_queue_status(MANDATED, mandate_number=bill.name)
+                    number = self.mandate_number or bill.name
+                    self.write({"move_id": bill.id, "mandate_state": False, "mandate_error": False,
+                                "mandate_number": number})
+                    self._chorus_queue_status(MANDATED, mandate_number=number)
             except UserError as error:
                 reason = error.args[0]
         if reason:
@@ -268,6 +274,9 @@ class ChorusInboundInvoice(models.Model):
             "invoice_date": self.invoice_date or self.deposit_date,
             "date": fields.Date.context_today(self),
             "ref": self.name,
+            # What the comptable checks: the engagement and the contract the invoice refers to.
+            "purchase_order_reference": self.engagement or False,
+            "contract_reference": self.contract or False,
             "chorus_invoice_id": self.chorus_invoice_id,
             "chorus_inbound_id": self.id,
             "currency_id": self.currency_id.id,
@@ -299,6 +308,17 @@ class ChorusInboundInvoice(models.Model):
             attachment_ids=copies.ids)
         self.message_post(body=_("Mandate %(bill)s created.", bill=bill.name))
         return bill
+
+    def action_correct_mandate_number(self):
+        """A MANDATEE Chorus Pro refused: its mandate number corrected, then sent again."""
+        self.ensure_one()
+        if self.sync_state != "error" or self.sync_status != MANDATED:
+            raise UserError(_("Only a mandate Chorus Pro refused can be corrected here."))
+        return {
+            "type": "ir.actions.act_window", "name": _("Correct the mandate"),
+            "res_model": "chorus.inbound.mandate.number.wizard", "view_mode": "form", "target": "new",
+            "context": {"default_inbound_id": self.id, "default_mandate_number": self.sync_mandate_number},
+        }
 
     def action_mandate(self):
         return {

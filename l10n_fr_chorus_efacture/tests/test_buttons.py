@@ -9,7 +9,8 @@ from .test_inbound import BuyerCase
 from .test_send import ChorusSendCommon
 
 BUYER_MODELS = ["chorus.inbound.invoice", "chorus.supplier", "chorus.inbound.process.wizard",
-                "chorus.inbound.mandate.wizard", "chorus.retry", "chorus.inbound.import.log"]
+                "chorus.inbound.mandate.wizard", "chorus.inbound.mandate.number.wizard", "chorus.retry",
+                "chorus.inbound.import.log"]
 SUPPLIER_MODELS = ["account.move", "res.partner", "res.config.settings", "chorus.send.report",
                    "chorus.account.wizard", "chorus.invoice.update.wizard", "chorus.partner.sending.wizard"]
 
@@ -18,7 +19,8 @@ SUPPLIER_MODELS = ["account.move", "res.partner", "res.config.settings", "chorus
 class TestChorusBuyerButtons(ButtonWalk, BuyerCase):
     """The public buyer's screens, with received invoices at every stage."""
 
-    WIZARD_VALUES = {"chorus.inbound.process.wizard": {"reason": "Service constaté le 2 décembre."}}
+    WIZARD_VALUES = {"chorus.inbound.process.wizard": {"reason": "Service constaté le 2 décembre."},
+                     "chorus.inbound.mandate.number.wizard": {"mandate_number": "M-2026-00042"}}
 
     def test_every_button_of_the_buyer(self):
         self.setup_roles(self.company)
@@ -26,19 +28,23 @@ class TestChorusBuyerButtons(ButtonWalk, BuyerCase):
         invoices = self.received().sorted("chorus_invoice_id")
         for invoice in invoices:
             give_supplier(invoice)
-        to_mandate, mandated, suspended, refused, new_iban = invoices[1:6]
-        self.process(to_mandate | mandated, "SERVICE_FAIT", reason="Livré le 2 décembre")
+        to_mandate, mandated, suspended, refused, new_iban, mandate_refused = invoices[1:7]
+        self.process(to_mandate | mandated | mandate_refused, "SERVICE_FAIT", reason="Livré le 2 décembre")
         self.mandate(mandated)
+        # A mandate whose MANDATEE Chorus Pro refused: to correct.
+        self.inject("refused", "factures/v1/traiter/recue", invoice=int(mandate_refused.chorus_invoice_id))
+        self.mandate(mandate_refused, paid_part="advance")
+        self.assertEqual((mandate_refused.sync_state, mandate_refused.sync_status), ("error", "MANDATEE"))
         self.process(suspended, "SUSPENDUE", reason="Bon de livraison manquant")
         refused.sudo().write({"sync_state": "error", "sync_status": "REJETEE", "sync_reason": "Doublon",
                               "sync_error": "Chorus Pro refused it (test)"})
         # A status Chorus Pro could not take now: it waits in the retry list.
         self.inject("503", "factures/v1/traiter/recue")
-        self.process(invoices[6], "SERVICE_FAIT", reason="Livré le 3 décembre")
+        self.process(invoices[7], "SERVICE_FAIT", reason="Livré le 3 décembre")
         self.assertTrue(self.env["chorus.retry"].search([]))
         stranger = self.env["res.partner"].create({"name": "Fournisseur sans IBAN", "is_company": True})
         new_iban.with_user(self.clerk).write({"partner_id": stranger.id})
-        pool = {"chorus.inbound.invoice": invoices[:8], "account.move": mandated.move_id,
+        pool = {"chorus.inbound.invoice": invoices[:9], "account.move": mandated.move_id,
                 "chorus.supplier": invoices.chorus_supplier_id, "chorus.retry": self.env["chorus.retry"].search([])}
         offered = self.walk(BUYER_MODELS + ["account.move"], pool)
         self.assert_walked(offered - self.supplier_side(offered))

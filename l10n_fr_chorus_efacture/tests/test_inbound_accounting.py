@@ -267,3 +267,59 @@ class TestChorusMandatePaidBefore(BuyerCase):
         with self.assertRaisesRegex(UserError, "is not an expense or fixed asset account"):
             receivable.action_confirm()
         self.assertFalse(invoice.move_id)
+
+
+@tagged("post_install", "-at_install", "chorus_inbound")
+class TestChorusMandateNumber(BuyerCase):
+    """What the comptable checks: the financial system's mandate number in Chorus Pro, the engagement and the
+    contract on the bill; a MANDATEE Chorus Pro refuses corrected and sent again."""
+
+    def test_mandate_number_engagement_and_contract(self):
+        chorus = self.inbox()[0]
+        chorus.update({"numeroEngagement": "EJ2026000777", "numeroMarche": "MAR-2026-042"})
+        self.run_import()
+        invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(chorus["idFacture"]))
+        give_supplier(invoice)
+        self.process(invoice, "SERVICE_FAIT", "Service fait")
+        self.mandate(invoice, mandate_number=" M-2026-00123 ")
+        bill = invoice.move_id
+        self.assertEqual((bill.purchase_order_reference, bill.contract_reference),
+                         ("EJ2026000777", "MAR-2026-042"))
+        self.assertEqual((invoice.mandate_number, bill.chorus_mandate_number), ("M-2026-00123", "M-2026-00123"))
+        self.assertEqual((chorus["statut"], chorus["numeroDpMandat"]), ("MANDATEE", "M-2026-00123"))
+
+    def test_one_number_is_one_mandate(self):
+        self.run_import()
+        invoices = self.received()[:2]
+        for invoice in invoices:
+            give_supplier(invoice)
+        self.process(invoices, "SERVICE_FAIT", "Service fait")
+        with self.assertRaisesRegex(UserError, "one number is one mandate"):
+            self.mandate(invoices, mandate_number="M-1", paid_part="advance")
+        self.assertFalse(invoices.move_id)
+
+    def test_refused_mandate_corrected_and_sent_again(self):
+        chorus = self.inbox()[0]
+        self.run_import()
+        invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(chorus["idFacture"]))
+        give_supplier(invoice)
+        self.process(invoice, "SERVICE_FAIT", "Service fait")
+        self.inject("refused", "factures/v1/traiter/recue", invoice=chorus["idFacture"])
+        self.mandate(invoice)
+        self.assertTrue(invoice.move_id, "the bill is made; Chorus Pro refused its MANDATEE")
+        self.assertEqual((invoice.sync_state, invoice.sync_status, chorus["statut"]),
+                         ("error", "MANDATEE", "SERVICE_FAIT"))
+        self.assertIn("SANDBOX refus injecté", invoice.sync_error)
+        action = invoice.with_user(self.clerk).action_correct_mandate_number()
+        wizard = self.env[action["res_model"]].with_user(self.clerk).with_context(**action["context"]).create({})
+        self.assertEqual(wizard.mandate_number, invoice.move_id.name, "the number refused, to correct")
+        wizard.mandate_number = "M-2026-00456"
+        wizard.action_confirm()
+        self.assertEqual((invoice.sync_state, chorus["statut"], chorus["numeroDpMandat"]),
+                         ("done", "MANDATEE", "M-2026-00456"))
+        self.assertEqual(invoice.move_id.chorus_mandate_number, "M-2026-00456")
+        self.assertIn("Mandated with the mandate M-2026-00456", invoice.message_ids[0].body)
+        self.assertNotIn("M-2026-00456", invoice.message_ids[1].body, "one message for the step")
+        # Nothing left to correct.
+        with self.assertRaisesRegex(UserError, "Only a mandate Chorus Pro refused"):
+            invoice.action_correct_mandate_number()

@@ -6,4 +6,5 @@ from . import account_move_send_batch_chorus_line
 from . import chorus_invoice_update_wizard
 from . import chorus_inbound_process_wizard
 from . import chorus_inbound_mandate_wizard
+from . import chorus_inbound_mandate_number_wizard
 from . import base_partner_merge_wizard

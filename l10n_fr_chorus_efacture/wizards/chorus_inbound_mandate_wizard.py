@@ -32,6 +32,10 @@ class ChorusInboundMandateWizard(models.TransientModel):
         help="Advances (avances) paid without an invoice are on the advance account: the mandate books the whole "
              "expense and clears them. Deposit invoices (acomptes) were mandated already, expense included: the "
              "mandate books only the rest.")
+    mandate_number = fields.Char(
+        string="Mandate Number",
+        help="The number your financial system gives this mandate: Chorus Pro receives it (numeroDPMandat). "
+             "Empty: the bill's number. One invoice at a time.")
     paid_part_info = fields.Text(compute="_compute_paid_part_info", string="Already Paid")
     refusals = fields.Text(compute="_compute_refusals", string="Not mandated")
     state = fields.Selection([("draft", "To confirm"), ("done", "Done")], default="draft", required=True)
@@ -90,8 +94,11 @@ class ChorusInboundMandateWizard(models.TransientModel):
         to_mandate = self.inbound_ids.filtered(lambda i: i not in refusals)
         if not to_mandate:
             raise UserError(_("No invoice can be mandated:\n%(reasons)s", reasons=self.refusals))
+        if self.mandate_number and len(self.inbound_ids) > 1:
+            raise UserError(_("Mandate Number: one number is one mandate; select one invoice, or leave it empty (each "
+                              "bill's number is sent)."))
         results = to_mandate._chorus_request_mandates(self.journal_id, self.account_id, self.analytic_distribution,
-                                                      self.paid_part)
+                                                      self.paid_part, self.mandate_number)
         results.update(refusals)
         lines = []
         bills = self.env["account.move"]

@@ -34,7 +34,7 @@ ATTACHMENT_EXTENSIONS = {"BMP", "GIF", "FAX", "ODT", "PPT", "TIFF", "XLS", "BZ2"
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 ATTACHMENT_NAME_MAX = 50
 FAULT_KINDS = {"500", "502", "503", "504", "403", "413", "429", "slow", "malformed", "giant", "lost_reply", "token_expired",
-               "password_expired", "bad_base64", "cut_body"}
+               "password_expired", "bad_base64", "cut_body", "refused"}
 
 
 class ApiError(Exception):

@@ -88,6 +88,10 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(429, None, {"Retry-After": str(int(fault["delay"]))})
         if kind in ("500", "502", "503", "403", "413", "429"):
             raise ApiError(int(kind), None)
+        if kind == "refused":
+            # A functional refusal in Chorus Pro's error shape ({codeRetour, libelle}); code and text are the
+            # sandbox's own: which rule Chorus Pro applies to a field is not what this control tests.
+            raise functional(29999, "SANDBOX refus injecté : %s" % (fault.get("message") or "donnée refusée"))
         if kind == "slow":
             time.sleep(float(fault.get("delay") or 3))
             return None
