@@ -37,6 +37,10 @@ class ChorusInboundInvoice(models.Model):
             return _("its IBAN %(iban)s is not a trusted bank account of %(partner)s: check it with the supplier, "
                      "then confirm it (Confirm the IBAN), or choose the right supplier.", iban=self.supplier_iban,
                      partner=self.partner_id.display_name)
+        if not self.date_due:
+            # A suspension whose completion was not read: the legal delay is unknown, the bill's due date too.
+            return _("it has no due date: it was suspended and no completion was read since, so the payment delay, "
+                     "and the bill's due date, are unknown. It can be mandated once the supplier completed it.")
         if not self.supplier_iban:
             # Money is never guessed: whom to pay is the IBAN the supplier put on this invoice.
             return _("Chorus Pro gives no IBAN for it: whom to pay is unknown. Suspend it and ask the supplier to "

@@ -247,6 +247,13 @@ class TestChorusMandatePaidBefore(BuyerCase):
         bill = invoice.move_id
         self.assertEqual(bill.partner_bank_id.sanitized_acc_number, invoice.supplier_iban.replace(" ", ""))
 
+    def test_no_due_date_no_mandate(self):
+        invoice = self.serviced(self.inbox()[0])
+        invoice.sudo().date_due = False  # a suspension whose completion was not read yet
+        with self.assertRaisesRegex(UserError, "it has no due date"):
+            self.mandate(invoice)
+        self.assertFalse(invoice.move_id)
+
     def test_no_iban_no_mandate(self):
         chorus = self.inbox()[0]
         invoice = self.serviced(chorus)
