@@ -149,8 +149,19 @@ class AccountMove(models.Model):
         }
 
     def _chorus_locked(self):
+        """In Chorus Pro (or maybe): definitive, a rejection by the buyer included (French practice and Odoo's
+        inalterability: a credit note and a new invoice). Only a flux Chorus Pro refused at integration (it never
+        reached the buyer: not in DEFINITIVE_STATES) is corrected and sent again."""
         self.ensure_one()
-        return self.chorus_state in DEFINITIVE_STATES and self.chorus_invoice_status != "REJETEE"
+        return self.chorus_state in DEFINITIVE_STATES
+
+    def action_chorus_credit_and_copy(self):
+        """A rejected invoice: Odoo's credit note window, whose "Reverse and Create Invoice" makes the credit note
+        (reconciled) and the copy to correct and send anew."""
+        self.ensure_one()
+        if self.chorus_invoice_status != "REJETEE":
+            raise UserError(_("Only an invoice the buyer rejected in Chorus Pro is corrected this way."))
+        return self.action_reverse()
 
     def _chorus_is_chorus_move(self):
         """Whether its EDI is built for Chorus Pro: always while it is deposited there (the sending path

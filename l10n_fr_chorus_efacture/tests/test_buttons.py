@@ -69,12 +69,14 @@ class TestChorusSupplierButtons(ButtonWalk, ChorusSendCommon):
     def test_every_button_of_the_supplier(self):
         self.setup_roles(self.company)
         draft = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
-        suspended, to_recycle, unknown = (self.make_invoice(buyer_reference="SERV_TECHNIQUES") for _i in range(3))
-        for move in (suspended, to_recycle):
+        suspended, to_recycle, unknown, rejected = (self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+                                                    for _i in range(4))
+        for move in (suspended, to_recycle, rejected):
             move._chorus_send()
         self.env["account.move"]._cron_chorus_follow_up()
         self.sandbox.state.set_status(int(suspended.chorus_invoice_id), "SUSPENDUE", "Il manque le PV")
         self.sandbox.state.set_status(int(to_recycle.chorus_invoice_id), "A_RECYCLER", "Mauvais service")
+        self.sandbox.state.set_status(int(rejected.chorus_invoice_id), "REJETEE", "Facture en double")
         self.env["account.move"]._cron_chorus_follow_up()
         unknown.sudo().write({"chorus_state": "unknown",
                                                             "chorus_sent_date": fields.Datetime.now()})
@@ -85,7 +87,7 @@ class TestChorusSupplierButtons(ButtonWalk, ChorusSendCommon):
         wizard.action_send_and_print()
         report = reported.chorus_send_report_line_ids.report_id
         self.assertTrue(report)
-        moves = draft | suspended | to_recycle | unknown | reported
+        moves = draft | suspended | to_recycle | unknown | reported | rejected
         self.assertEqual(set(moves.mapped("chorus_invoice_status")) >= {"SUSPENDUE", "A_RECYCLER"}, True)
         pool = {
             "account.move": moves, "chorus.send.report": report, "res.partner": self.commune | self.hopital,

@@ -235,6 +235,39 @@ class TestChorusSend(ChorusSendCommon):
         self.assertEqual(move.chorus_state, "integrated")
         self.assertEqual(self.deposits(), 2)
 
+    def test_rejected_by_the_buyer_stays_definitive_and_is_corrected_by_a_credit_note(self):
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        move._chorus_send()
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.sandbox.state.set_status(int(move.chorus_invoice_id), "REJETEE", "Facture en double")
+        self.env["account.move"]._cron_chorus_follow_up()
+        self.assertEqual(move.chorus_invoice_status, "REJETEE")
+        # Same number, same content, as the buyer received it: no reset to draft, no second send.
+        for action in (move.button_draft, move.button_cancel, move._chorus_send):
+            with self.assertRaisesRegex(UserError, "already sent to Chorus Pro"):
+                action()
+        self.assertTrue(move.chorus_is_definitive)
+        self.assertIn("credit note and a new invoice", move.chorus_next_step)
+        # Odoo's credit note window, "Reverse and Create Invoice": the credit note and a copy to send anew.
+        action = move.action_chorus_credit_and_copy()
+        self.assertEqual(action["res_model"], "account.move.reversal")
+        reversal = self.env["account.move.reversal"].with_context(
+            active_model="account.move", active_ids=move.ids).create({
+                "reason": "Rejetée par l'acheteur", "journal_id": move.journal_id.id})
+        new_action = reversal.modify_moves()
+        credit_note = move.reversal_move_ids
+        copy = self.env["account.move"].browse(new_action["res_id"])
+        self.assertEqual((credit_note.move_type, credit_note.state, credit_note.amount_total),
+                         ("out_refund", "posted", move.amount_total))
+        self.assertEqual(move.payment_state, "reversed")
+        self.assertEqual((copy.state, copy.chorus_state, copy.buyer_reference), ("draft", False, "SERV_TECHNIQUES"))
+        self.assertNotEqual(copy.name, move.name)
+        self.assertEqual(self.deposits(), 1, "nothing sent again by itself")
+        # An invoice the buyer did not reject has no such button.
+        other = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        with self.assertRaisesRegex(UserError, "Only an invoice the buyer rejected"):
+            other.action_chorus_credit_and_copy()
+
     # ------------------------------------------------------ never twice
     def test_lost_reply_never_deposits_twice(self):
         move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
