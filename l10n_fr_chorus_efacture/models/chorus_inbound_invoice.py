@@ -53,8 +53,8 @@ class ChorusInboundInvoice(models.Model):
     recipient_siret = fields.Char(string="Recipient SIRET", readonly=True)
     recipient_structure_id = fields.Char(string="Recipient Structure", readonly=True, help="idStructureCPP")
     service_code = fields.Char(readonly=True, string="Service Code")
-    engagement = fields.Char(readonly=True, string="Engagement")
-    contract = fields.Char(readonly=True, string="Contract")
+    engagement = fields.Char(readonly=True, string="Legal Commitment Number")
+    contract = fields.Char(readonly=True, string="Contract Number")
     invoice_date = fields.Date(readonly=True)
     deposit_date = fields.Date(readonly=True)
     availability_date = fields.Date(
@@ -62,8 +62,8 @@ class ChorusInboundInvoice(models.Model):
     currency_id = fields.Many2one("res.currency", readonly=True, required=True,
                                   default=lambda self: self.env.ref("base.EUR"))
     amount_untaxed = fields.Monetary(readonly=True, string="Untaxed Amount")
-    amount_tax = fields.Monetary(readonly=True, string="Taxes")
-    amount_total = fields.Monetary(readonly=True, string="Total")
+    amount_tax = fields.Monetary(readonly=True, string="VAT Amount")
+    amount_total = fields.Monetary(readonly=True, string="Total incl. VAT")
     amount_to_pay = fields.Monetary(readonly=True, string="Amount to Pay")
     amount_to_pay_given = fields.Boolean(
         readonly=True, string="Amount to Pay Given",
