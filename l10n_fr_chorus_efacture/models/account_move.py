@@ -54,7 +54,7 @@ class AccountMove(models.Model):
         ("integrated", "Integrated"),
         ("rejected", "Flux rejected"),
         ("error", "Not sent"),
-    ], string="Chorus Pro", copy=False, readonly=True, tracking=True, index=True,
+    ], string="Chorus Pro Transmission", copy=False, readonly=True, tracking=True, index=True,
         help="Sending: being deposited (looked up in Chorus Pro if the deposit stopped half-way). Outcome unknown: "
              "the reply was lost; Chorus Pro is looked up every hour, and nothing is sent again until it lists the "
              "invoice or a user confirms it does not have it. Deposited: Chorus Pro received the flux and is "
@@ -276,6 +276,15 @@ class AccountMove(models.Model):
             move.activity_ids.filtered(lambda a: "Chorus Pro" in (a.summary or "")).action_feedback(
                 feedback=move.chorus_error)
         return True
+
+    def _compute_tax_totals(self, *args, **kwargs):
+        super()._compute_tax_totals(*args, **kwargs)
+        # A mandate of a body that does not recover VAT books amounts including VAT, without tax: Odoo would call
+        # that total "Untaxed Amount".
+        for move in self.filtered(lambda m: m.chorus_inbound_id and m.tax_totals
+                                  and not m.tax_totals.get("has_tax_groups")):
+            for subtotal in move.tax_totals.get("subtotals", []):
+                subtotal["name"] = _("Total incl. VAT (VAT not recoverable)")
 
     def action_chorus_open_inbound(self):
         """From a mandate, the invoice received through Chorus Pro it mandates."""

@@ -103,6 +103,7 @@ class ChorusInboundInvoice(models.Model):
                                              string="Candidates")
     candidates_info = fields.Char(related="chorus_supplier_id.candidates_info", string="How They Were Found")
     iban_warning = fields.Char(compute="_compute_iban_warning")
+    siret_warning = fields.Char(compute="_compute_siret_warning", string="SIRET Check")
     iban_new = fields.Boolean(compute="_compute_iban_warning", help="The IBAN is nobody's in Odoo: to confirm.")
     partner_inbound_count = fields.Integer(compute="_compute_partner_history")
     partner_bill_count = fields.Integer(compute="_compute_partner_history")
@@ -205,6 +206,16 @@ class ChorusInboundInvoice(models.Model):
     def _compute_partner_candidates(self):
         for invoice in self:
             invoice.partner_candidate_ids = invoice.chorus_supplier_id.candidate_ids
+
+    @api.depends("partner_id.siret", "supplier_siret")
+    def _compute_siret_warning(self):
+        for invoice in self:
+            partner_siret = invoice.partner_id.commercial_partner_id.siret
+            invoice.siret_warning = partner_siret and invoice.supplier_siret and \
+                partner_siret.replace(" ", "") != invoice.supplier_siret.replace(" ", "") and _(
+                    "The supplier's SIRET %(partner_siret)s differs from the invoicing SIRET %(siret)s: another "
+                    "establishment of the same company, or another company? Check before mandating.",
+                    partner_siret=partner_siret, siret=invoice.supplier_siret) or False
 
     @api.depends("partner_id", "partner_id.bank_ids", "partner_id.bank_ids.allow_out_payment", "supplier_iban")
     def _compute_iban_warning(self):

@@ -55,6 +55,10 @@ class TestChorusMandateAccounting(BuyerCase):
         self.assertEqual(sorted(bill.invoice_line_ids.mapped("price_subtotal")), [105.61, 1200.03])
         self.assertEqual((bill.amount_tax, bill.amount_total), (0.0, 1305.64))
         self.assertIn("%s - VAT 20.0 %% included" % invoice.name, bill.invoice_line_ids.mapped("name"))
+        # The bill's totals say what the amount is: including VAT, not "untaxed".
+        self.assertEqual([(subtotal["name"], round(subtotal["base_amount_currency"], 2))
+                          for subtotal in bill.tax_totals["subtotals"]],
+                         [("Total incl. VAT (VAT not recoverable)", 1305.64)])
 
     def test_advances_already_paid_are_deducted(self):
         chorus, other = self.inbox()[:2]

@@ -116,6 +116,13 @@ class TestChorusSuppliers(BuyerCase):
         action = informatique.action_open_invoices()
         self.assertEqual(self.Inbound.search(action["domain"]), self.of_supplier("informatique"))
 
+    def test_siret_mismatch_is_said(self):
+        self.run_import()
+        invoice = self.of_supplier("travaux")[0]
+        invoice.with_user(self.clerk).partner_id = self.by_siren  # the head office: same SIREN, other SIRET
+        self.assertIn("differs from the invoicing SIRET %s" % SUPPLIERS["travaux"][1], invoice.siret_warning)
+        self.assertFalse(self.of_supplier("nettoyage")[0].siret_warning, "matched by its SIRET: nothing to say")
+
     def test_partner_chosen_on_an_invoice_applies_to_the_supplier(self):
         """Choosing the supplier in the invoice form (the partner field) validates the Chorus supplier."""
         self.run_import()
