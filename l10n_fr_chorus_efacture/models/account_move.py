@@ -85,6 +85,9 @@ class AccountMove(models.Model):
         help="Supporting documents sent with the invoice: PDF, CSV or XML, 5 MB each at most, names of 50 "
              "characters at most.")
     chorus_is_definitive = fields.Boolean(compute="_compute_chorus_is_definitive")
+    chorus_customer = fields.Boolean(
+        compute="_compute_chorus_customer", string="Chorus Pro Customer",
+        help="Its customer receives invoices through Chorus Pro: sending it deposits it there.")
     chorus_display_state = fields.Selection(
         DISPLAY_STATES, string="Chorus Pro", compute="_compute_chorus_display",
         help="Where the invoice stands: its transmission until Chorus Pro integrates it, then its status there.")
@@ -103,6 +106,12 @@ class AccountMove(models.Model):
     def _compute_chorus_is_definitive(self):
         for move in self:
             move.chorus_is_definitive = move._chorus_locked()
+
+    @api.depends("partner_id", "move_type", "company_id")
+    def _compute_chorus_customer(self):
+        for move in self:
+            move.chorus_customer = bool(move.partner_id) and \
+                move.with_context(chorus_flux=False)._chorus_is_chorus_move()
 
     @api.depends("chorus_state", "chorus_invoice_status", "chorus_send_request")
     def _compute_chorus_display(self):

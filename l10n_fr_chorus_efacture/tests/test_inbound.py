@@ -821,6 +821,7 @@ class TestChorusTakeOver(BuyerCase):
         self.run_import()
         self.assertEqual(self.last_payload(RECEIVED_SEARCH)["periodeDateDepotDu"],
                          (today - timedelta(days=5)).isoformat())
-        expected = {str(i["idFacture"]) for i in self.inbox() if i["dateDepot"] >= (today - timedelta(days=5)).isoformat()}
+        start = (today - timedelta(days=5)).isoformat()
+        expected = {str(i["idFacture"]) for i in self.inbox() if i["dateDepot"] >= start}
         self.assertTrue(expected)
         self.assertEqual(set(self.received().mapped("chorus_invoice_id")), expected)

@@ -235,6 +235,14 @@ class TestChorusSend(ChorusSendCommon):
         self.assertEqual(move.chorus_state, "integrated")
         self.assertEqual(self.deposits(), 2)
 
+    def test_chorus_customer_visible_before_sending(self):
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        self.assertTrue(move.chorus_customer, "the commune receives through Chorus Pro: said on the invoice")
+        other = self.env["res.partner"].create({"name": "Client par e-mail", "is_company": True})
+        move.button_draft()
+        move.partner_id = other
+        self.assertFalse(move.chorus_customer)
+
     def test_rejected_by_the_buyer_stays_definitive_and_is_corrected_by_a_credit_note(self):
         move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
         move._chorus_send()
