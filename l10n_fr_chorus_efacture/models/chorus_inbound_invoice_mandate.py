@@ -4,7 +4,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import float_compare, format_date
 
-from ..tools.iban import normalize_iban
 from ..tools.transaction import run_isolated
 from .chorus_inbound_invoice import MANDATED
 
@@ -192,14 +191,14 @@ class ChorusInboundInvoice(models.Model):
             rest[largest][0] + self.amount_to_pay - sum(base + vat for base, vat in rest.values()))
         return rest
 
-    def _chorus_bill_lines(self):
+    def _chorus_bill_lines(self, booked):
         """One line per VAT rate: the amount including VAT when the company does not recover VAT (most public
         bodies), the untaxed base with the purchase tax of the rate when it does; then the advances paid before,
         cleared from their account (or, for deposit invoices already mandated, only the rest booked)."""
         self.ensure_one()
         recoverable = self.company_id.chorus_vat_recoverable
         lines = []
-        for rate, (base, amount) in self._chorus_booked_vat().items():
+        for rate, (base, amount) in booked.items():
             tax = self.env["account.tax"]
             if recoverable and rate:
                 tax = self._chorus_purchase_tax(rate)
@@ -229,11 +228,11 @@ class ChorusInboundInvoice(models.Model):
             }))
         return lines
 
-    def _chorus_match_vat(self, bill):
+    def _chorus_match_vat(self, bill, booked):
         """The bill's VAT as booked (Chorus Pro's, rate by rate), to the cent: Odoo's rounding may differ by a cent
         from the supplier's; the tax lines are adjusted (as a user does it in the bill's totals)."""
         self.ensure_one()
-        booked_vat = {rate: vat for rate, (_base, vat) in self._chorus_booked_vat().items()}
+        booked_vat = {rate: vat for rate, (_base, vat) in booked.items()}
         totals = bill.tax_totals
         changed = False
         for subtotal in totals.get("subtotals", []):
@@ -250,11 +249,9 @@ class ChorusInboundInvoice(models.Model):
 
     def _chorus_payee_accounts(self):
         """The partner's trusted bank accounts of the IBAN on this invoice: the one checked, that the bill pays."""
-        return self.env["res.partner.bank"].sudo().search([
-            ("sanitized_acc_number", "=", normalize_iban(self.supplier_iban)), ("allow_out_payment", "=", True),
-            ("partner_id", "child_of", self.partner_id.commercial_partner_id.id),
-            ("company_id", "in", (False, self.company_id.id))]) if self.supplier_iban and self.partner_id else \
-            self.env["res.partner.bank"]
+        partner = self.partner_id.commercial_partner_id
+        return self.env["res.partner.bank"]._chorus_of_iban(self.supplier_iban, self.company_id).filtered(
+            lambda account: account.allow_out_payment and account.partner_id.commercial_partner_id == partner)
 
     def _chorus_payee_account(self):
         partner = self.partner_id.commercial_partner_id
@@ -269,6 +266,7 @@ class ChorusInboundInvoice(models.Model):
         """The posted vendor bill (credit note for an AVOIR) of this invoice: its lines per VAT rate, the VAT and the
         amount due of Chorus Pro, the due date of the legal delay, the documents attached."""
         self.ensure_one()
+        booked = self._chorus_booked_vat()
         bill = self.env["account.move"].with_company(self.company_id).create({
             "move_type": "in_refund" if self.invoice_type == "AVOIR" else "in_invoice",
             "company_id": self.company_id.id,
@@ -284,10 +282,10 @@ class ChorusInboundInvoice(models.Model):
             "chorus_invoice_id": self.chorus_invoice_id,
             "chorus_inbound_id": self.id,
             "currency_id": self.currency_id.id,
-            "invoice_line_ids": self._chorus_bill_lines(),
+            "invoice_line_ids": self._chorus_bill_lines(booked),
         })
         if self.company_id.chorus_vat_recoverable:
-            self._chorus_match_vat(bill)
+            self._chorus_match_vat(bill, booked)
         bill.write({"invoice_payment_term_id": False, "invoice_date_due": self.date_due})
         if float_compare(bill.amount_total, self.amount_to_pay, precision_rounding=self.currency_id.rounding):
             # Only when Chorus Pro's own amounts do not add up (bases + VAT != total).

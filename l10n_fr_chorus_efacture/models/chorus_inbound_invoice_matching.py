@@ -15,8 +15,7 @@ class ChorusInboundInvoice(models.Model):
         iban = normalize_iban(self.supplier_iban)
         if not partner or not iban:
             return False, False
-        accounts = self.env["res.partner.bank"].sudo().search([
-            ("sanitized_acc_number", "=", iban), ("company_id", "in", (False, self.company_id.id))])
+        accounts = self.env["res.partner.bank"]._chorus_of_iban(iban, self.company_id)
         holders = accounts.partner_id.commercial_partner_id
         if holders and partner not in holders:
             return _("The IBAN %(iban)s of this invoice belongs to %(holder)s, not to %(partner)s. Check it with "

@@ -1,7 +1,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..tools.iban import normalize_iban
 from ..tools.statuses import selection_labels
 
 
@@ -54,8 +53,7 @@ class ChorusSupplier(models.Model):
     # ------------------------------------------------------------- computes
     def _bank_accounts(self, iban):
         """Every bank account of this IBAN in Odoo, whoever holds it."""
-        return self.env["res.partner.bank"].sudo().search([
-            ("sanitized_acc_number", "=", normalize_iban(iban)), ("company_id", "in", (False, self.company_id.id))])
+        return self.env["res.partner.bank"]._chorus_of_iban(iban, self.company_id)
 
     def _bank_holders(self, iban):
         return self._bank_accounts(iban).partner_id.commercial_partner_id

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 
+from ..tools.iban import normalize_iban
+
 
 class ResPartnerBank(models.Model):
     _inherit = "res.partner.bank"
@@ -9,6 +11,15 @@ class ResPartnerBank(models.Model):
         "res.users", string="Trusted By", readonly=True, copy=False,
         help="Who trusted this account for payments, by any path. When the company asks for a second person, that "
              "user does not mandate the received invoices paid to it.")
+
+    @api.model
+    def _chorus_of_iban(self, iban, company):
+        """Every bank account of this IBAN that ``company`` sees, whoever holds it: the callers filter the holder
+        and the trust they need. In sudo: a buyer's clerk checks an IBAN against accounts she cannot read."""
+        iban = normalize_iban(iban)
+        if not iban:
+            return self.browse()
+        return self.sudo().search([("sanitized_acc_number", "=", iban), ("company_id", "in", (False, company.id))])
 
     @api.model_create_multi
     def create(self, vals_list):
