@@ -33,6 +33,7 @@
         "views/chorus_supplier_views.xml",
         "views/chorus_send_report_views.xml",
         "views/chorus_retry_views.xml",
+        "views/menus.xml",
     ],
     "demo": [
         "demo/chorus_demo.xml",

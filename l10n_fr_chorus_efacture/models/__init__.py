@@ -31,3 +31,4 @@ from . import chorus_worker
 from . import chorus_supplier
 from . import ir_attachment
 from . import ir_actions_report
+from . import ir_ui_menu

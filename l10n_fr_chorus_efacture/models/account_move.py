@@ -308,6 +308,8 @@ class AccountMove(models.Model):
                 raise UserError(_("%(partner)s is an individual: Chorus Pro only accepts invoices to companies.",
                                   partner=move.commercial_partner_id.display_name))
         action = self.action_send_and_print()
+        # The window says what it does: Odoo names it "Print & Send".
+        action["name"] = _("Send to Chorus Pro")
         action["context"] = dict(action.get("context") or {}, chorus_send=True)
         return action
 

@@ -69,6 +69,8 @@ class ChorusSendReport(models.Model):
                 "type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id, "view_mode": "form",
                 "views": [(self.env.ref("l10n_fr_chorus_efacture.chorus_send_report_view_form").id, "form")],
                 "target": "new", "name": _("Sending report"),
+                # Invoice and flux numbers whole, the detail readable.
+                "context": {"dialog_size": "extra-large"},
             }
         return {
             "type": "ir.actions.act_window", "res_model": self._name, "view_mode": "list,form",

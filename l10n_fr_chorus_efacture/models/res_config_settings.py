@@ -33,6 +33,8 @@ class ResConfigSettings(models.TransientModel):
     chorus_iban_second_person = fields.Boolean(related="company_id.chorus_iban_second_person", readonly=False)
     chorus_advance_asset_account_id = fields.Many2one(related="company_id.chorus_advance_asset_account_id",
                                                       readonly=False)
+    # Not stored: the technical options stay folded each time the settings open.
+    chorus_show_advanced = fields.Boolean(string="Advanced options")
     chorus_timeout = fields.Integer(related="company_id.chorus_timeout", readonly=False, groups=MANAGER_GROUP)
 
     @api.onchange("chorus_public_body_type")

@@ -16,3 +16,4 @@ from . import test_buttons
 from . import test_listing
 from . import test_rpc_fields
 from . import test_french_messages
+from . import test_menus

@@ -1,6 +1,7 @@
 """Every button the module offers works, for every role that sees it (see button_walk)."""
 
 from odoo import fields
+from odoo.exceptions import AccessError
 from odoo.tests import Form, tagged
 
 from .button_walk import ButtonWalk
@@ -11,7 +12,7 @@ from .test_send import ChorusSendCommon
 BUYER_MODELS = ["chorus.inbound.invoice", "chorus.supplier", "chorus.inbound.process.wizard",
                 "chorus.inbound.mandate.wizard", "chorus.inbound.mandate.number.wizard", "chorus.retry",
                 "chorus.inbound.import.log"]
-SUPPLIER_MODELS = ["account.move", "res.partner", "res.config.settings", "chorus.send.report",
+SUPPLIER_MODELS = ["account.move", "account.move.send.wizard", "res.partner", "res.config.settings", "chorus.send.report",
                    "chorus.account.wizard", "chorus.invoice.update.wizard", "chorus.partner.sending.wizard"]
 
 
@@ -93,9 +94,21 @@ class TestChorusSupplierButtons(ButtonWalk, ChorusSendCommon):
             "account.move": moves, "chorus.send.report": report, "res.partner": self.commune | self.hopital,
             # The settings are a new record each time the user opens them (the web client creates it).
             "res.config.settings": lambda user: self.env["res.config.settings"].with_user(user).create({}),
+            # The send window, as "Send to Chorus Pro" opens it on an invoice not sent yet.
+            "account.move.send.wizard": self.send_window,
         }
         offered = self.walk(SUPPLIER_MODELS, pool)
         self.assert_walked(offered - {("account.move", "action_chorus_open_inbound")})
+
+
+    def send_window(self, user):
+        """The send window of a new invoice, opened by ``user`` (none for a role Odoo does not let send)."""
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        try:
+            return Form(self.env["account.move.send.wizard"].with_user(user).with_context(
+                active_model="account.move", active_ids=move.ids, chorus_send=True)).save()
+        except AccessError:
+            return self.env["account.move.send.wizard"]
 
 
 @tagged("post_install", "-at_install", "chorus_buttons")

@@ -1,13 +1,14 @@
 """The company's Chorus Pro account: encrypted write-only secrets, rights, connection check, expiry cron."""
 
 import os
-from datetime import timedelta
+from datetime import date, timedelta
 from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, TransactionCase, new_test_user, tagged
 from odoo.tools import config
+from odoo.tools.misc import format_date
 
 from .common import CLIENT_ID, CLIENT_SECRET, SUPPLIER_LOGIN, SUPPLIER_PASSWORD, SandboxMixin, free_port_url
 
@@ -130,26 +131,33 @@ class TestCompanyAccount(SandboxMixin, TransactionCase):
     # ---------------------------------------------------- status and wizard
     def test_account_status_and_wizard(self):
         self.assertEqual(self.company.chorus_account_status, "Not configured")
-        wizard_form = Form(self.env["chorus.account.wizard"].with_user(self.manager).with_company(self.company))
+        Wizard = self.env["chorus.account.wizard"].with_user(self.manager).with_company(self.company)
+        wizard_form = Form(Wizard)
+        # Nothing stored: no guessed date to save without looking; the window says when a new password expires.
+        self.assertFalse(wizard_form.expiry_date)
+        self.assertIn(format_date(self.env, fields.Date.context_today(self.company) + timedelta(days=424)),
+                      wizard_form.expiry_hint)
         wizard_form.login = SUPPLIER_LOGIN
         wizard_form.password = CLEAR_PASSWORD
+        wizard_form.expiry_date = date(2027, 9, 30)
         wizard = wizard_form.save()
         self.assertNotIn(CLEAR_PASSWORD, wizard.password_encrypted or "")
         wizard.action_save()
         self.company.invalidate_recordset()
         self.assertEqual(self.company.chorus_login, SUPPLIER_LOGIN)
         self.assertRegex(self.company.chorus_account_status, r"^Last changed on \d\d/\d\d/\d{4} \d\d:\d\d:\d\d$")
-        self.assertEqual(self.company.chorus_password_expiry_date, fields.Date.context_today(self.company)
-                         + timedelta(days=424))
+        self.assertEqual(self.company.chorus_password_expiry_date, date(2027, 9, 30))
+        # Opened again: the date as stored.
+        self.assertEqual(Form(Wizard).expiry_date, date(2027, 9, 30))
 
     def test_wizard_requires_password_and_clean_login(self):
         wizard = self.env["chorus.account.wizard"].with_user(self.manager).create(
-            {"company_id": self.company.id, "login": SUPPLIER_LOGIN})
+            {"company_id": self.company.id, "login": SUPPLIER_LOGIN, "expiry_date": date(2027, 9, 30)})
         with self.assertRaisesRegex(UserError, "Enter the password"):
             wizard.action_save()
         with self.assertRaisesRegex(Exception, "cannot contain spaces"):
             self.env["chorus.account.wizard"].with_user(self.manager).create(
-                {"company_id": self.company.id, "login": "TECH 1", "password": "x"})
+                {"company_id": self.company.id, "login": "TECH 1", "password": "x", "expiry_date": date(2027, 9, 30)})
 
     def test_environment_fills_urls(self):
         self.company.chorus_environment = "production"

@@ -74,10 +74,14 @@ class TestFrenchBuyer(FrenchMixin, BuyerCase):
 
     def test_processing_in_french(self):
         self.run_import()
-        first, second = self.received()[:2]
+        first, second, third = self.received()[:3]
+        undated = self.processing_wizard(first, new_status="SERVICE_FAIT", service_done_date=False)
         texts = [self.refusal(self.process, first, "REJETEE"), self.refusal(self.process, first, "SUSPENDUE"),
-                 self.refusal(self.process, first, "SERVICE_FAIT")]
+                 self.refusal(undated.action_confirm)]
         self.assertIn("Rejetée", texts[0])
+        # Service fait without a reason: the supplier reads the day it was found done, in French.
+        self.processing_wizard(third, new_status="SERVICE_FAIT", service_done_date="2026-11-20").action_confirm()
+        self.assertEqual(self.chorus(third)["commentaire"], "Service fait le 20/11/2026")
         self.process(first, "SUSPENDUE", "Bon de livraison manquant")
         texts.append(self.refusal(self.process, first, "SUSPENDUE", "Encore"))
         texts.append(self.refusal(first.with_user(self.clerk)._chorus_queue_status, "SUSPENDUE", reason="Encore"))

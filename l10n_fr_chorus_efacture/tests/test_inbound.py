@@ -374,8 +374,8 @@ class TestChorusInbound(BuyerCase):
         for status, label in (("REJETEE", "Rejected"), ("SUSPENDUE", "Suspended")):
             with self.assertRaisesRegex(UserError, "Reason: Chorus Pro requires a reason for the status %s" % label):
                 self.process(first, status)
-        with self.assertRaisesRegex(UserError, "Reason: say when and how the service was found done"):
-            self.process(first, "SERVICE_FAIT")
+        with self.assertRaisesRegex(UserError, "Service Done On: say when the service was found done"):
+            self.processing_wizard(first, new_status="SERVICE_FAIT", service_done_date=False).action_confirm()
         with self.assertRaisesRegex(UserError, "Reason: 256 characters, Chorus Pro accepts 255"):
             self.process(first, "SERVICE_FAIT", "x" * 256)
         self.assertEqual(self.calls(PROCESS), 0, "nothing sent when the reason is missing")

@@ -95,6 +95,9 @@ class TestChorusSendHooks(ChorusSendCommon):
                                                                           active_ids=move.ids, chorus_send=True))
         self.assertIn("account_pdf_exist", wizard.alerts, "Odoo's own alert (the PDF already made) is kept")
         self.assertIn("requires a service exécutant", wizard.alerts["l10n_fr_chorus_efacture_errors"]["message"])
-        wizard.chorus_service_code = "SERV_TECHNIQUES"
+        # Its list of services is known: the service is chosen from it (the code is not a second field).
+        wizard.chorus_service_id = move.commercial_partner_id.chorus_service_ids.filtered(
+            lambda service: service.code == "SERV_TECHNIQUES")
+        self.assertEqual(wizard.chorus_service_code, "SERV_TECHNIQUES", "the code sent is the service's")
         self.assertNotIn("l10n_fr_chorus_efacture_errors", wizard.alerts)
         self.assertIn("account_pdf_exist", wizard.alerts)

@@ -2,6 +2,7 @@
 
 import base64
 import shutil
+from datetime import date
 
 from odoo import Command, fields
 
@@ -32,6 +33,7 @@ class TestChorusTour(SandboxMixin, HttpCase):
         company.invalidate_recordset()
         self.assertEqual(company.chorus_login, "TECH_1_ANP@cpro.fr")
         self.assertEqual(company._chorus_decrypt("chorus_password_encrypted"), "Sandbox-Supplier-2026!")
+        self.assertEqual(company.chorus_password_expiry_date, date(2027, 9, 30))
 
     def test_send_invoice_from_its_form(self):
         company = self.env.ref("base.demo_company_fr")

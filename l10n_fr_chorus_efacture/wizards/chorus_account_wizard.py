@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools.misc import format_date
 
 from ..models.res_company import PASSWORD_LIFETIME_DAYS
 
@@ -10,19 +11,34 @@ class ChorusAccountWizard(models.TransientModel):
     _name = "chorus.account.wizard"
     _description = "Configure the Chorus Pro technical account"
 
-    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company,
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self._default_company(),
                                  readonly=True)
     login = fields.Char(string="Technical Account Login", required=True,
-                        default=lambda self: self.env.company.chorus_login,
+                        default=lambda self: self._default_company().chorus_login,
                         help="Login of the technical account created in the Chorus Pro portal "
                              "(Connection > Technical accounts), like TECH_1_...@cpro.fr")
     # Never stored in clear, even in this transient table: the inverse encrypts it at once.
     password = fields.Char(string="Password", compute="_compute_password", inverse="_inverse_password")
     password_encrypted = fields.Char()
+    # The date stored, as stored: never a guess the user would save without looking (none stored: to type).
     expiry_date = fields.Date(
         string="Password Expiry Date", required=True,
-        default=lambda self: fields.Date.context_today(self) + timedelta(days=PASSWORD_LIFETIME_DAYS),
-        help="Chorus Pro makes the technical account's password expire 14 months after it is set.")
+        default=lambda self: self._default_company().chorus_password_expiry_date,
+        help="As the Chorus Pro portal shows it for the technical account. Chorus Pro makes a password expire 14 "
+             "months after it is set.")
+    expiry_hint = fields.Char(default=lambda self: self._default_expiry_hint(), readonly=True)
+
+    @api.model
+    def _default_expiry_hint(self):
+        today = fields.Date.context_today(self)
+        return self.env._("A password set today in Chorus Pro expires on %(date)s.",
+                          date=format_date(self.env, today + timedelta(days=PASSWORD_LIFETIME_DAYS)))
+
+    @api.model
+    def _default_company(self):
+        """The company the settings opened the window for (else the current one): its account as stored."""
+        company_id = self.env.context.get("default_company_id")
+        return self.env["res.company"].browse(company_id) if company_id else self.env.company
 
     def _compute_password(self):
         self.password = False

@@ -24,8 +24,12 @@ class ChorusInboundProcessWizard(models.TransientModel):
     awaiting_validation = fields.Char(compute="_compute_allowed_statuses",
                                       help="Invoices to validate internally before they are processed.")
     new_status = fields.Selection(PROCESSING_STATUSES, string="New Status")
-    reason = fields.Text(help="Sent to Chorus Pro: required to reject, suspend or mark the service as done "
+    reason = fields.Text(help="Sent to Chorus Pro, what the supplier reads: required to reject or suspend "
                               "(255 characters at most).")
+    service_done_date = fields.Date(
+        string="Service Done On", default=fields.Date.context_today,
+        help="The day the goods or services were found received as ordered: when no reason is written, Service "
+             "done sends \"Service done on\" this day.")
 
     @api.depends("inbound_ids")
     def _compute_allowed_statuses(self):
@@ -57,18 +61,23 @@ class ChorusInboundProcessWizard(models.TransientModel):
                               allowed=", ".join(labels[s] for s in refused[0]._chorus_allowed_statuses())
                               or _("nothing")))
         reason = (self.reason or "").strip()
+        if self.new_status == "SERVICE_FAIT" and not reason:
+            # Our rule, not Chorus Pro's: the certification of the service is what the mandate rests on.
+            if not self.service_done_date:
+                raise UserError(_("Service Done On: say when the service was found done, or write it in the reason."))
+            # What the supplier reads: in the buyer's language, not the clicking user's.
+            company = self.inbound_ids[:1].company_id
+            reason = company._chorus_in_its_language(self)._service_done_reason()
         if self.new_status in REASON_REQUIRED and not reason:
-            if self.new_status == "SERVICE_FAIT":
-                # Our rule, not Chorus Pro's: the certification of the service is what the mandate rests on.
-                raise UserError(_("Reason: say when and how the service was found done (for example \"Service fait "
-                                  "le %(date)s, bon de livraison n°...\"); it is kept with the invoice and sent to "
-                                  "the supplier.", date=format_date(self.env, fields.Date.context_today(self))))
             raise UserError(_("Reason: Chorus Pro requires a reason for the status %(status)s; write it for the "
                               "supplier.", status=labels[self.new_status]))
         if len(reason) > REASON_MAX:
             raise UserError(_("Reason: %(count)s characters, Chorus Pro accepts %(max)s at most; shorten it.",
                               count=len(reason), max=REASON_MAX))
         return reason
+
+    def _service_done_reason(self):
+        return _("Service done on %(date)s", date=format_date(self.env, self.service_done_date))
 
     # One button per status allowed from the current one: only those are offered.
     def action_service_done(self):

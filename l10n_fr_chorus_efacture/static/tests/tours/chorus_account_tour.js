@@ -31,6 +31,11 @@ registry.category("web_tour.tours").add("l10n_fr_chorus_efacture_account_tour", 
             run: "edit Sandbox-Supplier-2026!",
         },
         {
+            content: "Nothing stored yet: the expiry date is typed as the portal shows it",
+            trigger: ".modal div[name='expiry_date'] input",
+            run: "edit 09/30/2027",
+        },
+        {
             content: "Save",
             trigger: ".modal button[name='action_save']",
             run: "click",
