@@ -597,6 +597,11 @@ class Suite:
             wait_for(lambda: not self.value("SELECT count(*) FROM account_move WHERE id = ANY(%s) AND "
                                             "(chorus_send_request IS NOT NULL OR chorus_state IS NULL OR "
                                             "chorus_state = 'sending')", [ids]), 600, "every invoice deposited")
+            # A lane logs what its run did once the run ends, after its last deposit is committed: stopped too
+            # early, a server has not written it yet.
+            deposited_flux = self.value("SELECT count(DISTINCT chorus_flux_number) FROM account_move "
+                                        "WHERE id = ANY(%s)", [ids])
+            wait_for(lambda: sum(lane_runs(log) for log in logs) >= deposited_flux, 60, "the lanes' runs logged")
         finally:
             for server in servers:
                 server.stop()
