@@ -569,11 +569,14 @@ class ReceivedInvoice:
     contract: str
     mandate_number: str
     invoice_type: str
+    origin_number: str
+    vat_type: str
     amount_untaxed: float
     amount_tax: float
     amount_total: float
     amount_to_pay: float
     amount_to_pay_given: bool
+    amount_discount: float
     vat_lines: tuple
     documents: tuple
     main_document_id: int
@@ -620,12 +623,17 @@ class ReceivedInvoice:
             contract=references.text("numeroMarche"),
             mandate_number=references.text("numeroDpMandat"),
             invoice_type=references.text("typeFacture") or "FACTURE",
+            # A credit note's: the number of the invoice it corrects.
+            origin_number=references.text("numeroFactureOrigine"),
+            vat_type=references.text("typeTva"),
             amount_untaxed=untaxed,
             amount_tax=tax if tax is not None else round(total - untaxed, 2),
             amount_total=total,
             # Absent: the total is due. 0 is an amount like any other (all paid before: nothing left to pay).
             amount_to_pay=to_pay if to_pay is not None else total,
             amount_to_pay_given=to_pay is not None,
+            # A global discount comes off the total including VAT (montantTtcTotal is after it).
+            amount_discount=totals.amount("montantRemiseGlobaleTTC") or 0.0,
             vat_lines=tuple(VatLine.read(item) for item in vat_items),
             documents=tuple(InvoiceDocument.read(item) for item in document_items),
             main_document_id=invoice.obj("pieceJointePrincipale").integer("idPieceJointePrincipale"),

@@ -5,7 +5,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools.transaction import commit_if_allowed, try_lock_row
-from ..tools.statuses import CHORUS_INVOICE_STATUSES, PAYMENT_REQUEST_TYPES, selection_labels
+from ..tools.statuses import CHORUS_INVOICE_STATUSES, PAYMENT_REQUEST_TYPES, VAT_TYPES, selection_labels
 
 _logger = logging.getLogger(__name__)
 
@@ -39,6 +39,17 @@ class ChorusInboundInvoice(models.Model):
     name = fields.Char(string="Invoice Number", readonly=True, required=True)
     invoice_type = fields.Selection([("FACTURE", "Invoice"), ("AVOIR", "Credit note")], default="FACTURE",
                                     readonly=True, string="Type")
+    vat_type = fields.Selection(
+        VAT_TYPES, readonly=True, string="VAT Regime",
+        help="typeTva in Chorus Pro: VAT due on debits or on receipts (services), exempt, or none. With VAT "
+             "recoverable, the mandate's purchase tax follows it (exigibility on invoice or on payment).")
+    origin_number = fields.Char(
+        readonly=True, string="Corrected Invoice Number",
+        help="A credit note's numeroFactureOrigine in Chorus Pro: the supplier's number of the invoice it corrects.")
+    origin_id = fields.Many2one(
+        "chorus.inbound.invoice", compute="_compute_origin_id", string="Corrected Invoice",
+        help="The received invoice this credit note corrects (same number, same supplier SIRET), when it is in Odoo: "
+             "the credit note's bill is linked to its mandate and reconciled with it.")
     payment_request_type = fields.Selection(
         PAYMENT_REQUEST_TYPES, default="FACTURE", required=True, readonly=True, string="Payment Request",
         help="Chorus Pro's kind of payment request (typeDemandePaiement): an invoice, or a works invoice (marché de "
@@ -65,6 +76,10 @@ class ChorusInboundInvoice(models.Model):
     amount_tax = fields.Monetary(readonly=True, string="VAT Amount")
     amount_total = fields.Monetary(readonly=True, string="Total incl. VAT")
     amount_to_pay = fields.Monetary(readonly=True, string="Amount to Pay")
+    amount_discount = fields.Monetary(
+        readonly=True, string="Global Discount incl. VAT",
+        help="montantRemiseGlobaleTTC: a discount on the whole invoice, off the total including VAT (the total is "
+             "after it; the untaxed amount, the VAT and Chorus Pro's VAT recap before it).")
     amount_to_pay_given = fields.Boolean(
         readonly=True, string="Amount to Pay Given",
         help="Chorus Pro gave the amount to pay (0 included: all paid before); when it does not, the total is due.")
@@ -125,6 +140,9 @@ class ChorusInboundInvoice(models.Model):
     mandate_error = fields.Text(readonly=True, copy=False, string="Why not mandated")
     mandate_journal_id = fields.Many2one("account.journal", readonly=True, copy=False, check_company=True)
     mandate_account_id = fields.Many2one("account.account", readonly=True, copy=False, string="Article")
+    mandate_tax_ids = fields.Many2many(
+        "account.tax", "chorus_inbound_invoice_mandate_tax_rel", "inbound_id", "tax_id", readonly=True, copy=False,
+        string="Purchase Taxes", help="The purchase taxes the user chose in the mandate window (VAT recoverable).")
     mandate_analytic_distribution = fields.Json(readonly=True, copy=False)
     mandate_number = fields.Char(
         readonly=True, copy=False, string="Mandate Number",
@@ -196,6 +214,15 @@ class ChorusInboundInvoice(models.Model):
         for invoice in self:
             start = invoice.company_id.chorus_inbound_start_date
             invoice.handled_outside = bool(start and invoice.deposit_date and invoice.deposit_date < start)
+
+    @api.depends("origin_number", "supplier_siret", "company_id")
+    def _compute_origin_id(self):
+        # Not stored: the corrected invoice may be imported after its credit note.
+        for invoice in self:
+            invoice.origin_id = invoice.origin_number and invoice.invoice_type == "AVOIR" and self.search([
+                ("company_id", "=", invoice.company_id.id), ("supplier_siret", "=", invoice.supplier_siret),
+                ("name", "=", invoice.origin_number), ("invoice_type", "=", "FACTURE"),
+                ("id", "!=", invoice._origin.id or 0)], limit=1)
 
     @api.depends("amount_total", "amount_to_pay")
     def _compute_amount_paid_before(self):

@@ -12,7 +12,8 @@ from ..chorus import exceptions as chorus_exc
 from ..chorus.client import PAYMENT_REQUESTS
 from ..chorus.replies import ReceivedInvoiceSummary
 from ..tools.dates import paris_day
-from ..tools.statuses import CHORUS_INVOICE_STATUSES, FINAL_STATUSES, known_payment_request, known_status
+from ..tools.statuses import (CHORUS_INVOICE_STATUSES, FINAL_STATUSES, known_payment_request, known_status,
+                              known_vat_type)
 from ..tools.transaction import OutageGuard, advisory_lock, lock_key, rollback_if_allowed, run_isolated
 
 _logger = logging.getLogger(__name__)
@@ -465,6 +466,8 @@ class ChorusInboundInvoice(models.Model):
             "chorus_invoice_id": str(detail.id),
             "name": detail.number,
             "invoice_type": "AVOIR" if detail.invoice_type == "AVOIR" else "FACTURE",
+            "origin_number": detail.origin_number or False,
+            "vat_type": known_vat_type(detail.vat_type) or False,
             "payment_request_type": known_payment_request(item.payment_request),
             "supplier_name": detail.supplier.name,
             "supplier_siret": detail.supplier.code,
@@ -485,6 +488,7 @@ class ChorusInboundInvoice(models.Model):
             "amount_total": detail.amount_total,
             "amount_to_pay": detail.amount_to_pay,
             "amount_to_pay_given": detail.amount_to_pay_given,
+            "amount_discount": detail.amount_discount,
             "tax_line_ids": [fields.Command.create({"rate": line.rate, "base": line.base, "amount": line.amount})
                              for line in detail.vat_lines],
             "chorus_status": known_status(item.status),

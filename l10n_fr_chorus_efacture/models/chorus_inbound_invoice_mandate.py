@@ -2,7 +2,7 @@ import psycopg2
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import float_compare, format_date
+from odoo.tools import float_compare, format_amount, format_date
 
 from ..tools.transaction import run_isolated
 from .chorus_inbound_invoice import MANDATED
@@ -31,7 +31,9 @@ class ChorusInboundInvoice(models.Model):
             return _("it is not validated internally yet.")
         if not self.partner_id:
             return _("it has no supplier: match or create it first.")
-        if self.iban_warning:
+        # Nothing is paid on a credit note: no IBAN to check; it reduces the mandate of the invoice it corrects.
+        credit_note = self.invoice_type == "AVOIR"
+        if self.iban_warning and not credit_note:
             # Paying a new IBAN unchecked is how invoice fraud succeeds.
             return _("its IBAN %(iban)s is not a trusted bank account of %(partner)s: check it with the supplier, "
                      "then confirm it (Confirm the IBAN), or choose the right supplier.", iban=self.supplier_iban,
@@ -40,17 +42,57 @@ class ChorusInboundInvoice(models.Model):
             # A suspension whose completion was not read: the legal delay is unknown, the bill's due date too.
             return _("it has no due date: it was suspended and no completion was read since, so the payment delay, "
                      "and the bill's due date, are unknown. It can be mandated once the supplier completed it.")
-        if not self.supplier_iban:
+        if not self.supplier_iban and not credit_note:
             # Money is never guessed: whom to pay is the IBAN the supplier put on this invoice.
             return _("Chorus Pro gives no IBAN for it: whom to pay is unknown. Suspend it and ask the supplier to "
                      "complete it with its bank details.")
         if company and self.company_id != company:
             return _("it belongs to another company; mandate it from that company.")
+        if credit_note:
+            return self._chorus_credit_note_refusal()
         if not self.env.su and self.company_id.chorus_iban_second_person and \
                 self.env.user in self._chorus_payee_accounts().chorus_trusted_by_id:
             return _("you trusted its IBAN %(iban)s yourself, and %(company)s asks for a second person: another "
                      "user mandates it.", iban=self.supplier_iban, company=self.company_id.name)
         return False
+
+    def _chorus_credit_note_refusal(self):
+        """Why this credit note cannot be booked now, or False: the invoice it corrects, when Odoo has it, is booked
+        first, so that both are linked and reconciled."""
+        origin = self.origin_id
+        if not origin or origin.handled_outside:
+            return False
+        if origin.chorus_status == "REJETEE":
+            return _("the invoice it corrects, %(origin)s, was rejected: nothing was booked for it. Reject this credit "
+                     "note as well.", origin=origin.display_name)
+        if not origin.move_id:
+            return _("the invoice it corrects, %(origin)s, is not mandated yet: mandate it first, then this credit "
+                     "note, so that they are linked and reconciled.", origin=origin.display_name)
+        return False
+
+    def _chorus_origin_bill(self):
+        """The posted bill of the invoice this credit note corrects, or an empty recordset."""
+        bill = self.origin_id.move_id if self.invoice_type == "AVOIR" else self.env["account.move"]
+        return bill if bill.state == "posted" else self.env["account.move"]
+
+    def _chorus_reconcile_with_origin(self, credit_note, bill):
+        """The credit note's payable against the bill's, as Odoo reconciles a supplier's credit note: what is left
+        to pay on the bill is reduced; a bill already paid leaves the credit note open (the supplier owes it)."""
+        payable = (credit_note | bill).line_ids.filtered(
+            lambda line: line.account_id.account_type == "liability_payable" and not line.reconciled)
+        if bill.payment_state in ("paid", "in_payment", "reversed") or len(payable.account_id) != 1 or \
+                len(payable.move_id) != 2 or \
+                credit_note.commercial_partner_id != bill.commercial_partner_id:
+            credit_note.message_post(body=_(
+                "Credit note of %(bill)s, not reconciled with it (already paid, or another supplier or account): "
+                "%(amount)s to recover from the supplier.", bill=bill.display_name,
+                amount=format_amount(self.env, credit_note.amount_residual, credit_note.currency_id)))
+            return False
+        payable.reconcile()
+        credit_note.message_post(body=_(
+            "Credit note of %(bill)s, reconciled with it: %(left)s left to pay on %(bill)s.", bill=bill.display_name,
+            left=format_amount(self.env, bill.amount_residual, bill.currency_id)))
+        return True
 
     def _chorus_paid_part_refusal(self, paid_part):
         """Why this invoice's part already paid cannot be booked as ``paid_part`` says, or False."""
@@ -67,13 +109,14 @@ class ChorusInboundInvoice(models.Model):
         return False
 
     def _chorus_request_mandates(self, journal, account, analytic_distribution=None, paid_part=False,
-                                 mandate_number=False):
+                                 mandate_number=False, taxes=None):
         """Mandate these invoices: the request is saved first (the cron finishes it if the worker stops), then
         each bill is made in a transaction of its own. ``paid_part``: how the part already paid is booked, for the
         invoices that have one. Returns {invoice: its bill, or why not}."""
         self = self.sudo()
         self.write({"mandate_state": "requested", "mandate_error": False, "mandate_journal_id": journal.id,
                     "mandate_account_id": account.id,
+                    "mandate_tax_ids": [fields.Command.set(taxes.ids if taxes else [])],
                     "mandate_analytic_distribution": analytic_distribution or False})
         self.filtered(lambda i: not i.currency_id.is_zero(i.amount_paid_before)).write(
             {"mandate_paid_part": paid_part or False})
@@ -148,14 +191,64 @@ class ChorusInboundInvoice(models.Model):
         self._chorus_commit()
         return reason or self.move_id
 
-    def _chorus_purchase_tax(self, rate):
-        taxes = self.env["account.tax"].search([
-            ("company_id", "=", self.company_id.id), ("type_tax_use", "=", "purchase"),
+    def _chorus_purchase_taxes(self, rate):
+        """The purchase taxes that may book this invoice's VAT of ``rate`` (VAT recoverable), narrowed as an
+        accountant would: the one chosen in the mandate window; the article's default taxes; a fixed asset's VAT
+        (44562) for a fixed asset article, another's for an expense; the exigibility of Chorus Pro's typeTva (on
+        receipts: on payment) when the company uses cash basis, on invoice when it does not; plain deductible VAT
+        over reverse charge; the company's default purchase tax. One left is the tax; several: the user chooses
+        (never the first)."""
+        # Accounts' codes are per company: read as the invoice's company, whoever mandates.
+        Tax = self.env["account.tax"].with_company(self.company_id)
+        taxes = Tax.search([
+            *Tax._check_company_domain(self.company_id), ("type_tax_use", "=", "purchase"),
             ("amount_type", "=", "percent"), ("amount", "=", rate), ("price_include", "=", False),
         ])
-        # Prefer the plain deductible VAT on goods and services over reverse charge or immobilisation taxes.
-        plain = taxes.filtered(lambda t: len(t.invoice_repartition_line_ids) == 2)
-        return (plain or taxes)[:1]
+        chosen = self.mandate_tax_ids & taxes
+        if chosen:
+            return chosen[:1]
+
+        def narrow(candidates, keep):
+            kept = candidates.filtered(keep)
+            return kept or candidates
+
+        taxes = narrow(taxes, lambda tax: tax in self.mandate_account_id.tax_ids)
+        asset = self.mandate_account_id.account_type == "asset_fixed"
+        taxes = narrow(taxes, lambda tax: asset == any(
+            (line.account_id.code or "").startswith("44562") for line in tax.invoice_repartition_line_ids))
+        if not self.company_id.tax_exigibility:
+            # Without cash basis, a tax on payment is not booked as such: the VAT is deducted on the invoice.
+            taxes = narrow(taxes, lambda tax: tax.tax_exigibility == "on_invoice")
+        elif self.vat_type in ("TVA_SUR_DEBIT", "TVA_SUR_ENCAISSEMENT"):
+            exigibility = "on_payment" if self.vat_type == "TVA_SUR_ENCAISSEMENT" else "on_invoice"
+            taxes = narrow(taxes, lambda tax: tax.tax_exigibility == exigibility)
+        taxes = narrow(taxes, lambda tax: len(tax.invoice_repartition_line_ids) == 2)
+        if len(taxes) > 1:
+            taxes = narrow(taxes, lambda tax: tax == self.company_id.account_purchase_tax_id)
+        if len({self._chorus_tax_booking(tax) for tax in taxes}) == 1:
+            # Taxes that book alike (same accounts, shares, exigibility): any of them is the same entry.
+            taxes = taxes[:1]
+        return taxes
+
+    @staticmethod
+    def _chorus_tax_booking(tax):
+        """What a purchase tax books on a bill, whatever its name."""
+        return tax.tax_exigibility, tuple(sorted(
+            (line.repartition_type, line.factor_percent, line.account_id.id, line.use_in_tax_closing)
+            for line in tax.invoice_repartition_line_ids))
+
+    def _chorus_purchase_tax(self, rate):
+        taxes = self._chorus_purchase_taxes(rate)
+        if not taxes:
+            raise UserError(_("%(invoice)s: no purchase tax of %(rate)s %% exists in %(company)s; create it "
+                              "(Accounting > Configuration > Taxes).", invoice=self.display_name,
+                              rate=rate, company=self.company_id.name))
+        if len(taxes) > 1:
+            raise UserError(_("%(invoice)s: %(count)s purchase taxes of %(rate)s %% fit (%(taxes)s): choose one in "
+                              "the mandate window (Purchase Taxes), or make it the article's default tax.",
+                              invoice=self.display_name, count=len(taxes), rate=rate,
+                              taxes=", ".join(taxes.mapped("display_name"))))
+        return taxes
 
     def _chorus_advance_account(self):
         """Where the advances of this mandate's article are: on orders of fixed assets (238 in the French chart)
@@ -180,7 +273,9 @@ class ChorusInboundInvoice(models.Model):
             entry[0] += line.base
             entry[1] += line.amount
         if not booked:
-            booked[0.0] = [self.amount_untaxed, self.amount_tax]
+            # No VAT recap from Chorus Pro: the VAT is one rate of the untaxed amount, or it cannot be booked.
+            rate = self._chorus_rate_without_recap() if self.company_id.chorus_vat_recoverable else 0.0
+            booked[rate] = [self.amount_untaxed, self.amount_tax]
         if self.mandate_paid_part != "deposits" or self.currency_id.is_zero(self.amount_paid_before):
             return booked
         ratio = self.amount_to_pay / self.amount_total if self.amount_total else 0.0
@@ -190,6 +285,51 @@ class ChorusInboundInvoice(models.Model):
         rest[largest][0] = self.currency_id.round(
             rest[largest][0] + self.amount_to_pay - sum(base + vat for base, vat in rest.values()))
         return rest
+
+    def _chorus_rate_without_recap(self):
+        """The one VAT rate of the company's purchase taxes that gives this invoice's VAT from its untaxed amount
+        (to the cent), when Chorus Pro gives no VAT recap; refused with the figures otherwise."""
+        if self.currency_id.is_zero(self.amount_tax):
+            return 0.0
+        rates = set(self.env["account.tax"].search([
+            *self.env["account.tax"]._check_company_domain(self.company_id), ("type_tax_use", "=", "purchase"),
+            ("amount_type", "=", "percent"), ("amount", ">", 0)]).mapped("amount"))
+        fitting = sorted(rate for rate in rates if self.currency_id.compare_amounts(
+            self.currency_id.round(self.amount_untaxed * rate / 100), self.amount_tax) == 0)
+        if len(fitting) != 1:
+            raise UserError(_("%(invoice)s: Chorus Pro gives no VAT recap for it, and its VAT %(tax)s is not one rate "
+                              "of its untaxed amount %(untaxed)s: which VAT to recover is unknown. Mandate it by hand "
+                              "or ask the supplier for the VAT per rate.", invoice=self.display_name,
+                              tax=self.amount_tax, untaxed=self.amount_untaxed))
+        return fitting[0]
+
+    def _chorus_discount_line(self, booked):
+        """The global discount, off the expense including VAT, when Chorus Pro's recap is before it; refused with
+        the reason where its VAT split is unknown."""
+        discount = self.amount_discount
+        if self.currency_id.is_zero(discount):
+            return []
+        unsplit = _("%(invoice)s: a global discount of %(discount)s incl. VAT, that Chorus Pro does not split by VAT "
+                    "rate: the VAT to recover (or the part of each rate still to pay) is unknown. Mandate it by hand, "
+                    "or ask the supplier for the VAT after the discount.", invoice=self.display_name,
+                    discount=discount)
+        if self.mandate_paid_part == "deposits":
+            raise UserError(unsplit)
+        recap = sum(base + vat for base, vat in booked.values())
+        if self.currency_id.compare_amounts(recap, self.amount_total) == 0:
+            return []  # the recap is after the discount already
+        if self.currency_id.compare_amounts(recap, self.amount_total + discount):
+            raise UserError(_("%(invoice)s: its VAT recap (%(recap)s) is neither its total %(total)s nor its total "
+                              "before the global discount of %(discount)s: mandate it by hand.",
+                              invoice=self.display_name, recap=recap, total=self.amount_total, discount=discount))
+        if self.company_id.chorus_vat_recoverable:
+            raise UserError(unsplit)
+        return [fields.Command.create({
+            "name": _("%(number)s - global discount incl. VAT", number=self.name),
+            "account_id": self.mandate_account_id.id, "quantity": 1, "price_unit": -discount,
+            "tax_ids": [fields.Command.clear()],
+            "analytic_distribution": self.mandate_analytic_distribution or False,
+        })]
 
     def _chorus_bill_lines(self, booked):
         """One line per VAT rate: the amount including VAT when the company does not recover VAT (most public
@@ -202,10 +342,6 @@ class ChorusInboundInvoice(models.Model):
             tax = self.env["account.tax"]
             if recoverable and rate:
                 tax = self._chorus_purchase_tax(rate)
-                if not tax:
-                    raise UserError(_("%(invoice)s: no purchase tax of %(rate)s %% exists in %(company)s; create it "
-                                      "(Accounting > Configuration > Taxes).", invoice=self.display_name,
-                                      rate=rate, company=self.company_id.name))
             if recoverable:
                 name = _("%(number)s - VAT %(rate)s %%", number=self.name, rate=rate)
             else:
@@ -216,6 +352,7 @@ class ChorusInboundInvoice(models.Model):
                 "tax_ids": [fields.Command.set(tax.ids)],
                 "analytic_distribution": self.mandate_analytic_distribution or False,
             }))
+        lines += self._chorus_discount_line(booked)
         if self.mandate_paid_part == "advance" and not self.currency_id.is_zero(self.amount_paid_before):
             account = self._chorus_advance_account()
             if not account:
@@ -267,12 +404,16 @@ class ChorusInboundInvoice(models.Model):
         amount due of Chorus Pro, the due date of the legal delay, the documents attached."""
         self.ensure_one()
         booked = self._chorus_booked_vat()
+        origin_bill = self._chorus_origin_bill()
         bill = self.env["account.move"].with_company(self.company_id).create({
             "move_type": "in_refund" if self.invoice_type == "AVOIR" else "in_invoice",
             "company_id": self.company_id.id,
             "journal_id": self.mandate_journal_id.id,
             "partner_id": self.partner_id.id,
-            "partner_bank_id": self._chorus_payee_account().id,
+            # A credit note pays nobody: the checked account when there is one, else none.
+            "partner_bank_id": (self._chorus_payee_accounts()[:1] if self.invoice_type == "AVOIR"
+                                else self._chorus_payee_account()).id,
+            "reversed_entry_id": origin_bill.id,
             "invoice_date": self.invoice_date or self.deposit_date,
             "date": fields.Date.context_today(self),
             "ref": self.name,
@@ -301,10 +442,14 @@ class ChorusInboundInvoice(models.Model):
         # Posting can move the due date to the payment term's: the legal delay from Chorus Pro wins.
         if bill.invoice_date_due != self.date_due:
             bill.line_ids.filtered(lambda l: l.display_type == "payment_term").date_maturity = self.date_due
+        if origin_bill:
+            self._chorus_reconcile_with_origin(bill, origin_bill)
         pdf = copies.filtered(lambda a: a.name == self.pdf_attachment_id.name)[:1] or copies[:1]
         if pdf:
             bill.message_main_attachment_id = pdf
-        bill.message_post(
+        # The documents are the received invoice's, not an e-invoice to read into the bill (Odoo would say in the
+        # chatter that a posted bill is not updated from them).
+        bill.with_context(no_new_invoice=True).message_post(
             body=_("Mandate of the invoice %(number)s received through Chorus Pro (Chorus invoice number "
                    "%(chorus)s).", number=self.name, chorus=self.chorus_invoice_id),
             attachment_ids=copies.ids)

@@ -3,6 +3,7 @@ the global payment delay as the Code de la commande publique counts it."""
 
 from datetime import datetime, timedelta
 
+from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -334,3 +335,203 @@ class TestChorusMandateNumber(BuyerCase):
         # Nothing left to correct.
         with self.assertRaisesRegex(UserError, "Only a mandate Chorus Pro refused"):
             invoice.action_correct_mandate_number()
+
+
+@tagged("post_install", "-at_install", "chorus_inbound")
+class TestChorusCreditNotes(BuyerCase):
+    """A supplier's credit note (avoir) for an invoice the body mandated: linked to its bill, reconciled with it,
+    nothing paid to anyone."""
+
+    def invoice_and_credit_note(self, origin_number=None, invoice_status=("SERVICE_FAIT", "Service fait")):
+        """Two inbox invoices of one supplier: 1 200 TTC, and a credit note of 300 TTC correcting it; the invoice
+        processed as ``invoice_status`` says, the credit note as service done."""
+        inbox = self.inbox()
+        invoice = inbox[0]
+        note = next(other for other in inbox[1:] if other["siretFournisseur"] == invoice["siretFournisseur"])
+        invoice.update({"lignesTva": [{"tauxTva": 20.0, "montantBaseHtParTaux": 1000.0, "montantTvaParTaux": 200.0}],
+                        "montantHT": 1000.0, "montantTTC": 1200.0, "montantAPayer": 1200.0})
+        note.update({"typeFacture": "AVOIR", "numeroFactureOrigine": origin_number or invoice["numeroFacture"],
+                     "lignesTva": [{"tauxTva": 20.0, "montantBaseHtParTaux": 250.0, "montantTvaParTaux": 50.0}],
+                     "montantHT": 250.0, "montantTTC": 300.0, "montantAPayer": 300.0})
+        self.run_import()
+        found = {inbound.chorus_invoice_id: inbound for inbound in self.received()}
+        invoice, note = found[str(invoice["idFacture"])], found[str(note["idFacture"])]
+        for inbound in (invoice, note):
+            give_supplier(inbound)
+        self.process(invoice, *invoice_status)
+        self.process(note, "SERVICE_FAIT", "Avoir reçu")
+        return invoice, note
+
+    def test_credit_note_reduces_the_mandate_it_corrects(self):
+        invoice, note = self.invoice_and_credit_note()
+        self.assertEqual((note.invoice_type, note.origin_number, note.origin_id),
+                         ("AVOIR", invoice.name, invoice))
+        # The invoice it corrects first: else the two could never be linked.
+        with self.assertRaisesRegex(UserError, "is not mandated yet: mandate it first"):
+            self.mandate(note)
+        self.mandate(invoice)
+        self.mandate(note)
+        bill, refund = invoice.move_id, note.move_id
+        self.assertEqual((refund.move_type, refund.state, refund.reversed_entry_id), ("in_refund", "posted", bill))
+        self.assertEqual((refund.amount_untaxed, refund.amount_total), (300.0, 300.0), "VAT not recoverable: TTC")
+        self.assertEqual((refund.amount_residual, bill.amount_residual), (0.0, 900.0), "reconciled: 900 left to pay")
+        self.assertTrue(any("reconciled with it" in message.body for message in refund.message_ids))
+        self.assertFalse([message for message in (bill | refund).message_ids
+                          if "not updated from the attachment" in message.body], "no noise from Odoo's import")
+        self.assertEqual(self.chorus(note)["statut"], "MANDATEE")
+
+    def test_credit_note_of_a_paid_invoice_stays_to_recover(self):
+        invoice, note = self.invoice_and_credit_note()
+        self.mandate(invoice)
+        bill = invoice.move_id
+        self.env["account.payment.register"].with_context(active_model="account.move", active_ids=bill.ids).create(
+            {})._create_payments()
+        self.assertIn(bill.payment_state, ("paid", "in_payment"))
+        self.mandate(note)
+        refund = note.move_id
+        self.assertEqual((refund.reversed_entry_id, refund.amount_residual), (bill, 300.0),
+                         "linked, open: the supplier owes it")
+        self.assertTrue(any("to recover from the supplier" in message.body for message in refund.message_ids))
+
+    def test_credit_note_of_a_rejected_or_unknown_invoice(self):
+        invoice, note = self.invoice_and_credit_note(invoice_status=("REJETEE", "Non commandé"))
+        with self.assertRaisesRegex(UserError, "was rejected: nothing was booked for it. Reject this credit note"):
+            self.mandate(note)
+        self.assertFalse(note.move_id)
+
+    def test_credit_note_of_an_invoice_odoo_never_had(self):
+        _invoice, note = self.invoice_and_credit_note(origin_number="FAC-2025-0999")
+        self.assertFalse(note.origin_id)
+        self.mandate(note)
+        refund = note.move_id
+        self.assertEqual((refund.move_type, refund.reversed_entry_id, refund.amount_residual),
+                         ("in_refund", self.env["account.move"], 300.0), "booked alone, for the accountant to match")
+
+
+@tagged("post_install", "-at_install", "chorus_inbound")
+class TestChorusMandateVatRecoverable(BuyerCase):
+    """VAT recoverable: the purchase tax of the article and of Chorus Pro's VAT regime (typeTva), never the first
+    tax of the rate."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company.write({"chorus_vat_recoverable": True, "tax_exigibility": True})
+
+    def invoice(self, vat_type):
+        chorus = self.inbox()[0]
+        chorus.update({"typeTva": vat_type, "montantHT": 1000.0, "montantTTC": 1200.0, "montantAPayer": 1200.0,
+                       "lignesTva": [{"tauxTva": 20.0, "montantBaseHtParTaux": 1000.0, "montantTvaParTaux": 200.0}]})
+        self.run_import()
+        invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(chorus["idFacture"]))
+        give_supplier(invoice)
+        self.process(invoice, "SERVICE_FAIT", "Service fait")
+        return invoice
+
+    def vat_accounts(self, tax):
+        return set(tax.with_company(self.company).invoice_repartition_line_ids.account_id.mapped("code"))
+
+    def test_the_vat_regime_chooses_among_the_articles_taxes(self):
+        # An article for goods and services: its default taxes are both; Chorus Pro's typeTva says which.
+        goods = self.env.ref("account.%s_tva_acq_normale" % self.company.id)
+        services = self.env.ref("account.%s_tva_acq_encaissement" % self.company.id)
+        self.company_data["default_account_expense"].tax_ids = goods | services
+        on_receipts = self.invoice("TVA_SUR_ENCAISSEMENT")
+        self.assertEqual(on_receipts.vat_type, "TVA_SUR_ENCAISSEMENT")
+        self.mandate(on_receipts)
+        self.assertEqual(on_receipts.move_id.invoice_line_ids.tax_ids, services, on_receipts.mandate_error)
+        self.assertEqual(services.tax_exigibility, "on_payment")
+        self.assertEqual(on_receipts.move_id.amount_total, 1200.0)
+        chorus = self.inbox()[0]
+        chorus.update({"typeTva": "TVA_SUR_DEBIT", "montantHT": 1000.0, "montantTTC": 1200.0, "montantAPayer": 1200.0,
+                       "lignesTva": [{"tauxTva": 20.0, "montantBaseHtParTaux": 1000.0, "montantTvaParTaux": 200.0}]})
+        self.run_import()
+        on_debits = self.received().filtered(lambda i: i.chorus_invoice_id == str(chorus["idFacture"]))
+        give_supplier(on_debits)
+        self.process(on_debits, "SERVICE_FAIT", "Service fait")
+        self.mandate(on_debits)
+        self.assertEqual(on_debits.move_id.invoice_line_ids.tax_ids, goods, on_debits.mandate_error)
+
+    def test_goods_on_debits_get_the_tax_on_invoice(self):
+        invoice = self.invoice("TVA_SUR_DEBIT")
+        self.mandate(invoice)
+        tax = invoice.move_id.invoice_line_ids.tax_ids
+        self.assertEqual((len(tax), tax.tax_exigibility), (1, "on_invoice"), invoice.mandate_error)
+        self.assertFalse(any(code.startswith("44562") for code in self.vat_accounts(tax)), "not a fixed asset's VAT")
+
+    def test_fixed_asset_article_gets_the_fixed_assets_vat(self):
+        invoice = self.invoice("TVA_SUR_DEBIT")
+        asset = self.env["account.account"].search([
+            *self.env["account.account"]._check_company_domain(self.company), ("account_type", "=", "asset_fixed"),
+            ("deprecated", "=", False)], limit=1)
+        self.mandate(invoice, account_id=asset.id)
+        tax = invoice.move_id.invoice_line_ids.tax_ids
+        self.assertEqual(len(tax), 1, invoice.mandate_error)
+        self.assertTrue(any(code.startswith("44562") for code in self.vat_accounts(tax)), self.vat_accounts(tax))
+
+    def test_several_taxes_fit_the_user_chooses(self):
+        # Chorus Pro does not say the VAT regime, the article is for goods and services, the company has no default
+        # purchase tax: both taxes fit.
+        self.company.account_purchase_tax_id = False
+        goods = self.env.ref("account.%s_tva_acq_normale" % self.company.id)
+        services = self.env.ref("account.%s_tva_acq_encaissement" % self.company.id)
+        self.company_data["default_account_expense"].tax_ids = goods | services
+        invoice = self.invoice(None)
+        self.assertFalse(invoice.vat_type)
+        self.mandate(invoice)
+        self.assertFalse(invoice.move_id)
+        self.assertRegex(invoice.mandate_error, r"2 purchase taxes of 20.0 % fit .*choose one in the mandate window")
+        self.mandate(invoice, tax_ids=[Command.set(services.ids)])
+        self.assertEqual(invoice.move_id.invoice_line_ids.tax_ids, services, invoice.mandate_error)
+
+
+@tagged("post_install", "-at_install", "chorus_inbound")
+class TestChorusMandateTotals(BuyerCase):
+    """What Chorus Pro's totals say when its VAT recap is missing or a global discount applies: booked from the
+    totals, or refused with the exact reason, never "the amounts do not add up" when they do."""
+
+    def invoice(self, **values):
+        chorus = self.inbox()[0]
+        chorus.update({"montantHT": 1000.0, "montantTTC": 1200.0, "montantAPayer": 1200.0,
+                       "lignesTva": [{"tauxTva": 20.0, "montantBaseHtParTaux": 1000.0, "montantTvaParTaux": 200.0}],
+                       **values})
+        self.run_import()
+        invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(chorus["idFacture"]))
+        give_supplier(invoice)
+        self.process(invoice, "SERVICE_FAIT", "Service fait")
+        return invoice
+
+    def test_no_vat_recap_the_rate_from_the_totals(self):
+        self.company.chorus_vat_recoverable = True
+        invoice = self.invoice(sansRecapTva=True)
+        self.assertFalse(invoice.tax_line_ids)
+        self.mandate(invoice)
+        bill = invoice.move_id
+        self.assertEqual((bill.amount_untaxed, bill.amount_tax, bill.amount_total), (1000.0, 200.0, 1200.0),
+                         invoice.mandate_error)
+        self.assertEqual(bill.invoice_line_ids.tax_ids.amount, 20.0)
+
+    def test_no_vat_recap_and_no_single_rate_is_refused_with_the_figures(self):
+        self.company.chorus_vat_recoverable = True
+        invoice = self.invoice(sansRecapTva=True, montantTTC=1123.45, montantAPayer=1123.45)
+        self.mandate(invoice)
+        self.assertFalse(invoice.move_id)
+        self.assertIn("no VAT recap for it, and its VAT 123.45 is not one rate of its untaxed amount 1000.0",
+                      invoice.mandate_error)
+
+    def test_global_discount_off_the_total(self):
+        # 1 200 TTC before a global discount of 100: 1 100 to pay; VAT not recoverable, the expense is 1 100.
+        invoice = self.invoice(montantTTC=1100.0, montantAPayer=1100.0, montantRemiseGlobaleTTC=100.0)
+        self.assertEqual((invoice.amount_tax, invoice.amount_discount, invoice.amount_total), (200.0, 100.0, 1100.0))
+        self.mandate(invoice)
+        bill = invoice.move_id
+        self.assertEqual((bill.amount_total, bill.amount_residual), (1100.0, 1100.0), invoice.mandate_error)
+        self.assertEqual(sorted(bill.invoice_line_ids.mapped("price_subtotal")), [-100.0, 1200.0])
+
+    def test_global_discount_with_vat_recoverable_is_refused_with_the_reason(self):
+        self.company.chorus_vat_recoverable = True
+        invoice = self.invoice(montantTTC=1100.0, montantAPayer=1100.0, montantRemiseGlobaleTTC=100.0)
+        self.mandate(invoice)
+        self.assertFalse(invoice.move_id)
+        self.assertIn("a global discount of 100.0 incl. VAT, that Chorus Pro does not split by VAT rate",
+                      invoice.mandate_error)

@@ -24,6 +24,14 @@ FINAL_STATUSES = {"MISE_EN_PAIEMENT", "REJETEE"}
 ACTION_STATUSES = {"REJETEE", "SUSPENDUE", "A_RECYCLER"}
 # States in which the invoice is (or may be) in Chorus Pro: it is definitive.
 # Chorus Pro's kinds of payment request (typeDemandePaiement), listed apart by the buyer's search.
+# typeTva: how the supplier owes the VAT (Chorus Pro's enumeration, as Pastell's connector lists it).
+VAT_TYPES = [
+    ("TVA_SUR_DEBIT", "On debits"),
+    ("TVA_SUR_ENCAISSEMENT", "On receipts"),
+    ("EXONERATION", "Exempt"),
+    ("SANS_TVA", "Without VAT"),
+]
+
 PAYMENT_REQUEST_TYPES = [
     ("FACTURE", "Invoice"),
     ("FACTURE_TRAVAUX", "Works invoice"),
@@ -54,3 +62,12 @@ def known_payment_request(kind):
     if kind:
         _logger.warning("Chorus Pro payment request type %r is unknown to this module", kind)
     return "FACTURE"
+
+
+def known_vat_type(kind):
+    """A typeTva as the selection knows it, else None (logged): never a guessed regime."""
+    if kind in dict(VAT_TYPES):
+        return kind
+    if kind:
+        _logger.warning("Chorus Pro VAT type %r is unknown to this module", kind)
+    return None

@@ -23,6 +23,12 @@ class ChorusInboundMandateWizard(models.TransientModel):
         compute="_compute_account_id", store=True, readonly=False,
         domain="[('account_type', 'in', %s), ('deprecated', '=', False), ('company_ids', 'in', company_id)]"
                % (ARTICLE_TYPES,))
+    company_vat_recoverable = fields.Boolean(related="company_id.chorus_vat_recoverable")
+    tax_ids = fields.Many2many(
+        "account.tax", string="Purchase Taxes", check_company=True,
+        domain="[('type_tax_use', '=', 'purchase'), ('company_id', 'parent_of', company_id)]",
+        help="VAT recoverable: the purchase tax of each rate, when the article and Chorus Pro's VAT regime leave "
+             "several (the mandate says which). Empty: chosen from the article's default taxes and the VAT regime.")
     analytic_distribution = fields.Json(string="Analytic")
     analytic_precision = fields.Integer(default=lambda self: self.env["decimal.precision"].precision_get(
         "Percentage Analytic"))
@@ -98,7 +104,7 @@ class ChorusInboundMandateWizard(models.TransientModel):
             raise UserError(_("Mandate Number: one number is one mandate; select one invoice, or leave it empty (each "
                               "bill's number is sent)."))
         results = to_mandate._chorus_request_mandates(self.journal_id, self.account_id, self.analytic_distribution,
-                                                      self.paid_part, self.mandate_number)
+                                                      self.paid_part, self.mandate_number, taxes=self.tax_ids)
         results.update(refusals)
         lines = []
         bills = self.env["account.move"]
@@ -130,6 +136,11 @@ class ChorusInboundMandateWizard(models.TransientModel):
                 self.company_id not in account.company_ids:
             raise UserError(_("Article: %(account)s is not an expense or fixed asset account of %(company)s; choose "
                               "one that is.", account=account.display_name, company=self.company_id.name))
+        wrong = self.tax_ids.filtered(lambda tax: tax.type_tax_use != "purchase" or not tax.filtered_domain(
+            tax._check_company_domain(self.company_id)))
+        if wrong:
+            raise UserError(_("Purchase Taxes: %(taxes)s are not purchase taxes of %(company)s; choose ones that are.",
+                              taxes=", ".join(wrong.mapped("display_name")), company=self.company_id.name))
 
     def action_open_bills(self):
         self.ensure_one()

@@ -87,6 +87,8 @@ class BuyerSide:
         return shapes.build("factures/v1/rechercher/recipiendaire", dict(OK, listeFactures=items, **meta))
 
     def _vat_lines(self, invoice):
+        if invoice.get("sansRecapTva"):  # a control of the sandbox: Chorus Pro gives no VAT recap for it
+            return []
         return invoice.get("lignesTva") or [{"tauxTva": 20.0, "montantBaseHtParTaux": invoice["montantHT"],
                                              "montantTvaParTaux": round(invoice["montantTTC"] - invoice["montantHT"],
                                                                         2)}]
@@ -119,6 +121,7 @@ class BuyerSide:
         lines, line_meta = paged(i.get("lignesDePoste") or [], line_paging.get("nbResultatsParPageLignesPoste")
                                  or limit, line_paging.get("pageResultatDemandeeLignesPoste"))
         main = self._documents(i)[0]
+        discount = i.get("montantRemiseGlobaleTTC") or 0.0
         facture = {
             "identifiantFactureCPP": i["idFacture"], "numeroFacture": i["numeroFacture"],
             "statutFacture": i["statut"], "commentaire": i["commentaire"], "modeDepot": "DEPOT_API",
@@ -129,9 +132,12 @@ class BuyerSide:
                              "codeServiceExecutant": i.get("codeServiceExecutant"),
                              "idServiceExecutant": i.get("idServiceExecutant"), "destinataireEtat": "ACTIF"},
             "references": self._received_references(i),
-            "montantTotal": {"montantHtTotal": i["montantHT"], "montantTVA": round(i["montantTTC"] - i["montantHT"], 2),
-                             "montantTtcTotal": i["montantTTC"], "montantTtcAvantRemiseGlobalTTC": i["montantTTC"],
-                             "montantAPayer": i["montantAPayer"], "montantRemiseGlobaleTTC": 0.0},
+            # A global discount (remise globale TTC) comes off the total including VAT: HT and VAT are before it.
+            "montantTotal": {"montantHtTotal": i["montantHT"],
+                             "montantTVA": i.get("montantTVA", round(i["montantTTC"] + discount - i["montantHT"], 2)),
+                             "montantTtcTotal": i["montantTTC"],
+                             "montantTtcAvantRemiseGlobalTTC": round(i["montantTTC"] + discount, 2),
+                             "montantAPayer": i["montantAPayer"], "montantRemiseGlobaleTTC": discount},
             "recapitulatifDeTva": {
                 "ligneTva": [{"ligneTvaTauxManuel": line["tauxTva"],
                               "ligneTvaMontantBaseHtParTaux": line["montantBaseHtParTaux"],
@@ -166,7 +172,8 @@ class BuyerSide:
             "numeroBonCommande": invoice.get("numeroEngagement"), "numeroMarche": invoice.get("numeroMarche"),
             "numeroDpMandat": invoice.get("numeroDpMandat"), "dateEcheancePaiement": invoice.get("dateEcheance"),
             "dateFacture": invoice["dateFacture"], "dateDepot": invoice["dateDepot"],
-            "typeFacture": invoice["typeFacture"], "typeTva": "TVA_SUR_DEBIT",
+            "typeFacture": invoice["typeFacture"], "typeTva": invoice.get("typeTva", "TVA_SUR_DEBIT"),
+            "numeroFactureOrigine": invoice.get("numeroFactureOrigine"),
             "modePaiement": None if invoice["typeFacture"] == "AVOIR" else "VIREMENT",
             "codeDeviseFacture": invoice["devise"],
         }

@@ -62,9 +62,11 @@ class Controls:
         buyers = [buyer_siret] if buyer_siret else [s["identifiantStructure"] for s in self.structures.values()
                                                     if s.get("recoitFactures")]
         created = []
+        by_supplier = {}
         with self.lock:
             for n in range(int(count)):
                 supplier = suppliers[n % len(suppliers)]
+                previous = by_supplier.setdefault(supplier["siret"], [])
                 buyer = self.structure_by_siret(buyers[n % len(buyers)])
                 codes = [s["codeService"] for s in self.services.values()
                          if s["idStructure"] == buyer["idStructureCPP"] and s["estActif"]
@@ -88,8 +90,25 @@ class Controls:
                     "piecesJointes": ["bon_de_livraison.pdf"] if n % 3 == 0 else
                                      (["devis_signe.pdf", "pv_reception.pdf"] if n % 3 == 1 else []),
                 })
+                # "avoirApres": N makes the supplier's invoice after its N-th a credit note of 10 % of that one.
+                if supplier.get("avoirApres") and len(previous) == supplier["avoirApres"]:
+                    self._make_credit_note(invoice, previous[-1])
+                previous.append(invoice)
                 created.append(invoice["idFacture"])
         return created
+
+    @staticmethod
+    def _make_credit_note(invoice, origin):
+        """``invoice`` as a credit note (typeFacture AVOIR) of 10 % of ``origin``, naming it (numeroFactureOrigine)."""
+        line = origin["lignesTva"][0]
+        ht = round(origin["montantHT"] / 10, 2)
+        tva = round(ht * line["tauxTva"] / 100, 2)
+        invoice.update({
+            "typeFacture": "AVOIR", "numeroFactureOrigine": origin["numeroFacture"],
+            "numeroFacture": "AV-" + invoice["numeroFacture"], "montantHT": ht, "montantTTC": round(ht + tva, 2),
+            "montantAPayer": round(ht + tva, 2),
+            "lignesTva": [{"tauxTva": line["tauxTva"], "montantBaseHtParTaux": ht, "montantTvaParTaux": tva}],
+        })
 
     def generate_sent(self, count, supplier_siret, buyer_siret, status="MISE_A_DISPOSITION", prefix="HIST",
                       age=30 * 86400, **_ignored):
