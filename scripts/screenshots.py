@@ -170,6 +170,13 @@ def main():
                           ".o_statusbar_buttons button[name=action_process]")
         browser.click(".o_statusbar_buttons button[name=action_process]", ".modal .o_form_view")
         browser.shot("process_window")
+        # A factored supplier's invoice (Chorus Pro names the factor; its IBAN is the factor's) and a credit note.
+        for name, domain in (("factored_invoice", [("factor_name", "!=", False)]),
+                             ("credit_note", [("invoice_type", "=", "AVOIR")])):
+            found = odoo.call("chorus.inbound.invoice", "search", [("company_id", "=", buyer)] + domain, limit=1)
+            if found:
+                browser.go(f"{args.url}{received}/{found[0]}", ".o_form_view .o_form_sheet")
+                browser.shot(name)
         browser.go(args.url + "/odoo/action-l10n_fr_chorus_efacture.action_chorus_supplier", ".o_list_renderer")
         browser.shot("validate_suppliers")
         # The Chorus Pro menu, by side (the user has both companies: both sides).

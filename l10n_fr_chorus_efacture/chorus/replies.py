@@ -509,9 +509,13 @@ class Supplier:
     name: str
     iban: str
     bic: str
+    factor_code: str
+    factor_name: str
 
     @classmethod
     def read(cls, fields):
+        # The factor (affacturage) Chorus Pro names for a factored invoice: its IBAN is then the factor's.
+        factor = fields.obj("affactureur")
         return cls(
             id=fields.integer("idFournisseur"),
             code=fields.text("codeFournisseur", required=True),
@@ -520,6 +524,8 @@ class Supplier:
             name=fields.text("designationFournisseur", "raisonSocialeFournisseur", required=True),
             iban=fields.text("coordBancairesFournisseurCompteBancaire"),
             bic=fields.text("coordBancairesBicSwift", "coordBancairesFournisseurBicSwift"),
+            factor_code=factor.text("affactureurCode"),
+            factor_name=factor.text("affactureurRaisonSociale"),
         )
 
 

@@ -61,6 +61,12 @@ class ChorusInboundInvoice(models.Model):
     supplier_siret = fields.Char(string="Supplier SIRET", readonly=True)
     supplier_iban = fields.Char(string="Supplier IBAN", readonly=True)
     supplier_bic = fields.Char(string="Supplier BIC", readonly=True)
+    factor_name = fields.Char(string="Factor", readonly=True,
+                              help="The factor (affactureur) Chorus Pro names for this invoice: the supplier assigned "
+                                   "it, and the IBAN is the factor's.")
+    factor_code = fields.Char(string="Factor SIRET", readonly=True)
+    iban_other = fields.Boolean(compute="_compute_iban_warning",
+                                help="The IBAN is another partner's in Odoo (a factor?).")
     recipient_siret = fields.Char(string="Recipient SIRET", readonly=True)
     recipient_structure_id = fields.Char(string="Recipient Structure", readonly=True, help="idStructureCPP")
     service_code = fields.Char(readonly=True, string="Service Code")
@@ -248,6 +254,8 @@ class ChorusInboundInvoice(models.Model):
     def _compute_iban_warning(self):
         for invoice in self:
             invoice.iban_warning, invoice.iban_new = invoice._chorus_iban_warning()
+            invoice.iban_other = bool(invoice.iban_warning) and not invoice.iban_new and bool(
+                invoice._chorus_iban_holders() - invoice.partner_id.commercial_partner_id)
 
     @api.depends("partner_id")
     def _compute_partner_history(self):

@@ -473,6 +473,8 @@ class ChorusInboundInvoice(models.Model):
             "supplier_siret": detail.supplier.code,
             "supplier_iban": detail.supplier.iban or False,
             "supplier_bic": detail.supplier.bic or False,
+            "factor_name": detail.supplier.factor_name or False,
+            "factor_code": detail.supplier.factor_code or False,
             "recipient_siret": detail.recipient_code or item.recipient_code,
             "recipient_structure_id": str(detail.recipient_id or item.recipient_id or ""),
             "service_code": detail.service_code or item.service_code or False,

@@ -13,14 +13,23 @@ class ChorusInboundInvoice(models.Model):
         self.ensure_one()
         partner = self.partner_id.commercial_partner_id
         iban = normalize_iban(self.supplier_iban)
-        if not partner or not iban:
+        # Nothing is paid on a credit note: its IBAN is not checked.
+        if not partner or not iban or self.invoice_type == "AVOIR":
             return False, False
         accounts = self.env["res.partner.bank"]._chorus_of_iban(iban, self.company_id)
         holders = accounts.partner_id.commercial_partner_id
         if holders and partner not in holders:
+            if self.factor_name:
+                return _("The IBAN %(iban)s of this invoice belongs to %(holder)s, not to %(partner)s; Chorus Pro "
+                         "names %(factor)s as its factor. If %(partner)s assigned its invoices (affacturage, with the "
+                         "notification you received), confirm it as the factor's account; otherwise reject the "
+                         "invoice: it is how invoice fraud starts.", iban=self.supplier_iban,
+                         holder=", ".join(holders.mapped("display_name")), partner=partner.display_name,
+                         factor=self.factor_name), False
             return _("The IBAN %(iban)s of this invoice belongs to %(holder)s, not to %(partner)s. Check it with "
                      "the supplier by phone, with a number you already had, before any payment: it is how invoice "
-                     "fraud starts.", iban=self.supplier_iban, holder=", ".join(holders.mapped("display_name")),
+                     "fraud starts. A factor's account (affacturage notified to you) is confirmed as the factor's "
+                     "account.", iban=self.supplier_iban, holder=", ".join(holders.mapped("display_name")),
                      partner=partner.display_name), False
         if not holders:
             return _("The IBAN %(iban)s of this invoice is none of %(partner)s's bank accounts. Check it with the "
@@ -61,5 +70,18 @@ class ChorusInboundInvoice(models.Model):
         """The invoice's new IBAN, checked with the supplier, added to its partner's bank accounts."""
         self.ensure_one()
         self.chorus_supplier_id._chorus_confirm_iban(self.supplier_iban, self.supplier_bic)
+        return True
+
+    def _chorus_iban_holders(self):
+        """Who holds this invoice's IBAN in Odoo (for the invoice's company)."""
+        return self.env["res.partner.bank"]._chorus_of_iban(
+            self.supplier_iban, self.company_id).partner_id.commercial_partner_id
+
+    def action_confirm_factor_iban(self):
+        """The invoice's IBAN is a factor's (the supplier assigned its invoices): declared as the account the
+        supplier's mandates pay, held by the factor, once checked."""
+        self.ensure_one()
+        self.chorus_supplier_id._chorus_confirm_iban(self.supplier_iban, self.supplier_bic,
+                                                     factor=self._chorus_iban_holders()[:1])
         return True
 

@@ -103,7 +103,7 @@ class ChorusSupplier(models.Model):
 
     # ------------------------------------------------------------- matching
     def _chorus_candidates(self):
-        """The partners this supplier may be, with how each was found: IBAN first, then SIRET, then SIREN."""
+        """The partners this supplier may be, with how each was found: SIRET first, then IBAN, then SIREN."""
         self.ensure_one()
         found, seen = [], set()
 
@@ -114,13 +114,16 @@ class ChorusSupplier(models.Model):
                     seen.add(partner.id)
                     found.append((partner, method))
 
+        # SIRET first: the IBAN may be a factor's (affacturage), the SIRET is the supplier's own.
         company_domain = [("company_id", "in", (False, self.company_id.id))]
+        code = (self.code or "").strip()
+        siret = len(code) == 14 and code.isdigit()
+        Partner = self.env["res.partner"]
+        if siret:
+            add(Partner.search([("siret", "=", code)] + company_domain, limit=10), "siret")
         if self.iban:
             add(self._bank_holders(self.iban), "iban")
-        code = (self.code or "").strip()
-        if len(code) == 14 and code.isdigit():
-            Partner = self.env["res.partner"]
-            add(Partner.search([("siret", "=", code)] + company_domain, limit=10), "siret")
+        if siret:
             add(Partner.search([("siret", "=like", code[:9] + "%")] + company_domain, limit=10), "siren")
         return found
 
@@ -145,13 +148,22 @@ class ChorusSupplier(models.Model):
         return records
 
     def _chorus_auto_match(self):
-        """Suppliers never validated: linked at once when one partner has their IBAN, else their SIRET. A SIREN
-        match (another establishment of the same company) is only proposed."""
+        """Suppliers never validated: linked at once when one partner has their SIRET, else their IBAN (a factored
+        supplier's IBAN is its factor's). A SIREN match (another establishment of the same company) is only
+        proposed."""
         for supplier in self.filtered(lambda s: s.state == "to_validate"):
             for partner, method in supplier._chorus_candidates():
-                if method in ("iban", "siret"):
+                if method == "siret" or method == "iban" and supplier._chorus_iban_match_is_safe(partner):
                     supplier._chorus_validate(partner, method, by_user=False)
                     break
+
+    def _chorus_iban_match_is_safe(self, partner):
+        """Whether the partner holding the IBAN may be taken for this supplier without a user: not when Chorus Pro
+        names a factor for its invoices (the IBAN is the factor's), nor when the partner's SIRET is another
+        company's."""
+        if any(self.invoice_ids.mapped("factor_name")):
+            return False
+        return not partner.siret or (self.code or "")[:9] == partner.siret[:9]
 
     def _chorus_validate(self, partner, method, by_user=True):
         """Link this supplier to ``partner`` for good: its invoices not mandated yet get it, and the next ones.
@@ -222,15 +234,16 @@ class ChorusSupplier(models.Model):
         self.message_post(body=_("Partner %(partner)s created from the Chorus Pro data.", partner=partner.display_name))
         return True
 
-    def _chorus_add_bank_account(self, partner, iban=None, bic=None, trusted=False):
+    def _chorus_add_bank_account(self, partner, iban=None, bic=None, trusted=False, holder=None):
         """The partner's bank account of this IBAN, created with the user's own rights; trusted only when asked
-        (a user allowed to trust bank accounts confirming it)."""
+        (a user allowed to trust bank accounts confirming it); ``holder``: the name of who holds it (a factor)."""
         iban, bic = iban or self.iban, bic if iban else self.bic
         bank = self.env["res.bank"]
         if bic:
             # The bank directory entry of the BIC: shared reference data, not the supplier's account.
             bank = bank.sudo().search([("bic", "=", bic)], limit=1) or bank.sudo().create({"name": bic, "bic": bic})
         return self.env["res.partner.bank"].create({"acc_number": iban, "partner_id": partner.id,
+                                                    "acc_holder_name": holder or False,
                                                     "bank_id": bank.id or False, "allow_out_payment": trusted})
 
     def action_confirm_iban(self):
@@ -239,9 +252,17 @@ class ChorusSupplier(models.Model):
         self._chorus_confirm_iban(self.iban, self.bic)
         return True
 
-    def _chorus_confirm_iban(self, iban, bic):
+    def action_confirm_factor_iban(self):
+        """Chorus Pro's IBAN is a factor's: declared as the account this supplier's mandates pay."""
+        self.ensure_one()
+        self._chorus_confirm_iban(self.iban, self.bic, factor=self._bank_holders(self.iban)[:1])
+        return True
+
+    def _chorus_confirm_iban(self, iban, bic, factor=None):
         """The IBAN, checked with the supplier, becomes the partner's trusted bank account: the one its mandates
-        pay. Only a user Odoo allows to trust bank accounts does it."""
+        pay. Only a user Odoo allows to trust bank accounts does it. ``factor``: the IBAN is that partner's, the
+        supplier's factor (affacturage): the account is the supplier's in Odoo, held by the factor, so that Odoo
+        pays it for the supplier's bills."""
         self.ensure_one()
         self._chorus_check_may_validate()
         if not self.env.user.has_group("account.group_validate_bank_account"):
@@ -256,9 +277,16 @@ class ChorusSupplier(models.Model):
             raise UserError(_("The IBAN %(iban)s is already a trusted bank account of %(partner)s.", iban=iban,
                               partner=partner.display_name))
         if accounts and not own:
-            raise UserError(_("The IBAN %(iban)s is the bank account of %(holder)s: if the invoices are theirs, "
-                              "choose them as the partner; otherwise the IBAN is wrong, reject the invoice.",
-                              iban=iban, holder=", ".join(accounts.partner_id.mapped("display_name"))))
+            if not factor or factor not in accounts.partner_id.commercial_partner_id:
+                raise UserError(_("The IBAN %(iban)s is the bank account of %(holder)s: if the invoices are theirs, "
+                                  "choose them as the partner; if they are the supplier's factor, confirm it as the "
+                                  "factor's account; otherwise the IBAN is wrong, reject the invoice.",
+                                  iban=iban, holder=", ".join(accounts.partner_id.mapped("display_name"))))
+            self._chorus_add_bank_account(partner, iban, bic, trusted=True, holder=factor.name)
+            self.message_post(body=_("IBAN %(iban)s of the factor %(factor)s declared as the account the mandates of "
+                                     "%(partner)s pay, and trusted by %(user)s.", iban=iban, factor=factor.display_name,
+                                     partner=partner.display_name, user=self.env.user.name))
+            return
         if own:
             own.with_env(self.env).write({"allow_out_payment": True})
         else:

@@ -13,6 +13,20 @@ from .common import give_supplier
 from .test_inbound import BuyerCase
 
 
+def serviced_invoice(case, **values):
+    """The sandbox's first invoice as 1 000 HT + 200 VAT at 20 % (``values`` change it), imported, given its
+    supplier and made service done."""
+    chorus = case.inbox()[0]
+    chorus.update({"montantHT": 1000.0, "montantTTC": 1200.0, "montantAPayer": 1200.0,
+                   "lignesTva": [{"tauxTva": 20.0, "montantBaseHtParTaux": 1000.0, "montantTvaParTaux": 200.0}],
+                   **values})
+    case.run_import()
+    invoice = case.received().filtered(lambda i: i.chorus_invoice_id == str(chorus["idFacture"]))
+    give_supplier(invoice)
+    case.process(invoice, "SERVICE_FAIT", "Service fait")
+    return invoice
+
+
 @tagged("post_install", "-at_install", "chorus_inbound")
 class TestChorusMandateAccounting(BuyerCase):
 
@@ -366,6 +380,7 @@ class TestChorusCreditNotes(BuyerCase):
         invoice, note = self.invoice_and_credit_note()
         self.assertEqual((note.invoice_type, note.origin_number, note.origin_id),
                          ("AVOIR", invoice.name, invoice))
+        self.assertFalse(note.iban_warning, "nothing is paid on a credit note: no IBAN to confirm")
         # The invoice it corrects first: else the two could never be linked.
         with self.assertRaisesRegex(UserError, "is not mandated yet: mandate it first"):
             self.mandate(note)
@@ -419,14 +434,7 @@ class TestChorusMandateVatRecoverable(BuyerCase):
         cls.company.write({"chorus_vat_recoverable": True, "tax_exigibility": True})
 
     def invoice(self, vat_type):
-        chorus = self.inbox()[0]
-        chorus.update({"typeTva": vat_type, "montantHT": 1000.0, "montantTTC": 1200.0, "montantAPayer": 1200.0,
-                       "lignesTva": [{"tauxTva": 20.0, "montantBaseHtParTaux": 1000.0, "montantTvaParTaux": 200.0}]})
-        self.run_import()
-        invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(chorus["idFacture"]))
-        give_supplier(invoice)
-        self.process(invoice, "SERVICE_FAIT", "Service fait")
-        return invoice
+        return serviced_invoice(self, typeTva=vat_type)
 
     def vat_accounts(self, tax):
         return set(tax.with_company(self.company).invoice_repartition_line_ids.account_id.mapped("code"))
@@ -442,13 +450,7 @@ class TestChorusMandateVatRecoverable(BuyerCase):
         self.assertEqual(on_receipts.move_id.invoice_line_ids.tax_ids, services, on_receipts.mandate_error)
         self.assertEqual(services.tax_exigibility, "on_payment")
         self.assertEqual(on_receipts.move_id.amount_total, 1200.0)
-        chorus = self.inbox()[0]
-        chorus.update({"typeTva": "TVA_SUR_DEBIT", "montantHT": 1000.0, "montantTTC": 1200.0, "montantAPayer": 1200.0,
-                       "lignesTva": [{"tauxTva": 20.0, "montantBaseHtParTaux": 1000.0, "montantTvaParTaux": 200.0}]})
-        self.run_import()
-        on_debits = self.received().filtered(lambda i: i.chorus_invoice_id == str(chorus["idFacture"]))
-        give_supplier(on_debits)
-        self.process(on_debits, "SERVICE_FAIT", "Service fait")
+        on_debits = serviced_invoice(self, typeTva="TVA_SUR_DEBIT")
         self.mandate(on_debits)
         self.assertEqual(on_debits.move_id.invoice_line_ids.tax_ids, goods, on_debits.mandate_error)
 
@@ -491,15 +493,7 @@ class TestChorusMandateTotals(BuyerCase):
     totals, or refused with the exact reason, never "the amounts do not add up" when they do."""
 
     def invoice(self, **values):
-        chorus = self.inbox()[0]
-        chorus.update({"montantHT": 1000.0, "montantTTC": 1200.0, "montantAPayer": 1200.0,
-                       "lignesTva": [{"tauxTva": 20.0, "montantBaseHtParTaux": 1000.0, "montantTvaParTaux": 200.0}],
-                       **values})
-        self.run_import()
-        invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(chorus["idFacture"]))
-        give_supplier(invoice)
-        self.process(invoice, "SERVICE_FAIT", "Service fait")
-        return invoice
+        return serviced_invoice(self, **values)
 
     def test_no_vat_recap_the_rate_from_the_totals(self):
         self.company.chorus_vat_recoverable = True

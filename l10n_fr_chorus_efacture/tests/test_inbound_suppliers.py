@@ -5,7 +5,16 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
+from .common import give_supplier
 from .test_inbound import SUPPLIERS, BuyerCase
+
+
+def new_treasurer(env, company, login):
+    """An invoicing user allowed to trust bank accounts (Odoo's right)."""
+    return new_test_user(env, login, name="Trésorier", company_id=company.id,
+                         company_ids=[Command.set(company.ids)],
+                         groups="account.group_account_invoice,base.group_partner_manager,"
+                                "account.group_validate_bank_account")
 
 
 def spaced(iban):
@@ -19,10 +28,7 @@ class TestChorusSuppliers(BuyerCase):
     def setUpClass(cls):
         super().setUpClass()
         # The one who may trust bank accounts (Odoo's right), beside the clerk who may not.
-        cls.treasurer = new_test_user(cls.env, "chorus_treasurer", name="Trésorier",
-                                      groups="account.group_account_invoice,base.group_partner_manager,"
-                                             "account.group_validate_bank_account",
-                                      company_id=cls.company.id, company_ids=[Command.set(cls.company.ids)])
+        cls.treasurer = new_treasurer(cls.env, cls.company, "chorus_treasurer")
 
     def setUp(self):
         super().setUp()
@@ -226,3 +232,73 @@ class TestChorusSuppliers(BuyerCase):
             "company_ids": [(6, 0, self.company.ids)], "groups_id": [(6, 0, [self.env.ref("base.group_user").id])]})
         with self.assertRaises(AccessError):
             self.supplier("informatique").with_user(employee).action_create_partner()
+
+
+@tagged("post_install", "-at_install", "chorus_inbound")
+class TestChorusFactoredSupplier(BuyerCase):
+    """Affacturage: Travaux Publics Durance assigned its invoices to a factor; Chorus Pro names the factor and gives
+    the factor's IBAN. The supplier is matched by its SIRET, never taken for the factor, and its mandates pay the
+    factor's account once a treasurer declared it."""
+
+    FACTOR_IBAN = "FR6230076020211234567890189"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.treasurer = new_treasurer(cls.env, cls.company, "chorus_treasurer_factor")
+
+    def setUp(self):
+        super().setUp()
+        Partner = self.env["res.partner"]
+        self.factor = Partner.create({"name": "Factor Sud Financement", "is_company": True,
+                                      "siret": "43219876000006"})
+        self.env["res.partner.bank"].with_user(self.treasurer).create({
+            "partner_id": self.factor.id, "acc_number": self.FACTOR_IBAN, "allow_out_payment": True})
+        for chorus in self.inbox():
+            if chorus["siretFournisseur"] == SUPPLIERS["travaux"][1]:
+                chorus["coordonneesBancaires"] = {"iban": self.FACTOR_IBAN, "bic": "CEPAFRPP313"}
+                chorus["affactureur"] = {"affactureurCode": "43219876000006", "affactureurCodePays": "FR",
+                                         "affactureurId": 77, "affactureurRaisonSociale": "Factor Sud Financement",
+                                         "affactureurTypeIdentifiant": "SIRET"}
+
+    def supplier(self):
+        return self.env["chorus.supplier"].search([("company_id", "=", self.company.id),
+                                                   ("code", "=", SUPPLIERS["travaux"][1])])
+
+    def test_never_taken_for_the_factor(self):
+        # No partner with its SIRET: the factor holds the IBAN, but Chorus Pro names it as the factor: only proposed.
+        self.run_import()
+        supplier = self.supplier()
+        self.assertEqual((supplier.state, supplier.partner_id), ("to_validate", self.env["res.partner"]))
+        self.assertIn(self.factor, supplier.candidate_ids)
+        invoice = self.of_supplier("travaux")[0]
+        self.assertEqual((invoice.factor_name, invoice.factor_code), ("Factor Sud Financement", "43219876000006"))
+
+    def test_matched_by_siret_and_paid_to_the_factor(self):
+        durance = self.env["res.partner"].create({"name": "TP Durance", "is_company": True,
+                                                  "siret": SUPPLIERS["travaux"][1]})
+        self.run_import()
+        supplier = self.supplier()
+        self.assertEqual((supplier.partner_id, supplier.match_method, supplier.iban_state),
+                         (durance, "siret", "other"), "the SIRET wins over the factor's IBAN")
+        invoice = self.of_supplier("travaux")[0]
+        self.assertIn("Chorus Pro names Factor Sud Financement as its factor", invoice.iban_warning)
+        self.assertEqual((invoice.iban_other, invoice.iban_new), (True, False))
+        give_supplier(invoice)  # the IBAN is not the supplier's: "Confirm the IBAN" is not offered
+        self.process(invoice, "SERVICE_FAIT", "Service fait")
+        with self.assertRaisesRegex(UserError, "is not a trusted bank account of TP Durance"):
+            self.mandate(invoice)
+        # Declared by a user allowed to trust bank accounts, after the notification of the assignment.
+        with self.assertRaises(AccessError):
+            invoice.with_user(self.clerk).action_confirm_factor_iban()
+        invoice.with_user(self.treasurer).action_confirm_factor_iban()
+        account = durance.bank_ids.filtered(lambda bank: bank.sanitized_acc_number == self.FACTOR_IBAN)
+        self.assertEqual((account.acc_holder_name, account.allow_out_payment, account.chorus_trusted_by_id),
+                         ("Factor Sud Financement", True, self.treasurer))
+        invoice.invalidate_recordset(["iban_warning", "iban_other"])
+        self.assertFalse(invoice.iban_warning)
+        self.mandate(invoice)
+        bill = invoice.move_id
+        self.assertEqual((bill.partner_id, bill.partner_bank_id), (durance, account),
+                         "the supplier's bill, paid to the factor's account")
+        self.assertIn("Factor Sud Financement", supplier.message_ids[0].body)

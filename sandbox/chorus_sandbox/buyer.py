@@ -163,6 +163,10 @@ class BuyerSide:
             "coordBancairesFournisseurCodePays": iban[:2] or None,
             "coordBancairesFournisseurType": "IBAN" if iban else None,
             "coordBancairesBicSwift": bank.get("bic"),
+            # A factored invoice names its factor; the IBAN is then the factor's.
+            "affactureur": invoice.get("affactureur") or {
+                "affactureurCode": "", "affactureurCodePays": "", "affactureurId": 0, "affactureurRaisonSociale": "",
+                "affactureurTypeIdentifiant": ""},
         }
 
     @staticmethod

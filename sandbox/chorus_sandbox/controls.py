@@ -82,6 +82,7 @@ class Controls:
                     "siretFournisseur": supplier["siret"], "designationFournisseur": supplier["nom"],
                     "typeDemandePaiement": supplier.get("typeDemandePaiement", "FACTURE"),
                     "coordonneesBancaires": {"iban": supplier.get("iban"), "bic": supplier.get("bic")},
+                    "affactureur": supplier.get("affactureur"),
                     "dateFacture": day.isoformat(), "dateDepot": day.isoformat(),
                     "codeServiceExecutant": rng.choice(codes) if codes else None,
                     "numeroEngagement": "EJ%s%06d" % (day.year, rng.randint(1, 999999)) if rng.random() < .7 else None,
