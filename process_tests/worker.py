@@ -168,12 +168,13 @@ def op_import(env, args):
 
 
 def op_prepare_mandates(env, args):
-    """``count`` received invoices validated, given their supplier (its new IBAN confirmed), made SERVICE_FAIT
-    (pushed)."""
+    """``count`` received invoices (not credit notes) validated, given their supplier (its new IBAN confirmed, or
+    its factor's account declared), made SERVICE_FAIT (pushed)."""
     _supplier, buyer = companies(env)
     env = admin_env(env, buyer)
     invoices = env["chorus.inbound.invoice"].search([("company_id", "=", buyer.id),
-                                                     ("chorus_status", "=", "MISE_A_DISPOSITION")],
+                                                     ("chorus_status", "=", "MISE_A_DISPOSITION"),
+                                                     ("invoice_type", "=", "FACTURE")],
                                                     limit=args["count"], order="id")
     for invoice in invoices:
         if not invoice.partner_id:
@@ -182,6 +183,8 @@ def op_prepare_mandates(env, args):
             invoice.action_create_supplier()
         if invoice.iban_new:
             invoice.action_confirm_iban()
+        if invoice.iban_other:  # the demo's factored supplier: its factor's account declared
+            invoice.action_confirm_factor_iban()
     invoices.action_internal_validate()
     invoices.action_process()
     invoices._chorus_request_status("SERVICE_FAIT", reason="Service fait")

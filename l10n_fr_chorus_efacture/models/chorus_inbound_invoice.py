@@ -159,8 +159,9 @@ class ChorusInboundInvoice(models.Model):
          ("deposits", "Deposit invoices already mandated: only the rest is booked")],
         readonly=True, copy=False, string="Part Already Paid",
         help="How the mandate books the part of the total already paid, as the accountant said.")
+    # Not tracked: the step's one chatter message is the status's (or the refusal's).
     sync_state = fields.Selection([("pending", "Pending"), ("done", "Done"), ("error", "Error")],
-                                  readonly=True, string="Sync with Chorus Pro", tracking=True)
+                                  readonly=True, string="Sync with Chorus Pro")
     sync_status = fields.Selection(CHORUS_INVOICE_STATUSES, readonly=True, string="Status to Send")
     sync_reason = fields.Char(readonly=True, string="Reason to Send")
     sync_mandate_number = fields.Char(readonly=True, string="Mandate Number to Send")

@@ -197,6 +197,7 @@ class ChorusInboundInvoice(models.Model):
             self._chorus_commit()
             return
         status = known_status(reply.status) or self.sync_status
+        changed = status != self.chorus_status
         # On Chorus Pro's clock (its reply's Date), as the listings give their times.
         values = {"chorus_status": status, "chorus_status_date": client.last_reply_time or fields.Datetime.now(),
                   "chorus_status_comment": self.sync_reason or False,
@@ -213,7 +214,11 @@ class ChorusInboundInvoice(models.Model):
         if self.sync_mandate_number:
             body = _("Chorus Pro status set to %(status)s with the mandate %(number)s.",
                      status=self._chorus_status_label(), number=self.sync_mandate_number)
-        self.message_post(body=body)
+        if changed and not (self.env.context.get("tracking_disable") or self.env.context.get("mail_notrack")):
+            # One chatter message for the step: the status's tracking, with the reason as its text.
+            self._track_set_log_message(body)
+        else:
+            self.message_post(body=body)
         self.env["chorus.retry"]._chorus_done("push", self)
         self._chorus_commit()
 

@@ -457,6 +457,19 @@ class TestChorusInbound(BuyerCase):
         with self.registry.cursor() as cr:
             cr.execute("DELETE FROM chorus_allowed_status WHERE company_id = %s AND status = %s", [company.id, status])
 
+    def test_one_chatter_message_per_step(self):
+        self.run_import()
+        # Tracking on, as in a user's session (the test case turns it off).
+        invoice = self.received()[0].with_context(tracking_disable=False, mail_notrack=False)
+        before = invoice.message_ids
+        self.process(invoice, "SERVICE_FAIT", "Livré le 2 décembre")
+        self.env.cr.precommit.run()  # the tracking, as a commit makes it
+        invoice.invalidate_recordset(["message_ids"])
+        step = invoice.message_ids - before
+        self.assertEqual(len(step), 1, step.mapped("body"))
+        self.assertIn("Livré le 2 décembre", step.body)
+        self.assertEqual(step.tracking_value_ids.field_id.name, "chorus_status", "the status's change, with it")
+
     def test_push_retried_after_503(self):
         self.run_import()
         invoice = self.received()[0]
