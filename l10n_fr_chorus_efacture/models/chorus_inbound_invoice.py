@@ -254,9 +254,7 @@ class ChorusInboundInvoice(models.Model):
     @api.depends("partner_id", "partner_id.bank_ids", "partner_id.bank_ids.allow_out_payment", "supplier_iban")
     def _compute_iban_warning(self):
         for invoice in self:
-            invoice.iban_warning, invoice.iban_new = invoice._chorus_iban_warning()
-            invoice.iban_other = bool(invoice.iban_warning) and not invoice.iban_new and bool(
-                invoice._chorus_iban_holders() - invoice.partner_id.commercial_partner_id)
+            invoice.iban_warning, invoice.iban_new, invoice.iban_other = invoice._chorus_iban_warning()
 
     @api.depends("partner_id")
     def _compute_partner_history(self):

@@ -191,6 +191,13 @@ class ChorusInboundInvoice(models.Model):
         self._chorus_commit()
         return reason or self.move_id
 
+    def _chorus_company_purchase_taxes(self, domain):
+        """The invoice's company's percent purchase taxes matching ``domain``; read as that company (accounts'
+        codes are per company), whoever mandates."""
+        Tax = self.env["account.tax"].with_company(self.company_id)
+        return Tax.search([*Tax._check_company_domain(self.company_id), ("type_tax_use", "=", "purchase"),
+                           ("amount_type", "=", "percent"), *domain])
+
     def _chorus_purchase_taxes(self, rate):
         """The purchase taxes that may book this invoice's VAT of ``rate`` (VAT recoverable), narrowed as an
         accountant would: the one chosen in the mandate window; the article's default taxes; a fixed asset's VAT
@@ -198,12 +205,7 @@ class ChorusInboundInvoice(models.Model):
         receipts: on payment) when the company uses cash basis, on invoice when it does not; plain deductible VAT
         over reverse charge; the company's default purchase tax. One left is the tax; several: the user chooses
         (never the first)."""
-        # Accounts' codes are per company: read as the invoice's company, whoever mandates.
-        Tax = self.env["account.tax"].with_company(self.company_id)
-        taxes = Tax.search([
-            *Tax._check_company_domain(self.company_id), ("type_tax_use", "=", "purchase"),
-            ("amount_type", "=", "percent"), ("amount", "=", rate), ("price_include", "=", False),
-        ])
+        taxes = self._chorus_company_purchase_taxes([("amount", "=", rate), ("price_include", "=", False)])
         chosen = self.mandate_tax_ids & taxes
         if chosen:
             return chosen[:1]
@@ -291,9 +293,7 @@ class ChorusInboundInvoice(models.Model):
         (to the cent), when Chorus Pro gives no VAT recap; refused with the figures otherwise."""
         if self.currency_id.is_zero(self.amount_tax):
             return 0.0
-        rates = set(self.env["account.tax"].search([
-            *self.env["account.tax"]._check_company_domain(self.company_id), ("type_tax_use", "=", "purchase"),
-            ("amount_type", "=", "percent"), ("amount", ">", 0)]).mapped("amount"))
+        rates = set(self._chorus_company_purchase_taxes([("amount", ">", 0)]).mapped("amount"))
         fitting = sorted(rate for rate in rates if self.currency_id.compare_amounts(
             self.currency_id.round(self.amount_untaxed * rate / 100), self.amount_tax) == 0)
         if len(fitting) != 1:

@@ -9,13 +9,14 @@ class ChorusInboundInvoice(models.Model):
 
     # -------------------------------------------------------------- matching
     def _chorus_iban_warning(self):
-        """(Why the invoice's IBAN is suspect, or False; whether it is nobody's in Odoo)."""
+        """(Why the invoice's IBAN is suspect, or False; whether it is nobody's in Odoo, to confirm; whether it is
+        another partner's, a factor's perhaps)."""
         self.ensure_one()
         partner = self.partner_id.commercial_partner_id
         iban = normalize_iban(self.supplier_iban)
         # Nothing is paid on a credit note: its IBAN is not checked.
         if not partner or not iban or self.invoice_type == "AVOIR":
-            return False, False
+            return False, False, False
         accounts = self.env["res.partner.bank"]._chorus_of_iban(iban, self.company_id)
         holders = accounts.partner_id.commercial_partner_id
         if holders and partner not in holders:
@@ -25,22 +26,22 @@ class ChorusInboundInvoice(models.Model):
                          "notification you received), confirm it as the factor's account; otherwise reject the "
                          "invoice: it is how invoice fraud starts.", iban=self.supplier_iban,
                          holder=", ".join(holders.mapped("display_name")), partner=partner.display_name,
-                         factor=self.factor_name), False
+                         factor=self.factor_name), False, True
             return _("The IBAN %(iban)s of this invoice belongs to %(holder)s, not to %(partner)s. Check it with "
                      "the supplier by phone, with a number you already had, before any payment: it is how invoice "
                      "fraud starts. A factor's account (affacturage notified to you) is confirmed as the factor's "
                      "account.", iban=self.supplier_iban, holder=", ".join(holders.mapped("display_name")),
-                     partner=partner.display_name), False
+                     partner=partner.display_name), False, True
         if not holders:
             return _("The IBAN %(iban)s of this invoice is none of %(partner)s's bank accounts. Check it with the "
                      "supplier by phone, with a number you already had, then confirm it (Confirm the IBAN): it is how "
-                     "invoice fraud starts.", iban=self.supplier_iban, partner=partner.display_name), True
+                     "invoice fraud starts.", iban=self.supplier_iban, partner=partner.display_name), True, False
         if not accounts.filtered(lambda a: a.allow_out_payment and a.partner_id.commercial_partner_id == partner):
             return _("The IBAN %(iban)s of this invoice is a bank account of %(partner)s that nobody trusted yet. "
                      "Check it with the supplier by phone, with a number you already had, then confirm it (Confirm "
                      "the IBAN): only a trusted account is paid.", iban=self.supplier_iban,
-                     partner=partner.display_name), True
-        return False, False
+                     partner=partner.display_name), True, False
+        return False, False, False
 
     def _chorus_match_supplier(self):
         """Each invoice gets the partner its Chorus supplier was validated as; a supplier never validated is
