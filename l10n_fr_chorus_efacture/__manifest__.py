@@ -21,6 +21,7 @@
         "security/chorus_security.xml",
         "security/ir.model.access.csv",
         "data/ir_cron.xml",
+        "data/mail_activity_type.xml",
         "wizards/chorus_account_wizard_views.xml",
         "wizards/chorus_partner_sending_wizard_views.xml",
         "wizards/account_move_send_wizard_views.xml",

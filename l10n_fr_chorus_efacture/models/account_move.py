@@ -3,6 +3,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools.misc import format_datetime
 
 from ..tools.statuses import CHORUS_INVOICE_STATUSES, selection_labels
+from .chorus_inbound_invoice import MANDATED
 
 DEFINITIVE_STATES = {"sending", "unknown", "deposited", "integrated"}
 # Flux states (consulterCRDetaille's etatCourantDepotFlux, from the fact sheet).
@@ -92,7 +93,12 @@ class AccountMove(models.Model):
         DISPLAY_STATES, string="Chorus Pro", compute="_compute_chorus_display",
         help="Where the invoice stands: its transmission until Chorus Pro integrates it, then its status there.")
     chorus_next_step = fields.Char(string="What happens next", compute="_compute_chorus_display")
-    chorus_mandate_number = fields.Char(related="chorus_inbound_id.mandate_number", string="Mandate Number")
+    chorus_mandate_number = fields.Char(
+        compute="_compute_chorus_mandate_number", inverse="_inverse_chorus_mandate_number", string="Mandate Number",
+        help="The number of this mandate in your financial system, which Chorus Pro receives (numeroDPMandat). "
+             "Typed here when it is awaited, or when Chorus Pro refused it.")
+    chorus_mandate_number_editable = fields.Boolean(compute="_compute_chorus_mandate_number",
+                                                    string="Mandate Number to Give")
     chorus_inbound_id = fields.Many2one("chorus.inbound.invoice", string="Received through Chorus Pro",
                                         copy=False, readonly=True, index="btree_not_null",
                                         help="The invoice received through Chorus Pro this bill mandates.")
@@ -101,6 +107,20 @@ class AccountMove(models.Model):
         ("chorus_inbound_unique", "unique(chorus_inbound_id)",
          "An invoice received through Chorus Pro is mandated by one bill only."),
     ]
+
+    @api.depends("chorus_inbound_id.mandate_number", "chorus_inbound_id.mandate_number_awaited",
+                 "chorus_inbound_id.sync_state")
+    def _compute_chorus_mandate_number(self):
+        for move in self:
+            inbound = move.chorus_inbound_id
+            move.chorus_mandate_number = inbound.mandate_number
+            move.chorus_mandate_number_editable = inbound.mandate_number_awaited or (
+                inbound.sync_state == "error" and inbound.sync_status == MANDATED)
+
+    def _inverse_chorus_mandate_number(self):
+        for move in self.filtered("chorus_inbound_id"):
+            if move.chorus_mandate_number != move.chorus_inbound_id.mandate_number:
+                move.chorus_inbound_id._chorus_give_mandate_number(move.chorus_mandate_number)
 
     @api.depends("chorus_state", "chorus_invoice_status")
     def _compute_chorus_is_definitive(self):

@@ -153,7 +153,12 @@ class ChorusInboundInvoice(models.Model):
     mandate_number = fields.Char(
         readonly=True, copy=False, string="Mandate Number",
         help="The number of the mandate in the body's financial system, which Chorus Pro receives with MANDATEE "
-             "(numeroDPMandat): given in the mandate window, else the bill's number.")
+             "(numeroDPMandat): given in the mandate window or later on the bill, else the bill's number.")
+    mandate_number_awaited = fields.Boolean(
+        readonly=True, copy=False, string="Mandate Number Awaited",
+        help="The bill is made; Chorus Pro is told the invoice is mandated once its mandate number is given on the "
+             "bill.")
+    mandate_user_id = fields.Many2one("res.users", readonly=True, copy=False, string="Mandated By")
     mandate_paid_part = fields.Selection(
         [("advance", "Advances paid: cleared from the advance account"),
          ("deposits", "Deposit invoices already mandated: only the rest is booked")],

@@ -15,6 +15,7 @@ from ..tools.dates import paris_day
 from ..tools.statuses import (CHORUS_INVOICE_STATUSES, FINAL_STATUSES, known_payment_request, known_status,
                               known_vat_type)
 from ..tools.transaction import OutageGuard, advisory_lock, lock_key, rollback_if_allowed, run_isolated
+from .chorus_inbound_invoice import MANDATED
 
 _logger = logging.getLogger(__name__)
 
@@ -356,8 +357,11 @@ class ChorusInboundInvoice(models.Model):
                     "was_suspended": self.was_suspended or any(e.status == "SUSPENDUE" for e in history.entries)})
         self._chorus_compute_due_dates()
         if changed:
-            self._chorus_check_documents(client.get_received_invoice(int(self.chorus_invoice_id)))
+            detail = client.get_received_invoice(int(self.chorus_invoice_id))
+            self._chorus_check_documents(detail)
             self.message_post(body=_("Chorus Pro status: %(status)s.", status=self._chorus_status_label()))
+            if status == MANDATED and self.mandate_number_awaited:
+                self._chorus_mandated_in_chorus_pro(detail.mandate_number)
         return changed
 
     def _chorus_add_missing_history(self, history, latest_moment):

@@ -7,6 +7,8 @@ from odoo.tools import float_compare, format_amount, format_date
 from ..tools.transaction import run_isolated
 from .chorus_inbound_invoice import MANDATED
 
+MANDATE_NUMBER_ACTIVITY = "l10n_fr_chorus_efacture.mail_activity_type_chorus_mandate_number"
+
 
 class ChorusInboundInvoice(models.Model):
     _inherit = "chorus.inbound.invoice"
@@ -109,12 +111,15 @@ class ChorusInboundInvoice(models.Model):
         return False
 
     def _chorus_request_mandates(self, journal, account, analytic_distribution=None, paid_part=False,
-                                 mandate_number=False, taxes=None):
+                                 mandate_number=False, taxes=None, number_later=False):
         """Mandate these invoices: the request is saved first (the cron finishes it if the worker stops), then
         each bill is made in a transaction of its own. ``paid_part``: how the part already paid is booked, for the
-        invoices that have one. Returns {invoice: its bill, or why not}."""
+        invoices that have one. ``number_later``: the mandate numbers are given on the bills afterwards (Chorus
+        Pro is told then). Returns {invoice: its bill, or why not}."""
+        user = self.env.user
         self = self.sudo()
         self.write({"mandate_state": "requested", "mandate_error": False, "mandate_journal_id": journal.id,
+                    "mandate_user_id": user.id, "mandate_number_awaited": bool(number_later),
                     "mandate_account_id": account.id,
                     "mandate_tax_ids": [fields.Command.set(taxes.ids if taxes else [])],
                     "mandate_analytic_distribution": analytic_distribution or False})
@@ -178,10 +183,17 @@ class ChorusInboundInvoice(models.Model):
             try:
                 with self.env.cr.savepoint():
                     bill = self._chorus_create_bill()
-                    number = self.mandate_number or bill.name
-                    self.write({"move_id": bill.id, "mandate_state": False, "mandate_error": False,
-                                "mandate_number": number})
-                    self._chorus_queue_status(MANDATED, mandate_number=number)
+                    if self.mandate_number_awaited:
+                        self.write({"move_id": bill.id, "mandate_state": False, "mandate_error": False})
+                        bill.activity_schedule(
+                            MANDATE_NUMBER_ACTIVITY, user_id=self.mandate_user_id.id or self.env.uid,
+                            note=_("Chorus Pro is told that %(invoice)s is mandated once its mandate number is "
+                                   "given on this bill.", invoice=self.name))
+                    else:
+                        number = self.mandate_number or bill.name
+                        self.write({"move_id": bill.id, "mandate_state": False, "mandate_error": False,
+                                    "mandate_number": number})
+                        self._chorus_queue_status(MANDATED, mandate_number=number)
             except UserError as error:
                 reason = error.args[0]
         if reason:
@@ -455,6 +467,37 @@ class ChorusInboundInvoice(models.Model):
             attachment_ids=copies.ids)
         self.message_post(body=_("Mandate %(bill)s created.", bill=bill.name))
         return bill
+
+    def _chorus_give_mandate_number(self, number):
+        """The mandate number given after the bill was made (awaited, or refused by Chorus Pro): MANDATEE queued
+        with it. Sent by the push's scheduled action, woken up: no call to Chorus Pro inside a form's save."""
+        self.ensure_one()
+        self.check_access("write")
+        number = (number or "").strip()
+        if not number:
+            raise UserError(_("Mandate Number: give the number of the mandate in your financial system."))
+        if not self._chorus_lock():
+            raise UserError(_("%(invoice)s: another user is changing it right now; try again in a moment.",
+                              invoice=self.display_name))
+        refused = self.sync_state == "error" and self.sync_status == MANDATED
+        if not (self.move_id and self.mandate_number_awaited) and not refused:
+            raise UserError(_("%(invoice)s: Chorus Pro has its mandate number %(number)s already; it cannot change.",
+                              invoice=self.display_name, number=self.mandate_number or ""))
+        self.sudo().write({"mandate_number": number, "mandate_number_awaited": False})
+        self._chorus_queue_status(MANDATED, mandate_number=number)
+        self.move_id.sudo().activity_feedback(
+            [MANDATE_NUMBER_ACTIVITY], feedback=_("Mandate number %(number)s given by %(user)s.", number=number,
+                                                  user=self.env.user.name))
+        self.env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_inbound_push")._trigger()
+
+    def _chorus_mandated_in_chorus_pro(self, number):
+        """Someone set MANDATEE in Chorus Pro's portal while the bill waited for its number: Chorus Pro's number is
+        the mandate's, nothing is left to give."""
+        self.ensure_one()
+        self.sudo().write({"mandate_number": number or False, "mandate_number_awaited": False})
+        self.move_id.sudo().activity_feedback(
+            [MANDATE_NUMBER_ACTIVITY], feedback=_("Mandated in Chorus Pro directly, with the mandate number "
+                                                  "%(number)s.", number=number or _("none")))
 
     def action_correct_mandate_number(self):
         """A MANDATEE Chorus Pro refused: its mandate number corrected, then sent again."""

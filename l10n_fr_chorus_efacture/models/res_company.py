@@ -96,6 +96,11 @@ class ResCompany(models.Model):
         string="VAT recoverable on expenses",
         help="Off (most public bodies): the mandates book the amounts including VAT as expenses. On: they book "
              "the VAT Chorus Pro gives, rate by rate, as deductible VAT.")
+    chorus_mandate_number_later = fields.Boolean(
+        string="Mandate numbers given on the bills",
+        help="Your financial system numbers the mandates after the bills are made: the mandate window proposes to "
+             "give each number later on its bill, and Chorus Pro is told the invoice is mandated (with that number) "
+             "once it is given. Off: the number typed in the mandate window, else the bill's number.")
     chorus_advance_account_id = fields.Many2one(
         "account.account", string="Advances to Suppliers Account", check_company=True,
         domain="[('account_type', 'in', ('asset_current', 'asset_receivable', 'liability_current', "

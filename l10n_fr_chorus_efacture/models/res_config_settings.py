@@ -27,6 +27,7 @@ class ResConfigSettings(models.TransientModel):
     chorus_payment_delay_days = fields.Integer(related="company_id.chorus_payment_delay_days", readonly=False)
     chorus_inbound_validation = fields.Boolean(related="company_id.chorus_inbound_validation", readonly=False)
     chorus_vat_recoverable = fields.Boolean(related="company_id.chorus_vat_recoverable", readonly=False)
+    chorus_mandate_number_later = fields.Boolean(related="company_id.chorus_mandate_number_later", readonly=False)
     chorus_advance_account_id = fields.Many2one(related="company_id.chorus_advance_account_id", readonly=False)
     chorus_inbound_start_date = fields.Date(related="company_id.chorus_inbound_start_date", readonly=False)
     chorus_inbound_before_start = fields.Selection(related="company_id.chorus_inbound_before_start", readonly=False)

@@ -336,6 +336,8 @@ class TestChorusMandateNumber(BuyerCase):
         self.assertEqual((invoice.sync_state, invoice.sync_status, chorus["statut"]),
                          ("error", "MANDATEE", "SERVICE_FAIT"))
         self.assertIn("SANDBOX refus injecté", invoice.sync_error)
+        self.assertTrue(invoice.move_id.with_user(self.clerk).chorus_mandate_number_editable,
+                        "also correctable on the bill")
         action = invoice.with_user(self.clerk).action_correct_mandate_number()
         wizard = self.env[action["res_model"]].with_user(self.clerk).with_context(**action["context"]).create({})
         self.assertEqual(wizard.mandate_number, invoice.move_id.name, "the number refused, to correct")
@@ -349,6 +351,72 @@ class TestChorusMandateNumber(BuyerCase):
         # Nothing left to correct.
         with self.assertRaisesRegex(UserError, "Only a mandate Chorus Pro refused"):
             invoice.action_correct_mandate_number()
+
+    def test_mandate_number_given_later_on_the_bill(self):
+        """A financial system that numbers mandates after the bills: Chorus Pro hears MANDATEE once the number is
+        typed on the bill, with that number, never the bill's."""
+        self.company.chorus_mandate_number_later = True
+        chorus = self.inbox()[0]
+        self.run_import()
+        invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(chorus["idFacture"]))
+        give_supplier(invoice)
+        self.process(invoice, "SERVICE_FAIT", "Service fait")
+        with self.assertRaisesRegex(UserError, "Mandate Number: type it now, or untick"):
+            self.mandate(invoice, mandate_number="M-1")
+        self.mandate(invoice)
+        bill = invoice.move_id
+        self.assertEqual(bill.state, "posted", invoice.mandate_error)
+        self.assertEqual((invoice.stage, invoice.mandate_number_awaited, invoice.sync_status, chorus["statut"]),
+                         ("mandated", True, "SERVICE_FAIT", "SERVICE_FAIT"), "no MANDATEE queued: the number first")
+        self.assertFalse(bill.chorus_mandate_number)
+        self.assertIn(invoice, self.Inbound.search([("mandate_number_awaited", "=", True)]))
+        activity = bill.activity_ids
+        self.assertEqual((activity.activity_type_id.name, activity.user_id), ("Give the mandate number", self.clerk))
+
+        clerk_bill = bill.with_user(self.clerk)
+        self.assertTrue(clerk_bill.chorus_mandate_number_editable)
+        with self.assertRaisesRegex(UserError, "Mandate Number: give the number"):
+            clerk_bill.write({"chorus_mandate_number": "  "})
+        push = self.env.ref("l10n_fr_chorus_efacture.ir_cron_chorus_inbound_push")
+        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", push.id)])
+        clerk_bill.write({"chorus_mandate_number": " M-2026-00789 "})
+        self.assertEqual((invoice.mandate_number, invoice.mandate_number_awaited, invoice.sync_state,
+                          invoice.sync_status, chorus["statut"]), ("M-2026-00789", False, "pending", "MANDATEE",
+                                                                   "SERVICE_FAIT"), "queued, not sent in the save")
+        self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "=", push.id)]), triggers + 1,
+                         "the push is woken up")
+        self.assertFalse(bill.activity_ids, "the activity is done")
+        self.assertIn("Mandate number M-2026-00789 given by Agent comptable", bill.message_ids[0].body)
+        self.Inbound._cron_chorus_push_statuses()
+        self.assertEqual((invoice.sync_state, chorus["statut"], chorus["numeroDpMandat"]),
+                         ("done", "MANDATEE", "M-2026-00789"))
+        self.assertFalse(clerk_bill.chorus_mandate_number_editable)
+        with self.assertRaisesRegex(UserError, "has its mandate number M-2026-00789 already"):
+            clerk_bill.write({"chorus_mandate_number": "M-2026-00790"})
+        self.assertEqual(chorus["numeroDpMandat"], "M-2026-00789")
+
+    def test_number_awaited_but_mandated_in_chorus_pro_portal(self):
+        """The number was awaited on the bill, and someone mandated the invoice in Chorus Pro's portal: the next
+        import takes Chorus Pro's number; nothing is left to give, nothing is sent twice."""
+        chorus = self.inbox()[0]
+        self.run_import()
+        invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(chorus["idFacture"]))
+        give_supplier(invoice)
+        self.process(invoice, "SERVICE_FAIT", "Service fait")
+        self.mandate(invoice, number_later=True)
+        bill = invoice.move_id
+        self.assertTrue(bill.activity_ids)
+        self.control("advance", seconds=3600)
+        self.control("invoice/status", idFacture=chorus["idFacture"], statut="MANDATEE")
+        chorus["numeroDpMandat"] = "PORTAIL-12"
+        self.run_import()
+        self.assertEqual((invoice.chorus_status, invoice.mandate_number, invoice.mandate_number_awaited),
+                         ("MANDATEE", "PORTAIL-12", False))
+        self.assertEqual(bill.chorus_mandate_number, "PORTAIL-12")
+        self.assertFalse(bill.activity_ids)
+        self.assertIn("Mandated in Chorus Pro directly", bill.message_ids[0].body)
+        with self.assertRaisesRegex(UserError, "has its mandate number PORTAIL-12 already"):
+            bill.with_user(self.clerk).chorus_mandate_number = "M-3"
 
 
 @tagged("post_install", "-at_install", "chorus_inbound")

@@ -21,10 +21,8 @@ class ChorusInboundMandateNumberWizard(models.TransientModel):
         invoice.check_access("write")
         if invoice.sync_state != "error" or invoice.sync_status != MANDATED:
             raise UserError(_("Only a mandate Chorus Pro refused can be corrected here."))
-        number = (self.mandate_number or "").strip()
-        if not number:
-            raise UserError(_("Mandate Number: give the number of the mandate in your financial system."))
-        invoice.sudo().write({"mandate_number": number, "sync_mandate_number": number, "sync_state": "pending"})
+        invoice._chorus_give_mandate_number(self.mandate_number)
+        number = invoice.mandate_number
         invoice._chorus_push_statuses()
         if invoice.sync_state != "done":
             # Accepted, the push's own message says the number: one message per step.

@@ -42,6 +42,10 @@ class ChorusInboundMandateWizard(models.TransientModel):
         string="Mandate Number",
         help="The number your financial system gives this mandate: Chorus Pro receives it (numeroDPMandat). "
              "Empty: the bill's number. One invoice at a time.")
+    number_later = fields.Boolean(
+        string="Number given later on the bill", compute="_compute_number_later", store=True, readonly=False,
+        help="Your financial system numbers the mandate after the bill is made: the bill asks for the number (an "
+             "activity), and Chorus Pro is told the invoice is mandated once it is given.")
     paid_part_info = fields.Text(compute="_compute_paid_part_info", string="Already Paid")
     refusals = fields.Text(compute="_compute_refusals", string="Not mandated")
     state = fields.Selection([("draft", "To confirm"), ("done", "Done")], default="draft", required=True)
@@ -58,6 +62,11 @@ class ChorusInboundMandateWizard(models.TransientModel):
         for wizard in self:
             wizard.journal_id = self.env["account.journal"].search([
                 ("type", "=", "purchase"), ("company_id", "=", wizard.company_id.id)], limit=1)
+
+    @api.depends("company_id")
+    def _compute_number_later(self):
+        for wizard in self:
+            wizard.number_later = wizard.company_id.chorus_mandate_number_later
 
     @api.depends("company_id")
     def _compute_account_id(self):
@@ -103,8 +112,12 @@ class ChorusInboundMandateWizard(models.TransientModel):
         if self.mandate_number and len(self.inbound_ids) > 1:
             raise UserError(_("Mandate Number: one number is one mandate; select one invoice, or leave it empty (each "
                               "bill's number is sent)."))
+        if self.mandate_number and self.number_later:
+            raise UserError(_("Mandate Number: type it now, or untick \"Number given later on the bill\"; not "
+                              "both."))
         results = to_mandate._chorus_request_mandates(self.journal_id, self.account_id, self.analytic_distribution,
-                                                      self.paid_part, self.mandate_number, taxes=self.tax_ids)
+                                                      self.paid_part, self.mandate_number, taxes=self.tax_ids,
+                                                      number_later=self.number_later)
         results.update(refusals)
         lines = []
         bills = self.env["account.move"]
@@ -112,8 +125,12 @@ class ChorusInboundMandateWizard(models.TransientModel):
             result = results.get(invoice)
             if isinstance(result, models.BaseModel) and result:
                 bills |= result
-                told = _("Chorus Pro is told.") if invoice.sync_state == "done" else \
-                    _("Chorus Pro will be told as soon as it answers.")
+                if invoice.mandate_number_awaited:
+                    told = _("Chorus Pro is told once its mandate number is given on the bill.")
+                elif invoice.sync_state == "done":
+                    told = _("Chorus Pro is told.")
+                else:
+                    told = _("Chorus Pro will be told as soon as it answers.")
                 lines.append(_("%(invoice)s: mandated by %(bill)s. %(told)s", invoice=invoice.display_name,
                                bill=result.name, told=told))
             else:
