@@ -18,7 +18,8 @@ rm -f "$PYTEST_XML"
 PGPASSWORD=$PG_PASSWORD dropdb -h localhost -U "$PG_USER" --if-exists "$DB"
 log "running the tests with Odoo's runner on a new database $DB (log: $LOG)"
 set +e
-odoo_bin -c "$ODOO_CONF" -d "$DB" -i l10n_fr_chorus_efacture --test-enable --test-tags "$TAGS" \
+# account_peppol beside the module, as in the databases of users of Odoo's own e-invoicing (l10n_fr_pdp's base).
+odoo_bin -c "$ODOO_CONF" -d "$DB" -i l10n_fr_chorus_efacture,account_peppol --test-enable --test-tags "$TAGS" \
     --stop-after-init --http-port "${TEST_HTTP_PORT:-8169}" --log-level=test 2>&1 | tee "$LOG" \
     | grep -E "ERROR|FAIL|WARNING|Ran [0-9]+ test|tests when loading|Starting .*Test|skipped" | grep -v "^$"
 status=${PIPESTATUS[0]}

@@ -2,41 +2,112 @@ from lxml import etree
 
 from odoo import models
 
-CII_NS = {"ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
+CII_NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+}
 SIRET_SCHEME = "0009"
+# BT-23 of a direct deposit: Chorus Pro's billing frame (cadre de facturation), A1 an invoice to pay, A2 one
+# already paid; the reform's B1/S1/M1 (what Odoo's l10n_fr_pdp writes) are for approved platforms.
+BILLING_FRAME_TO_PAY = "A1"
+BILLING_FRAME_PAID = "A2"
+# CII D16B order of the header agreement's children that the routing references sit between.
+_AFTER_BUYER_REFERENCE = ("SellerTradeParty",)
+_AFTER_ORDER = ("ContractReferencedDocument", "AdditionalReferencedDocument", "BuyerAgentTradeParty",
+                "SpecifiedProcuringProject", "UltimateCustomerOrderReferencedDocument")
+_AFTER_CONTRACT = _AFTER_ORDER[1:]
+
+
+def _ram(tag):
+    return "{%s}%s" % (CII_NS["ram"], tag)
 
 
 class AccountEdiXmlCii(models.AbstractModel):
     _inherit = "account.edi.xml.cii"
 
-    def _export_invoice_vals(self, invoice, *args, **kwargs):
-        vals = super()._export_invoice_vals(invoice, *args, **kwargs)
-        if invoice._chorus_is_chorus_move():
-            # Chorus Pro routes on these: never fall back to the partner's ref or the invoice number
-            # as Odoo does for other customers (an invented engagement is rejected).
-            vals["buyer_reference"] = invoice.buyer_reference or None
-            vals["purchase_order_reference"] = invoice.purchase_order_reference or None
-            vals["contract_reference"] = invoice.contract_reference or None
-        return vals
-
     def _export_invoice(self, invoice, *args, **kwargs):
         xml, errors = super()._export_invoice(invoice, *args, **kwargs)
         if invoice._chorus_is_chorus_move():
-            xml = self._chorus_adapt_xml(xml)
+            xml = self._chorus_adapt_xml(invoice, xml)
         return xml, errors
 
-    def _chorus_adapt_xml(self, xml):
-        """What Chorus Pro's EN 16931 checks need beyond Odoo's CII."""
+    def _chorus_adapt_xml(self, invoice, xml):
+        """The CII as a direct deposit in Chorus Pro reads it, whatever Odoo or another module (l10n_fr_pdp: SIREN
+        with 0002, the reform's BT-23, the invoice number as order reference) put in it."""
         root = etree.fromstring(xml)
-        # Seller (BT-30) and buyer (BT-47) SIRETs carry the scheme 0009 (SIRET-CODE), not 0002 (SIREN).
-        for node in root.xpath("//ram:SellerTradeParty/ram:SpecifiedLegalOrganization/ram:ID"
-                               " | //ram:BuyerTradeParty/ram:SpecifiedLegalOrganization/ram:ID", namespaces=CII_NS):
-            value = (node.text or "").strip()
-            if len(value) == 14 and value.isdigit():
-                node.set("schemeID", SIRET_SCHEME)
+        self._chorus_set_billing_frame(invoice, root)
+        agreement = root.find("rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement", CII_NS)
+        if agreement is not None:
+            # BT-10 (service code), BT-13 (engagement), BT-12 (contract) exactly as on the invoice: Odoo falls back
+            # to the partner's reference or the invoice number, which Chorus Pro would route on.
+            self._chorus_set_reference(agreement, "BuyerReference", invoice.buyer_reference, _AFTER_BUYER_REFERENCE)
+            self._chorus_set_reference(agreement, "BuyerOrderReferencedDocument", invoice.purchase_order_reference,
+                                       _AFTER_ORDER, child="IssuerAssignedID")
+            self._chorus_set_reference(agreement, "ContractReferencedDocument", invoice.contract_reference,
+                                       _AFTER_CONTRACT, child="IssuerAssignedID")
+            # Seller (BT-30) and buyer (BT-47): their SIRET with the scheme 0009 (SIRET-CODE), not a SIREN (0002).
+            for role, partner in (("SellerTradeParty", invoice.company_id.partner_id),
+                                  ("BuyerTradeParty", invoice.commercial_partner_id)):
+                party = agreement.find("ram:%s" % role, CII_NS)
+                if party is not None and partner.siret:
+                    self._chorus_set_siret(party, partner.siret)
         # A line without product has a description but no item name (BT-153, mandatory): name it by its label.
         for product in root.xpath("//ram:SpecifiedTradeProduct[not(ram:Name)]", namespaces=CII_NS):
             description = product.find("ram:Description", CII_NS)
             if description is not None:
-                description.tag = "{%s}Name" % CII_NS["ram"]
+                description.tag = _ram("Name")
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+    @staticmethod
+    def _chorus_set_billing_frame(invoice, root):
+        context = root.find("rsm:ExchangedDocumentContext", CII_NS)
+        if context is None:
+            return
+        for node in context.findall("ram:BusinessProcessSpecifiedDocumentContextParameter", CII_NS):
+            context.remove(node)
+        paid = invoice.move_type == "out_invoice" and invoice.payment_state in ("paid", "in_payment")
+        process = etree.Element(_ram("BusinessProcessSpecifiedDocumentContextParameter"))
+        etree.SubElement(process, _ram("ID")).text = BILLING_FRAME_PAID if paid else BILLING_FRAME_TO_PAY
+        # Schema order: TestIndicator, then BusinessProcess, then Guideline.
+        test_indicator = context.find("ram:TestIndicator", CII_NS)
+        context.insert(0 if test_indicator is None else 1, process)
+
+    @staticmethod
+    def _chorus_set_reference(agreement, tag, value, following, child=None):
+        for node in agreement.findall("ram:%s" % tag, CII_NS):
+            agreement.remove(node)
+        value = (value or "").strip()
+        if not value:
+            return
+        element = etree.Element(_ram(tag))
+        if child:
+            etree.SubElement(element, _ram(child)).text = value
+        else:
+            element.text = value
+        for node in agreement:
+            if etree.QName(node).localname in following:
+                node.addprevious(element)
+                return
+        agreement.append(element)
+
+    @staticmethod
+    def _chorus_set_siret(party, siret):
+        organization = party.find("ram:SpecifiedLegalOrganization", CII_NS)
+        if organization is None:
+            organization = etree.Element(_ram("SpecifiedLegalOrganization"))
+            # Schema order: ID, GlobalID, Name, Description, then SpecifiedLegalOrganization.
+            anchor = None
+            for tag in ("Description", "Name", "GlobalID", "ID"):
+                anchor = party.find("ram:%s" % tag, CII_NS)
+                if anchor is not None:
+                    break
+            if anchor is not None:
+                anchor.addnext(organization)
+            else:
+                party.insert(0, organization)
+        identifier = organization.find("ram:ID", CII_NS)
+        if identifier is None:
+            identifier = etree.Element(_ram("ID"))
+            organization.insert(0, identifier)
+        identifier.text = siret
+        identifier.set("schemeID", SIRET_SCHEME)

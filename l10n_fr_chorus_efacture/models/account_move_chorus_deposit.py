@@ -27,8 +27,9 @@ class AccountMove(models.Model):
     def _chorus_commit(self):
         commit_if_allowed(self.env)
 
-    def _chorus_prepare_flux(self, pdf_content=None):
-        """Lock, check and build this invoice's flux: (content, file name, syntaxeFlux).
+    def _chorus_prepare_flux(self, pdf_content=None, facturx_xml=None):
+        """Lock, check and build this invoice's flux: (content, file name, syntaxeFlux); ``facturx_xml``: the
+        Factur-X XML Odoo built for its PDF in this send, reused.
 
         Raises UserError with the reason when the invoice cannot be deposited.
         """
@@ -45,7 +46,7 @@ class AccountMove(models.Model):
         if errors:
             raise UserError(_("%(move)s cannot be sent to Chorus Pro:\n%(errors)s", move=self.display_name,
                               errors="\n".join("- %s" % e for e in errors)))
-        return self._chorus_build_flux(pdf_content)
+        return self._chorus_build_flux(pdf_content, facturx_xml)
 
     def _chorus_ensure_structure(self):
         """The customer's Chorus Pro structure, looked up now when it never was: whatever the customer's usual
@@ -94,12 +95,13 @@ class AccountMove(models.Model):
         return reply
 
     @api.model
-    def _chorus_send_many(self, pdf_by_move, authors=None):
+    def _chorus_send_many(self, pdf_by_move, authors=None, xml_by_move=None):
         """Deposit invoices in Chorus Pro, at most once each: one invoice as its own flux, several of a
         company as one archive flux. Each invoice is checked first; one that fails is left out.
 
         :param pdf_by_move: {move: its rendered PDF or None}
         :param authors: {move: partner id} who sent it, for the chatter (the worker's user otherwise)
+        :param xml_by_move: {move: the Factur-X XML Odoo built for its PDF in this send}, reused for the flux
         :return: ({move: why it was not sent}, the reply of the last deposit)
         """
         failures = {}
@@ -111,12 +113,12 @@ class AccountMove(models.Model):
             except UserError as error:
                 failures.update(dict.fromkeys(company_moves, error.args[0]))
                 continue
-            files = company_moves._chorus_prepare_files(pdf_by_move, failures)
+            files = company_moves._chorus_prepare_files(pdf_by_move, failures, xml_by_move or {})
             if files:
                 reply = self._chorus_deposit_files(company, client, files, failures, authors or {}) or reply
         return failures, reply
 
-    def _chorus_prepare_files(self, pdf_by_move, failures):
+    def _chorus_prepare_files(self, pdf_by_move, failures, xml_by_move):
         """{move: (content, file name, syntaxeFlux)} of these invoices; those that cannot be sent go to
         ``failures`` with the reason."""
         files = {}
@@ -124,7 +126,7 @@ class AccountMove(models.Model):
             try:
                 with self.env.cr.savepoint():
                     try:
-                        files[move] = move._chorus_prepare_flux(pdf_by_move.get(move))
+                        files[move] = move._chorus_prepare_flux(pdf_by_move.get(move), xml_by_move.get(move))
                     except UserError as error:
                         # A reason for the user: what was learnt from Chorus Pro on the way (found there after
                         # a lost reply, its structure) is kept.

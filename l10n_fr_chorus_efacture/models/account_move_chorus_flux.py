@@ -22,8 +22,9 @@ class AccountMove(models.Model):
         content, _format = report._render_qweb_pdf("account.account_invoices", self.ids)
         return content
 
-    def _chorus_build_flux(self, pdf_content=None):
-        """(file content, file name, syntaxeFlux) of this invoice, checked against the XSD."""
+    def _chorus_build_flux(self, pdf_content=None, facturx_xml=None):
+        """(file content, file name, syntaxeFlux) of this invoice, checked against the XSD. ``facturx_xml``: the
+        Factur-X XML Odoo built for the invoice's PDF in this send, made the flux's rather than built again."""
         self.ensure_one()
         # Built for Chorus Pro, whatever the customer's usual sending method: exact routing references and
         # SIRETs with scheme 0009 (_chorus_is_chorus_move).
@@ -32,11 +33,17 @@ class AccountMove(models.Model):
             xml, _errors = self.env["account.edi.xml.ubl_bis3"]._export_invoice(self)
             self._chorus_check_xsd(xml, "ubl")
             return xml, self._chorus_flux_filename("xml"), FLUX_SYNTAX_UBL
-        xml, _errors = self.env["account.edi.xml.cii"]._export_invoice(self)
+        cii = self.env["account.edi.xml.cii"]
+        if facturx_xml:
+            # Built before the flux context was known, and maybe changed by other modules: made Chorus Pro's.
+            xml = cii._chorus_adapt_xml(self, facturx_xml)
+        else:
+            xml, _errors = cii._export_invoice(self)
         self._chorus_check_xsd(xml, "factur-x")
         attachments = {att.name: {"filedata": att.raw, "filename": att.name} for att in self.chorus_attachment_ids}
         pdf = generate_from_binary(
-            self._chorus_invoice_pdf(pdf_content), xml, flavor="factur-x", level="en16931", check_xsd=True,
+            self._chorus_invoice_pdf(pdf_content), xml, flavor="factur-x", level="en16931",
+            check_xsd=False,  # just checked, with a message naming the invoice
             attachments=attachments or None,
             pdf_metadata={"author": self.company_id.name, "keywords": "Factur-X, Chorus Pro",
                           "title": self.name, "subject": self.name})

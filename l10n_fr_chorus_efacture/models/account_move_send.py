@@ -6,6 +6,10 @@ from .ir_actions_report import wkhtmltopdf_patched
 
 _logger = logging.getLogger(__name__)
 
+# The sending method of Odoo's e-invoicing network (Peppol; "by the approved platform" once l10n_fr_pdp is there),
+# which routes public buyers' invoices to Chorus Pro as well.
+OTHER_ROUTE_TO_CHORUS = "peppol"
+
 
 class AccountMoveSend(models.AbstractModel):
     _inherit = "account.move.send"
@@ -76,6 +80,17 @@ class AccountMoveSend(models.AbstractModel):
         chorus_moves = moves.filtered(lambda m: "chorus_pro" in moves_data[m]["sending_methods"])
         if not chorus_moves:
             return alerts
+        twice = chorus_moves.filtered(lambda m: OTHER_ROUTE_TO_CHORUS in moves_data[m]["sending_methods"])
+        if twice:
+            # Odoo's approved platform (account_peppol, l10n_fr_pdp) hands public buyers' invoices to Chorus Pro too.
+            platform = dict(self.env["res.partner"]._fields["invoice_sending_method"]._description_selection(
+                self.env)).get(OTHER_ROUTE_TO_CHORUS, OTHER_ROUTE_TO_CHORUS)
+            alerts["l10n_fr_chorus_efacture_two_routes"] = {
+                "level": "danger",
+                "message": _("Chorus Pro and \"%(platform)s\" both deliver to Chorus Pro: tick one of them, or "
+                             "%(moves)s would be deposited twice.", platform=platform,
+                             moves=", ".join(twice.mapped("display_name"))),
+            }
         problems = {move: move._chorus_send_errors(self._chorus_pending(move)) for move in chorus_moves}
         problems = {move: errors for move, errors in problems.items() if errors}
         if len(moves) == 1 and problems:
@@ -122,6 +137,29 @@ class AccountMoveSend(models.AbstractModel):
         return (self.env.context.get("chorus_pending") or {}).get(move._origin.id or move.id) or {}
 
     @api.model
+    def _chorus_facturx_xml(self, invoice_data):
+        """The Factur-X (CII) XML Odoo built in this send for the invoice's PDF, or None: the flux is made from it
+        rather than built a second time."""
+        options = invoice_data.get("ubl_cii_xml_options") or {}
+        if options.get("ubl_cii_format") != "facturx":
+            return None
+        return (invoice_data.get("ubl_cii_xml_attachment_values") or {}).get("raw") or None
+
+    @api.model
+    def _get_default_invoice_edi_format(self, move, *args, **kwargs):
+        # Sent through Chorus Pro, the e-invoice is the Chorus Pro flux, made from the Factur-X Odoo builds for the
+        # PDF: another format the customer may have (l10n_fr_pdp's UBL for French customers) is not built, and its
+        # errors cannot keep the invoice from Chorus Pro. Today's 18.0 passes the chosen methods.
+        methods = kwargs.get("sending_methods")
+        if methods is not None:
+            chorus = "chorus_pro" in methods
+        else:
+            chorus = move._chorus_is_chorus_move() or self.env.context.get("chorus_send")
+        if chorus:
+            return "facturx"
+        return super()._get_default_invoice_edi_format(move, *args, **kwargs)
+
+    @api.model
     def _chorus_author(self, invoice_data):
         """The partner who sends, for the chatter (the queue sends on a user's behalf): only when the user and
         partner Odoo passes agree (Odoo 18.0 of early 2025 swaps them in the send window, where the current user
@@ -140,8 +178,9 @@ class AccountMoveSend(models.AbstractModel):
         }
         if not to_send:
             return
-        failures, _reply = self.env["account.move"]._chorus_send_many(to_send, authors={
-            invoice: self._chorus_author(invoices_data[invoice]) for invoice in to_send})
+        failures, _reply = self.env["account.move"]._chorus_send_many(
+            to_send, authors={invoice: self._chorus_author(invoices_data[invoice]) for invoice in to_send},
+            xml_by_move={invoice: self._chorus_facturx_xml(invoices_data[invoice]) for invoice in to_send})
         self.env["chorus.send.report.line"]._chorus_record_refusals(failures)
         for invoice, message in failures.items():
             invoices_data[invoice]["error"] = {"error_title": _("Not sent to Chorus Pro"), "errors": [message]}

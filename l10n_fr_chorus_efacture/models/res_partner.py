@@ -125,6 +125,20 @@ class ResPartner(models.Model):
         return changed
 
     def write(self, vals):
+        if self.env.context.get("chorus_keep_method") and vals.get("invoice_sending_method", "chorus_pro") != \
+                "chorus_pro":
+            # A network lookup (account_peppol) choosing another method: Chorus Pro, chosen by a user, is kept.
+            kept = self.filtered(lambda p: p.invoice_sending_method == "chorus_pro")
+            if kept:
+                others = {name: value for name, value in vals.items() if name != "invoice_sending_method"}
+                if others:
+                    kept.write(others)
+                for partner in kept:
+                    partner.message_post(body=_(
+                        "%(partner)s can also be reached through Odoo's e-invoicing network; it stays on Chorus "
+                        "Pro for %(company)s. Change its invoice sending method to use the other route.",
+                        partner=partner.display_name, company=self.env.company.name))
+                return (self - kept).write(vals) if self - kept else True
         if self.env.context.get("chorus_keep_structure"):
             # Partners merged (by a user or in sudo): the destination keeps the structure the module read for it,
             # not a source's. Dropping values gives nobody a way round the checks.
@@ -143,6 +157,16 @@ class ResPartner(models.Model):
         res = super().write(vals)
         changed.with_context(chorus_keep_structure=False)._chorus_on_method_set()
         return res
+
+    def button_account_peppol_check_partner_endpoint(self, *args, **kwargs):
+        """account_peppol (and l10n_fr_pdp, "by the approved platform") makes a customer found on its network
+        "send by Peppol" when it checks the customer, on a user's click or after any change of its identifiers:
+        a customer set to Chorus Pro stays so (see write), and its chatter says the other route exists."""
+        check = getattr(super(ResPartner, self.with_context(chorus_keep_method=True)),
+                        "button_account_peppol_check_partner_endpoint", None)
+        if check is None:  # account_peppol is not installed
+            return False
+        return check(*args, **kwargs)
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -77,7 +77,6 @@ class TestChorusSendHooks(ChorusSendCommon):
         cii, ubl = self.env["account.edi.xml.cii"], self.env["account.edi.xml.ubl_bis3"]
         report = self.env["ir.actions.report"]
         cases = [
-            (cii, "_export_invoice_vals", {}, lambda: cii._export_invoice_vals(move, **LATER)),
             (cii, "_export_invoice", (b"<x/>", set()), lambda: cii._export_invoice(move, **LATER)),
             (ubl, "_export_invoice", (b"<x/>", set()), lambda: ubl._export_invoice(move, **LATER)),
             (report, "_build_wkhtmltopdf_args", [], lambda: report._build_wkhtmltopdf_args(False, False, **LATER)),
