@@ -3,6 +3,8 @@ Chorus Pro sandbox through each module's own send path, invoice PDF rendered by 
 
     bash bench/run.sh compare [N]        (default: 16)
 
+Ours twice: with the module's defaults (a 100 ms wkhtmltopdf wait after loading an invoice), then at OCA's wait
+(Odoo's report.print_delay, 1 s), so that both ratios are printed: defaults, and equal settings.
 Ours: Odoo's send window on one invoice (account.move.send.wizard, Chorus Pro ticked, as "Send & Print"),
 then "Send to Chorus Pro" on N: the batch window (account.move.send.batch.wizard) and a worker lane
 (chorus.worker), which renders the PDFs and deposits them as one archive flux per chunk.
@@ -30,6 +32,8 @@ import bench_send  # noqa: E402
 import common  # noqa: E402
 
 DEPOSIT = "factures/v1/deposer/flux"
+# Ours again, waiting after each page what OCA's modules wait (Odoo's report.print_delay): equal settings.
+SAME_WAIT = "ours, OCA's wait"
 CUSTOMER_NAME = "Commune de Saint-Véran-les-Pins"
 SERVICE_CODE = "SERV_TECHNIQUES"
 # bench_send's FR7630004008230001234567842 fails the IBAN check digits, which OCA's module refuses ("Chorus Pro
@@ -288,6 +292,17 @@ def set_report_url(env, url):
     return before
 
 
+def set_print_delay(env, delay):
+    """Ours made to wait ``delay`` ms after loading each invoice page, as Odoo waits for other reports (OCA's
+    modules render with Odoo's report.print_delay): the same wait for both."""
+    from odoo.addons.l10n_fr_chorus_efacture.models.ir_actions_report import PRINT_DELAY_PARAM
+    params = env["ir.config_parameter"].sudo()
+    before = params.get_param(PRINT_DELAY_PARAM)
+    params.set_param(PRINT_DELAY_PARAM, delay or params.get_param("report.print_delay", "1000"))
+    env.cr.commit()
+    return before
+
+
 def run_child(side, mode, count, sandbox_url, odoo_url, out_path):
     """One measured run, in a process of its own: set up, warm up, send ``count`` invoices, check."""
     sandbox = common.Sandbox.__new__(common.Sandbox)  # the orchestrator's sandbox, reached by its address
@@ -300,8 +315,11 @@ def run_child(side, mode, count, sandbox_url, odoo_url, out_path):
                  "odoo.addons.l10n_fr_chorus_account"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     before = set_report_url(env, odoo_url)
+    if side == SAME_WAIT:
+        from odoo.addons.l10n_fr_chorus_efacture.models.ir_actions_report import PRINT_DELAY_PARAM
+        before[PRINT_DELAY_PARAM] = set_print_delay(env, None)
     try:
-        driver = (Ours if side == "ours" else Oca)(env, sandbox)
+        driver = (Oca if side == "OCA" else Ours)(env, sandbox)
         measured = measure_sending(driver, side, mode, count, sandbox)
     finally:
         cr.rollback()  # what a failed run left half-done is not kept
@@ -384,7 +402,7 @@ def side_settings():
                    COMPARE_DB=os.environ.get("OCA_DB", "chorus_bench_oca"), OAUTHLIB_INSECURE_TRANSPORT="1",
                    PYTHONPATH=os.pathsep.join(filter(None, [os.path.join(oca_home, "pylib"),
                                                             os.environ.get("PYTHONPATH")])))
-    return {"ours": ours_env, "OCA": oca_env}, home
+    return {"ours": ours_env, SAME_WAIT: ours_env, "OCA": oca_env}, home
 
 
 def main(argv):
@@ -397,7 +415,10 @@ def main(argv):
         for side, env in envs.items():
             # A sandbox each: both databases number their invoices alike, and Chorus Pro refuses a number twice.
             sandboxes[side] = common.Sandbox()
-            servers[side] = common.OdooServer(
+            if env["COMPARE_DB"] in servers:  # ours at OCA's wait: the same database, the same server
+                servers[side] = servers[env["COMPARE_DB"]]
+                continue
+            servers[side] = servers[env["COMPARE_DB"]] = common.OdooServer(
                 env["ODOO_CONF"], env["COMPARE_DB"], env=env,
                 logfile=os.path.join(home, "bench-compare-%s.log" % env["COMPARE_DB"])).wait_ready(timeout=120)
         for mode in ("one by one", "one batch"):
@@ -408,24 +429,28 @@ def main(argv):
                     with open(out.name, encoding="utf-8") as handle:
                         rows.append(json.load(handle))
     finally:
-        for server in servers.values():
+        for server in set(servers.values()):
             server.stop()
         for sandbox in sandboxes.values():
             sandbox.stop()
     common.print_table(rows, COLUMNS)
     ratios = []
-    for mode in ("one by one", "one batch"):
-        ours, oca = (next(r for r in rows if r["module"] == side and r["mode"] == mode) for side in ("ours", "OCA"))
-        ratio = {"mode": mode, "ours_ms": ours["ms_per_invoice"], "OCA_ms": oca["ms_per_invoice"],
-                 "ours/OCA": round(ours["ms_per_invoice"] / oca["ms_per_invoice"], 2)}
-        for key in ("render_ms", "wkhtmltopdf_ms"):
-            ratio[key.replace("_ms", "") + " ours/OCA"] = round(ours[key] / oca[key], 2) if oca[key] else "-"
-        rest_ours, rest_oca = ours["ms_per_invoice"] - ours["render_ms"], oca["ms_per_invoice"] - oca["render_ms"]
-        ratio["rest ours/OCA"] = round(rest_ours / rest_oca, 2) if rest_oca else "-"
-        ratios.append(ratio)
+    for settings, side in (("defaults", "ours"), ("same wait", SAME_WAIT)):
+        for mode in ("one by one", "one batch"):
+            ours, oca = (next(r for r in rows if r["module"] == name and r["mode"] == mode) for name in (side, "OCA"))
+            ratio = {"settings": settings, "mode": mode, "ours_ms": ours["ms_per_invoice"],
+                     "OCA_ms": oca["ms_per_invoice"],
+                     "ours/OCA": round(ours["ms_per_invoice"] / oca["ms_per_invoice"], 2),
+                     "js_delay ours/OCA": "%s/%s" % (ours["js_delay_ms"], oca["js_delay_ms"])}
+            for key in ("render_ms", "wkhtmltopdf_ms"):
+                ratio[key.replace("_ms", "") + " ours/OCA"] = round(ours[key] / oca[key], 2) if oca[key] else "-"
+            rest_ours = ours["ms_per_invoice"] - ours["render_ms"]
+            rest_oca = oca["ms_per_invoice"] - oca["render_ms"]
+            ratio["rest ours/OCA"] = round(rest_ours / rest_oca, 2) if rest_oca else "-"
+            ratios.append(ratio)
     print()
-    common.print_table(ratios, ["mode", "ours_ms", "OCA_ms", "ours/OCA", "render ours/OCA", "wkhtmltopdf ours/OCA",
-                                "rest ours/OCA"])
+    common.print_table(ratios, ["settings", "mode", "ours_ms", "OCA_ms", "ours/OCA", "js_delay ours/OCA",
+                                "render ours/OCA", "wkhtmltopdf ours/OCA", "rest ours/OCA"])
     wkhtmltopdf = subprocess.run(["wkhtmltopdf", "--version"], capture_output=True, text=True).stdout.strip()
     print("(ms per invoice; render = the invoice report, QWeb + wkhtmltopdf (+ OCA's Factur-X embedding); renders ="
           " wkhtmltopdf calls per invoice; js_delay = its --javascript-delay; %s; %.0f s in all)"
