@@ -15,7 +15,7 @@
         "l10n_fr_facturx_chorus_pro",
     ],
     "external_dependencies": {
-        "python": ["requests", "lxml", "cryptography", "factur-x", "python-stdnum"],
+        "python": ["requests", "lxml", "cryptography", "factur-x", "python-stdnum", "saxonche"],
     },
     "data": [
         "security/chorus_security.xml",

@@ -202,6 +202,24 @@ def main():
         # Sent to the sandbox: the sending report opens, as after any send of the window.
         browser.click(".modal-footer button[name=action_send_and_print]", ".modal button[name=action_open_move]")
         browser.shot("sending_report")
+        # The pre-flight check: a discount typed as a line with a negative price (EN 16931's BR-27), refused
+        # before anything goes to Chorus Pro, naming the line and what to do.
+        model = odoo.call("account.move", "read", [invoice], ["partner_id", "buyer_reference", "company_id"])[0]
+        tax = odoo.call("account.tax", "search", [("company_id", "=", model["company_id"][0]),
+                                                  ("type_tax_use", "=", "sale"), ("amount", "=", 20.0)], limit=1)
+        refused = odoo.call("account.move", "create", {
+            "move_type": "out_invoice", "partner_id": model["partner_id"][0],
+            "buyer_reference": model["buyer_reference"],
+            "invoice_line_ids": [(0, 0, {"name": "Maintenance du parc informatique", "quantity": 1,
+                                         "price_unit": 1200.0, "tax_ids": [(6, 0, tax)]}),
+                                 (0, 0, {"name": "Remise fidélité", "quantity": 1, "price_unit": -120.0,
+                                         "tax_ids": [(6, 0, tax)]})]})
+        odoo.call("account.move", "action_post", [refused])
+        browser.go(f"{args.url}/odoo/action-account.action_move_out_invoice_type/{refused}",
+                   ".o_form_view .o_form_sheet")
+        browser.click(".o_statusbar_buttons button[name=action_chorus_send]", ".modal .o_form_view")
+        browser.click(".modal-footer button[name=action_send_and_print]", ".o_error_dialog")
+        browser.shot("preflight_refusal")
         browser.go(args.url + "/odoo/settings#account", "[name=chorus_environment]")
         browser.js("document.querySelector('[name=chorus_environment]').closest('.o_settings_container')"
                    ".previousElementSibling.scrollIntoView()")

@@ -7,6 +7,7 @@ from . import res_partner_bank
 from . import account_move
 from . import account_move_chorus_checks
 from . import account_move_chorus_flux
+from . import account_move_chorus_preflight
 from . import account_move_chorus_deposit
 from . import account_move_chorus_follow_up
 from . import account_move_chorus_queue

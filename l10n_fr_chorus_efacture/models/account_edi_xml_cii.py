@@ -9,6 +9,9 @@ CII_NS = {
 SIRET_SCHEME = "0009"
 # BT-23 of a direct deposit: Chorus Pro's billing frame (cadre de facturation), A1 an invoice to pay, A2 one
 # already paid; the reform's B1/S1/M1 (what Odoo's l10n_fr_pdp writes) are for approved platforms.
+# The flux is Factur-X EN 16931 (its PDF says so): the XML says the same, not Odoo's "extended" (whose content it
+# does not have), so that the EN 16931 rules Chorus Pro applies are the ones it is checked against.
+EN16931_GUIDELINE = "urn:cen.eu:en16931:2017"
 BILLING_FRAME_TO_PAY = "A1"
 BILLING_FRAME_PAID = "A2"
 # CII D16B order of the header agreement's children that the routing references sit between.
@@ -35,7 +38,7 @@ class AccountEdiXmlCii(models.AbstractModel):
         """The CII as a direct deposit in Chorus Pro reads it, whatever Odoo or another module (l10n_fr_pdp: SIREN
         with 0002, the reform's BT-23, the invoice number as order reference) put in it."""
         root = etree.fromstring(xml)
-        self._chorus_set_billing_frame(invoice, root)
+        self._chorus_set_context(invoice, root)
         agreement = root.find("rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement", CII_NS)
         if agreement is not None:
             # BT-10 (service code), BT-13 (engagement), BT-12 (contract) exactly as on the invoice: Odoo falls back
@@ -51,6 +54,16 @@ class AccountEdiXmlCii(models.AbstractModel):
                 party = agreement.find("ram:%s" % role, CII_NS)
                 if party is not None and partner.siret:
                     self._chorus_set_siret(party, partner.siret)
+        # A gross price (BT-148) without the amount of a discount is refused by Chorus Pro (OCA/l10n-france #504);
+        # Odoo writes one on every line: where there is no discount it is the net price, and optional.
+        for gross in root.xpath("//ram:GrossPriceProductTradePrice[not(ram:AppliedTradeAllowanceCharge)]",
+                                namespaces=CII_NS):
+            gross.getparent().remove(gross)
+        # A credit note carries no payment means (Chorus Pro's rule): nothing is paid to the supplier.
+        if root.findtext("rsm:ExchangedDocument/ram:TypeCode", namespaces=CII_NS) == "381":
+            for means in root.xpath("//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeSettlementPaymentMeans",
+                                    namespaces=CII_NS):
+                means.getparent().remove(means)
         # A line without product has a description but no item name (BT-153, mandatory): name it by its label.
         for product in root.xpath("//ram:SpecifiedTradeProduct[not(ram:Name)]", namespaces=CII_NS):
             description = product.find("ram:Description", CII_NS)
@@ -59,12 +72,14 @@ class AccountEdiXmlCii(models.AbstractModel):
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
     @staticmethod
-    def _chorus_set_billing_frame(invoice, root):
+    def _chorus_set_context(invoice, root):
         context = root.find("rsm:ExchangedDocumentContext", CII_NS)
         if context is None:
             return
         for node in context.findall("ram:BusinessProcessSpecifiedDocumentContextParameter", CII_NS):
             context.remove(node)
+        for guideline in context.findall("ram:GuidelineSpecifiedDocumentContextParameter/ram:ID", CII_NS):
+            guideline.text = EN16931_GUIDELINE
         paid = invoice.move_type == "out_invoice" and invoice.payment_state in ("paid", "in_payment")
         process = etree.Element(_ram("BusinessProcessSpecifiedDocumentContextParameter"))
         etree.SubElement(process, _ram("ID")).text = BILLING_FRAME_PAID if paid else BILLING_FRAME_TO_PAY

@@ -31,6 +31,7 @@ class AccountMove(models.Model):
         self = self.with_context(chorus_flux=True)
         if self.company_id.chorus_flux_format == "ubl":
             xml, _errors = self.env["account.edi.xml.ubl_bis3"]._export_invoice(self)
+            self._chorus_check_rules(xml, "ubl")
             self._chorus_check_xsd(xml, "ubl")
             return xml, self._chorus_flux_filename("xml"), FLUX_SYNTAX_UBL
         cii = self.env["account.edi.xml.cii"]
@@ -39,6 +40,8 @@ class AccountMove(models.Model):
             xml = cii._chorus_adapt_xml(self, facturx_xml)
         else:
             xml, _errors = cii._export_invoice(self)
+        # The rules first: what they find is said in the user's words; the schema's messages are not.
+        self._chorus_check_rules(xml, "cii")
         self._chorus_check_xsd(xml, "factur-x")
         attachments = {att.name: {"filedata": att.raw, "filename": att.name} for att in self.chorus_attachment_ids}
         pdf = generate_from_binary(
@@ -61,3 +64,10 @@ class AccountMove(models.Model):
             raise UserError(_("The Factur-X XML of %(move)s does not pass the EN 16931 schema: %(error)s",
                               move=self.display_name, error=str(error)[:500])) from None
 
+
+    def _chorus_check_rules(self, xml, syntax):
+        """Refused before any call to Chorus Pro when the flux breaks a rule Chorus Pro applies (pre-flight)."""
+        problems = self._chorus_preflight(xml, syntax)
+        if problems:
+            raise UserError(_("%(move)s would be refused by Chorus Pro; correct it first:\n%(problems)s",
+                              move=self.display_name, problems="\n".join("- %s" % p for p in problems)))

@@ -5,6 +5,7 @@ from . import test_partner
 from . import test_send
 from . import test_send_hooks
 from . import test_flux_coexistence
+from . import test_preflight
 from . import test_translations
 from . import test_inbound
 from . import test_inbound_access

@@ -41,7 +41,7 @@ class TestFaultMatrix(SandboxMixin, AccountTestInvoicingCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.supplier = cls.point_company_at_sandbox(cls.env.company)
-        cls.supplier.write({"siret": "45217896500011", "chorus_timeout": 1})
+        cls.supplier.write({"siret": "45217896500011", "vat": "FR91746948785", "chorus_timeout": 1})
         cls.env["res.partner.bank"].create({"acc_number": "FR7630004008230001234567842",
                                             "partner_id": cls.supplier.partner_id.id, "allow_out_payment": True})
         cls.commune = cls.env["res.partner"].create({
