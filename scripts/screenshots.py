@@ -204,12 +204,13 @@ def main():
         browser.shot("sending_report")
         # The pre-flight check: a discount typed as a line with a negative price (EN 16931's BR-27), refused
         # before anything goes to Chorus Pro, naming the line and what to do.
-        model = odoo.call("account.move", "read", [invoice], ["partner_id", "buyer_reference", "company_id"])[0]
+        model = odoo.call("account.move", "read", [invoice], ["partner_id", "buyer_reference", "company_id",
+                                                              "purchase_order_reference"])[0]
         tax = odoo.call("account.tax", "search", [("company_id", "=", model["company_id"][0]),
                                                   ("type_tax_use", "=", "sale"), ("amount", "=", 20.0)], limit=1)
         refused = odoo.call("account.move", "create", {
             "move_type": "out_invoice", "partner_id": model["partner_id"][0],
-            "buyer_reference": model["buyer_reference"],
+            "buyer_reference": model["buyer_reference"], "purchase_order_reference": model["purchase_order_reference"],
             "invoice_line_ids": [(0, 0, {"name": "Maintenance du parc informatique", "quantity": 1,
                                          "price_unit": 1200.0, "tax_ids": [(6, 0, tax)]}),
                                  (0, 0, {"name": "Remise fidélité", "quantity": 1, "price_unit": -120.0,
