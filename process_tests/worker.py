@@ -12,7 +12,6 @@ import sys
 
 SUPPLIER_COMPANY = "Ateliers Numériques de Provence"
 BUYER_COMPANY = "Mairie de Saint-Véran-les-Pins"
-COMMUNE_SIRET = "21340012000019"
 CLIENT = ("sandbox-client-id", "sandbox-client-secret")
 SUPPLIER_ACCOUNT = ("TECH_1_ANP@cpro.fr", "Sandbox-Supplier-2026!")
 BUYER_ACCOUNT = ("TECH_1_SVLP@cpro.fr", "Sandbox-Buyer-2026!")
@@ -57,7 +56,8 @@ def op_make_invoices(env, args):
     printed PDF unless ``render`` (then Odoo renders it when sending, with wkhtmltopdf)."""
     supplier, _buyer = companies(env)
     env = admin_env(env, supplier)
-    commune = env["res.partner"].search([("siret", "=", COMMUNE_SIRET)], limit=1)
+    # The demo's commune (other customers may share its SIRET: the structure scenario makes some, with no address).
+    commune = env.ref("l10n_fr_chorus_efacture.partner_commune_saint_veran")
     if args.get("method"):
         commune.with_company(supplier).invoice_sending_method = args["method"]
         commune.email = "mairie@saint-veran.example.fr"
