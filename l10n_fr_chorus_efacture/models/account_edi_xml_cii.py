@@ -7,6 +7,7 @@ CII_NS = {
     "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
 }
 SIRET_SCHEME = "0009"
+SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 # BT-23 of a direct deposit: Chorus Pro's billing frame (cadre de facturation), A1 an invoice to pay, A2 one
 # already paid; the reform's B1/S1/M1 (what Odoo's l10n_fr_pdp writes) are for approved platforms.
 # The flux is Factur-X EN 16931 (its PDF says so): the XML says the same, not Odoo's "extended" (whose content it
@@ -37,7 +38,7 @@ class AccountEdiXmlCii(models.AbstractModel):
     def _chorus_adapt_xml(self, invoice, xml):
         """The CII as a direct deposit in Chorus Pro reads it, whatever Odoo or another module (l10n_fr_pdp: SIREN
         with 0002, the reform's BT-23, the invoice number as order reference) put in it."""
-        root = etree.fromstring(xml)
+        root = etree.fromstring(xml, SAFE_PARSER)
         self._chorus_set_context(invoice, root)
         agreement = root.find("rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement", CII_NS)
         if agreement is not None:

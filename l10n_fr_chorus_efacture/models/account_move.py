@@ -3,7 +3,6 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools.misc import format_datetime
 
 from ..tools.statuses import CHORUS_INVOICE_STATUSES, selection_labels
-from .chorus_inbound_invoice import MANDATED
 
 DEFINITIVE_STATES = {"sending", "unknown", "deposited", "integrated"}
 # Flux states (consulterCRDetaille's etatCourantDepotFlux, from the fact sheet).
@@ -109,18 +108,20 @@ class AccountMove(models.Model):
     ]
 
     @api.depends("chorus_inbound_id.mandate_number", "chorus_inbound_id.mandate_number_awaited",
-                 "chorus_inbound_id.sync_state")
+                 "chorus_inbound_id.sync_state", "chorus_inbound_id.sync_status")
     def _compute_chorus_mandate_number(self):
         for move in self:
             inbound = move.chorus_inbound_id
             move.chorus_mandate_number = inbound.mandate_number
-            move.chorus_mandate_number_editable = inbound.mandate_number_awaited or (
-                inbound.sync_state == "error" and inbound.sync_status == MANDATED)
+            move.chorus_mandate_number_editable = bool(inbound) and inbound._chorus_mandate_number_to_give()
 
     def _inverse_chorus_mandate_number(self):
         for move in self.filtered("chorus_inbound_id"):
-            if move.chorus_mandate_number != move.chorus_inbound_id.mandate_number:
-                move.chorus_inbound_id._chorus_give_mandate_number(move.chorus_mandate_number)
+            inbound = move.chorus_inbound_id
+            # Awaited or refused: given, even unchanged (a refused number may go again as it is); otherwise a change
+            # is refused with the reason.
+            if inbound._chorus_mandate_number_to_give() or move.chorus_mandate_number != inbound.mandate_number:
+                inbound._chorus_give_mandate_number(move.chorus_mandate_number)
 
     @api.depends("chorus_state", "chorus_invoice_status")
     def _compute_chorus_is_definitive(self):

@@ -35,11 +35,11 @@ class AccountMove(models.Model):
             self._chorus_check_xsd(xml, "ubl")
             return xml, self._chorus_flux_filename("xml"), FLUX_SYNTAX_UBL
         cii = self.env["account.edi.xml.cii"]
-        if facturx_xml:
-            # Built before the flux context was known, and maybe changed by other modules: made Chorus Pro's.
-            xml = cii._chorus_adapt_xml(self, facturx_xml)
-        else:
-            xml, _errors = cii._export_invoice(self)
+        if not facturx_xml:
+            facturx_xml, _errors = cii._export_invoice(self)
+        # Made Chorus Pro's here whatever built it: Odoo's send before the flux context was known, or a module
+        # whose override of the export comes after this module's (the adaptation is idempotent).
+        xml = cii._chorus_adapt_xml(self, facturx_xml)
         # The rules first: what they find is said in the user's words; the schema's messages are not.
         self._chorus_check_rules(xml, "cii")
         self._chorus_check_xsd(xml, "factur-x")

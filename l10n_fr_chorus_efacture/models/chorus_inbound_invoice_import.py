@@ -12,10 +12,9 @@ from ..chorus import exceptions as chorus_exc
 from ..chorus.client import PAYMENT_REQUESTS
 from ..chorus.replies import ReceivedInvoiceSummary
 from ..tools.dates import paris_day
-from ..tools.statuses import (CHORUS_INVOICE_STATUSES, FINAL_STATUSES, known_payment_request, known_status,
-                              known_vat_type)
+from ..tools.statuses import (CHORUS_INVOICE_STATUSES, FINAL_STATUSES, MANDATED_STATUSES, known_payment_request,
+                              known_status, known_vat_type)
 from ..tools.transaction import OutageGuard, advisory_lock, lock_key, rollback_if_allowed, run_isolated
-from .chorus_inbound_invoice import MANDATED
 
 _logger = logging.getLogger(__name__)
 
@@ -360,7 +359,7 @@ class ChorusInboundInvoice(models.Model):
             detail = client.get_received_invoice(int(self.chorus_invoice_id))
             self._chorus_check_documents(detail)
             self.message_post(body=_("Chorus Pro status: %(status)s.", status=self._chorus_status_label()))
-            if status == MANDATED and self.mandate_number_awaited:
+            if status in MANDATED_STATUSES and self.mandate_number_awaited:
                 self._chorus_mandated_in_chorus_pro(detail.mandate_number)
         return changed
 

@@ -5,6 +5,7 @@ from odoo.exceptions import UserError
 from odoo.tools import float_compare, format_amount, format_date
 
 from ..tools.transaction import run_isolated
+from ..tools.statuses import MANDATED_STATUSES
 from .chorus_inbound_invoice import MANDATED
 
 MANDATE_NUMBER_ACTIVITY = "l10n_fr_chorus_efacture.mail_activity_type_chorus_mandate_number"
@@ -120,6 +121,7 @@ class ChorusInboundInvoice(models.Model):
         self = self.sudo()
         self.write({"mandate_state": "requested", "mandate_error": False, "mandate_journal_id": journal.id,
                     "mandate_user_id": user.id, "mandate_number_awaited": bool(number_later),
+                    "mandate_number": False,
                     "mandate_account_id": account.id,
                     "mandate_tax_ids": [fields.Command.set(taxes.ids if taxes else [])],
                     "mandate_analytic_distribution": analytic_distribution or False})
@@ -468,6 +470,12 @@ class ChorusInboundInvoice(models.Model):
         self.message_post(body=_("Mandate %(bill)s created.", bill=bill.name))
         return bill
 
+    def _chorus_mandate_number_to_give(self):
+        """The mandate number Chorus Pro is to receive can be given now: awaited, or refused by Chorus Pro."""
+        self.ensure_one()
+        return bool(self.move_id) and self.chorus_status not in MANDATED_STATUSES and (
+            self.mandate_number_awaited or (self.sync_state == "error" and self.sync_status == MANDATED))
+
     def _chorus_give_mandate_number(self, number):
         """The mandate number given after the bill was made (awaited, or refused by Chorus Pro): MANDATEE queued
         with it. Sent by the push's scheduled action, woken up: no call to Chorus Pro inside a form's save."""
@@ -480,6 +488,10 @@ class ChorusInboundInvoice(models.Model):
             raise UserError(_("%(invoice)s: another user is changing it right now; try again in a moment.",
                               invoice=self.display_name))
         refused = self.sync_state == "error" and self.sync_status == MANDATED
+        if self.chorus_status in MANDATED_STATUSES:
+            raise UserError(_("%(invoice)s is %(status)s in Chorus Pro, which has its mandate number %(number)s: it "
+                              "cannot change.", invoice=self.display_name, status=self._chorus_status_label(),
+                              number=self.mandate_number or ""))
         if not (self.move_id and self.mandate_number_awaited) and not refused:
             raise UserError(_("%(invoice)s: Chorus Pro has its mandate number %(number)s already; it cannot change.",
                               invoice=self.display_name, number=self.mandate_number or ""))

@@ -363,6 +363,7 @@ class TestChorusMandateNumber(BuyerCase):
         self.process(invoice, "SERVICE_FAIT", "Service fait")
         with self.assertRaisesRegex(UserError, "Mandate Number: type it now, or untick"):
             self.mandate(invoice, mandate_number="M-1")
+        invoice.sudo().mandate_number = "M-OLD"  # left by an earlier request: not this mandate's
         self.mandate(invoice)
         bill = invoice.move_id
         self.assertEqual(bill.state, "posted", invoice.mandate_error)
@@ -391,13 +392,14 @@ class TestChorusMandateNumber(BuyerCase):
         self.assertEqual((invoice.sync_state, chorus["statut"], chorus["numeroDpMandat"]),
                          ("done", "MANDATEE", "M-2026-00789"))
         self.assertFalse(clerk_bill.chorus_mandate_number_editable)
-        with self.assertRaisesRegex(UserError, "has its mandate number M-2026-00789 already"):
+        with self.assertRaisesRegex(UserError, "is Mandated in Chorus Pro, which has its mandate number M-2026-00789"):
             clerk_bill.write({"chorus_mandate_number": "M-2026-00790"})
         self.assertEqual(chorus["numeroDpMandat"], "M-2026-00789")
 
     def test_number_awaited_but_mandated_in_chorus_pro_portal(self):
-        """The number was awaited on the bill, and someone mandated the invoice in Chorus Pro's portal: the next
-        import takes Chorus Pro's number; nothing is left to give, nothing is sent twice."""
+        """The number was awaited on the bill, and someone mandated the invoice in Chorus Pro's portal (the
+        accountant even took it since): the next import takes Chorus Pro's number; nothing is left to give, nothing
+        is sent twice."""
         chorus = self.inbox()[0]
         self.run_import()
         invoice = self.received().filtered(lambda i: i.chorus_invoice_id == str(chorus["idFacture"]))
@@ -407,15 +409,17 @@ class TestChorusMandateNumber(BuyerCase):
         bill = invoice.move_id
         self.assertTrue(bill.activity_ids)
         self.control("advance", seconds=3600)
-        self.control("invoice/status", idFacture=chorus["idFacture"], statut="MANDATEE")
+        self.control("invoice/status", idFacture=chorus["idFacture"], statut="MISE_A_DISPOSITION_COMPTABLE")
         chorus["numeroDpMandat"] = "PORTAIL-12"
         self.run_import()
         self.assertEqual((invoice.chorus_status, invoice.mandate_number, invoice.mandate_number_awaited),
-                         ("MANDATEE", "PORTAIL-12", False))
+                         ("MISE_A_DISPOSITION_COMPTABLE", "PORTAIL-12", False))
         self.assertEqual(bill.chorus_mandate_number, "PORTAIL-12")
         self.assertFalse(bill.activity_ids)
         self.assertIn("Mandated in Chorus Pro directly", bill.message_ids[0].body)
-        with self.assertRaisesRegex(UserError, "has its mandate number PORTAIL-12 already"):
+        self.assertFalse(bill.with_user(self.clerk).chorus_mandate_number_editable)
+        with self.assertRaisesRegex(UserError, "Made available to the accountant in Chorus Pro, which has its "
+                                               "mandate number PORTAIL-12"):
             bill.with_user(self.clerk).chorus_mandate_number = "M-3"
 
 

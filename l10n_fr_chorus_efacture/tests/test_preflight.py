@@ -142,7 +142,10 @@ class TestChorusPreflight(ChorusSendCommon):
         process.wait()
         move._chorus_send()
         self.assertEqual(move.chorus_state, "deposited")
+        self.assertFalse(any("could not run" in body for body in move.message_ids.mapped("body")),
+                         "checked, not let through unchecked")
         self.assertIsNot(en16931.VALIDATOR._process, process, "a new process checked it")
+        self.assertIsNone(en16931.VALIDATOR._process.poll(), "and stays for the next invoice")
 
     def test_checker_unavailable_lets_chorus_pro_check(self):
         """The rules cannot run (here: their file is missing): the invoice goes, Chorus Pro checks it itself, and

@@ -12,7 +12,7 @@ import atexit
 import json
 import os
 import re
-import select
+import selectors
 import struct
 import subprocess
 import sys
@@ -112,7 +112,10 @@ class En16931Validator:
         with self._lock:
             try:
                 reply = self._ask(request)
-            except (OSError, ValueError, TimeoutError):
+            except TimeoutError as error:  # not asked twice: the user's request would wait twice as long
+                self._stop()
+                raise ValidatorUnavailable(str(error)) from None
+            except (OSError, ValueError):
                 self._stop()
                 try:  # a process that died (killed, out of memory) is started again once
                     reply = self._ask(request)
@@ -152,22 +155,39 @@ class En16931Validator:
     @staticmethod
     def _read(process, size, deadline):
         chunks, missing, fd = [], size, process.stdout.fileno()
-        while missing:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise TimeoutError("the EN 16931 check did not answer in time")
-            chunk = os.read(fd, missing)
-            if not chunk:
-                raise OSError("the EN 16931 check stopped")
-            chunks.append(chunk)
-            missing -= len(chunk)
+        # A selector, not select(): a threaded Odoo server has descriptors past 1024.
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while missing:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    raise TimeoutError("the EN 16931 check did not answer in time")
+                chunk = os.read(fd, missing)
+                if not chunk:
+                    raise OSError("the EN 16931 check stopped")
+                chunks.append(chunk)
+                missing -= len(chunk)
         return b"".join(chunks)
 
     def _stop(self):
         process, self._process = self._process, None
         if process is not None and self._owner == os.getpid():
             process.kill()
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass  # killed; reaped by the next wait or at exit
+
+    def _forget_after_fork(self):
+        """In a forked child (Odoo's prefork workers): the parent's process and lock are not this one's."""
+        process, self._process = self._process, None
+        self._lock = threading.Lock()
+        if process is not None:
+            for pipe in (process.stdin, process.stdout):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
 
     def close(self):
         with self._lock:
@@ -176,3 +196,4 @@ class En16931Validator:
 
 VALIDATOR = En16931Validator()
 atexit.register(VALIDATOR.close)
+os.register_at_fork(after_in_child=VALIDATOR._forget_after_fork)

@@ -18,6 +18,8 @@ CHORUS_INVOICE_STATUSES = [
     ("COMPTABILISEE", "Booked"),
     ("MISE_EN_PAIEMENT", "Payment issued"),
 ]
+# The mandate and what follows it in Chorus Pro: an invoice there has its mandate number.
+MANDATED_STATUSES = {"MANDATEE", "MISE_A_DISPOSITION_COMPTABLE", "COMPTABILISEE", "MISE_EN_PAIEMENT"}
 # Statuses after which Chorus Pro says nothing more about the invoice.
 FINAL_STATUSES = {"MISE_EN_PAIEMENT", "REJETEE"}
 # Statuses the salesperson must act on.

@@ -77,6 +77,15 @@ class AccountMoveSendWizard(models.TransientModel):
         if self.chorus_service_id:
             self.chorus_service_code = self.chorus_service_id.code
 
+    @api.depends("sending_methods")
+    def _compute_invoice_edi_format(self):
+        # Chorus Pro ticked in the window: the e-invoice is the flux, made from Odoo's Factur-X (see
+        # account.move.send._get_default_invoice_edi_format), whatever the customer's own format.
+        super()._compute_invoice_edi_format()
+        for wizard in self:
+            if "chorus_pro" in (wizard.sending_methods or []):
+                wizard.invoice_edi_format = "facturx"
+
     # Odoo adds these to the dependencies of its own compute (they accumulate along the inheritance).
     @api.depends("chorus_siret", "chorus_service_code", "chorus_engagement", "chorus_contract", "chorus_attachment_ids")
     def _compute_alerts(self):
