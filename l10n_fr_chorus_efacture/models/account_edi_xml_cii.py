@@ -2,6 +2,8 @@ from lxml import etree
 
 from odoo import models
 
+from ..tools.xml_order import insert_before
+
 CII_NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
     "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
@@ -100,11 +102,7 @@ class AccountEdiXmlCii(models.AbstractModel):
             etree.SubElement(element, _ram(child)).text = value
         else:
             element.text = value
-        for node in agreement:
-            if etree.QName(node).localname in following:
-                node.addprevious(element)
-                return
-        agreement.append(element)
+        insert_before(agreement, element, following)
 
     @staticmethod
     def _chorus_set_siret(party, siret):

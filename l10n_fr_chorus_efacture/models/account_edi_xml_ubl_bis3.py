@@ -5,6 +5,7 @@ from lxml import etree
 
 from odoo import models
 
+from ..tools.xml_order import insert_before
 from .account_edi_xml_cii import SIRET_SCHEME
 
 UBL_NS = {
@@ -43,17 +44,16 @@ class AccountEdiXmlUblBis3(models.AbstractModel):
         if invoice.buyer_reference:
             buyer_reference = etree.Element(_ubl("BuyerReference"))
             buyer_reference.text = invoice.buyer_reference
-            self._chorus_insert_before(root, buyer_reference, ("InvoicePeriod", "DiscrepancyResponse",
-                                                               "OrderReference", "BillingReference",
-                                                               *_REFERENCES_AFTER_ORDER))
+            insert_before(root, buyer_reference, ("InvoicePeriod", "DiscrepancyResponse", "OrderReference",
+                                                  "BillingReference", *_REFERENCES_AFTER_ORDER))
         if invoice.purchase_order_reference:
             order = etree.Element(_ubl("OrderReference", "cac"))
             etree.SubElement(order, _ubl("ID")).text = invoice.purchase_order_reference
-            self._chorus_insert_before(root, order, ("BillingReference", *_REFERENCES_AFTER_ORDER))
+            insert_before(root, order, ("BillingReference", *_REFERENCES_AFTER_ORDER))
         if invoice.contract_reference:
             contract = etree.Element(_ubl("ContractDocumentReference", "cac"))
             etree.SubElement(contract, _ubl("ID")).text = invoice.contract_reference
-            self._chorus_insert_before(root, contract, _REFERENCES_AFTER_CONTRACT)
+            insert_before(root, contract, _REFERENCES_AFTER_CONTRACT)
         # Supporting documents travel inside the UBL file (BG-24).
         for attachment in invoice.chorus_attachment_ids:
             reference = etree.Element(_ubl("AdditionalDocumentReference", "cac"))
@@ -63,7 +63,7 @@ class AccountEdiXmlUblBis3(models.AbstractModel):
             binary.set("mimeCode", mimetypes.guess_type(attachment.name)[0] or "application/octet-stream")
             binary.set("filename", attachment.name)
             binary.text = base64.b64encode(attachment.raw or b"").decode()
-            self._chorus_insert_before(root, reference, ("ProjectReference", "Signature", "AccountingSupplierParty"))
+            insert_before(root, reference, ("ProjectReference", "Signature", "AccountingSupplierParty"))
         # Seller and buyer SIRETs with the scheme 0009 (SIRET-CODE).
         for role, partner in (("AccountingSupplierParty", invoice.company_id.partner_id),
                               ("AccountingCustomerParty", invoice.commercial_partner_id)):
@@ -87,12 +87,3 @@ class AccountEdiXmlUblBis3(models.AbstractModel):
                 company_id.text = partner.siret
                 company_id.set("schemeID", SIRET_SCHEME)
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-
-    @staticmethod
-    def _chorus_insert_before(root, element, following):
-        """Insert ``element`` at the top level, before the first element named in ``following``."""
-        for child in root:
-            if etree.QName(child).localname in following:
-                child.addprevious(element)
-                return
-        root.append(element)

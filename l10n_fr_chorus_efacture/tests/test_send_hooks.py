@@ -60,6 +60,9 @@ class TestChorusSendHooks(ChorusSendCommon):
             ("_is_applicable_to_move", True, lambda: Send._is_applicable_to_move("email", move, **LATER)),
             ("_is_applicable_to_company", True, lambda: Send._is_applicable_to_company("email", company, **LATER)),
             ("_get_default_sending_method", "email", lambda: Send._get_default_sending_method(move, **LATER)),
+            # Today's 18.0 passes the chosen methods; not Chorus Pro: the base decides.
+            ("_get_default_invoice_edi_format", "ubl_bis3", lambda: Send._get_default_invoice_edi_format(
+                move, sending_methods={"email"}, **LATER)),
             ("_get_alerts", {}, lambda: Send._get_alerts(move, data, **LATER)),
             ("_prepare_invoice_pdf_report", None, lambda: Send._prepare_invoice_pdf_report(data, **LATER)),
             ("_call_web_service_after_invoice_pdf_render", None,
