@@ -1,8 +1,9 @@
 import logging
 
 from odoo import _, api, models
+from odoo.http import request
 
-from .ir_actions_report import wkhtmltopdf_patched
+from .ir_actions_report import SideBySide, wkhtmltopdf_patched
 
 _logger = logging.getLogger(__name__)
 
@@ -27,31 +28,54 @@ class AccountMoveSend(models.AbstractModel):
     def _prepare_invoice_pdf_report(self, invoices_data, *args, **kwargs):
         """Odoo renders the PDFs of a batch in one wkhtmltopdf call, which Debian's wkhtmltopdf (unpatched Qt)
         cannot do ("Exit with code 1", then an empty file): with that build, or when the grouped call fails, each
-        invoice is rendered alone; one that still fails is reported on its own, the others go on."""
+        invoice is rendered alone, several wkhtmltopdf at once (each mostly waits after loading its page); one
+        that still fails is reported on its own, the others go on."""
         if any("chorus_pro" in data.get("sending_methods", ()) for data in invoices_data.values()):
             # Rendered to be sent to Chorus Pro: a short wait after loading (ir_actions_report).
             self = self.with_context(chorus_invoice_pdf=True)
-        def render(data):
-            return super(AccountMoveSend, self)._prepare_invoice_pdf_report(data, *args, **kwargs)
+
+        def render(send, data):
+            return super(AccountMoveSend, send)._prepare_invoice_pdf_report(data, *args, **kwargs)
 
         if len(invoices_data) == 1:
-            return render(invoices_data)
+            return render(self, invoices_data)
         if wkhtmltopdf_patched():
             try:
                 with self.env.cr.savepoint():
-                    return render(invoices_data)
+                    return render(self, invoices_data)
             except Exception as error:  # wkhtmltopdf and the PDF readers raise many kinds
                 _logger.info("Rendering %s invoice PDFs in one call failed (%s): one call per invoice",
                              len(invoices_data), error.__class__.__name__)
+        send = self._chorus_render_side_by_side(render, invoices_data)
         for invoice, invoice_data in invoices_data.items():
             invoice_data.pop("pdf_attachment_values", None)
             try:
                 with self.env.cr.savepoint():
-                    render({invoice: invoice_data})
+                    render(send, {invoice: invoice_data})
             except Exception as error:
                 invoice_data["error"] = {"error_title": _("The PDF of the invoice could not be rendered"),
                                          "errors": [str(error)[:500]]}
         return None
+
+    def _chorus_render_side_by_side(self, render, invoices_data):
+        """Run the wkhtmltopdf calls of these invoices' usual rendering side by side (ir_actions_report's
+        SideBySide): returns this model with them ready, for rendering each invoice the usual way again. Not
+        inside a web request, whose session wkhtmltopdf is given and threads cannot see."""
+        if request:
+            return self
+        side_by_side = SideBySide()
+        collecting = self.with_context(chorus_side_by_side=side_by_side)
+        for invoice, invoice_data in invoices_data.items():
+            try:
+                with self.env.cr.savepoint():
+                    render(collecting, {invoice: invoice_data})
+            except Exception:  # RenderingCollected; any other error is met (and reported) in the usual rendering
+                pass
+            invoice_data.pop("pdf_attachment_values", None)
+        if len(side_by_side.calls) < 2:
+            return self
+        self.env["ir.actions.report"]._chorus_run_side_by_side(side_by_side)
+        return collecting
 
     @api.model
     def _is_applicable_to_company(self, method, company, *args, **kwargs):

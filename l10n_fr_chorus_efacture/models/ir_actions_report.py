@@ -1,8 +1,11 @@
 import functools
+import hashlib
 import logging
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
-from odoo import models
+from odoo import api, models
 from odoo.addons.base.models.ir_actions_report import _get_wkhtmltopdf_bin
 
 _logger = logging.getLogger(__name__)
@@ -11,6 +14,42 @@ _logger = logging.getLogger(__name__)
 # (charts). An invoice has none: the invoices rendered to be sent to Chorus Pro wait this instead (ms).
 PRINT_DELAY_PARAM = "l10n_fr_chorus_efacture.print_delay"
 PRINT_DELAY_DEFAULT = "100"
+# How many wkhtmltopdf run at once for a batch of invoices rendered one per call (each mostly waits its delay).
+PDF_RENDERERS_PARAM = "l10n_fr_chorus_efacture.pdf_renderers"
+PDF_RENDERERS_DEFAULT = "4"
+
+
+def digits_param(env, key, default):
+    """A system parameter that must be a whole number: its value, else the default (and a warning)."""
+    value = env["ir.config_parameter"].sudo().get_param(key, default)
+    if not str(value).strip().isdigit():
+        _logger.warning("%s is not a whole number (%r): %s used", key, value, default)
+        value = default
+    return int(value)
+
+
+class RenderingCollected(Exception):
+    """Raised instead of running wkhtmltopdf while a batch's calls are collected (SideBySide)."""
+
+
+class SideBySide:
+    """The wkhtmltopdf calls of a batch of invoices rendered one per call, run side by side.
+
+    Collecting: Odoo's usual rendering of each invoice goes as far as its wkhtmltopdf call, which is kept
+    (HTML and arguments) instead of run. The kept calls then run in threads, each with a cursor of its own
+    (wkhtmltopdf only reads the paper format and the parameters). Serving: Odoo's usual rendering again, whose
+    wkhtmltopdf call returns the PDF made from the very same HTML and arguments; any other call runs as usual.
+    """
+
+    def __init__(self):
+        self.collecting = True
+        self.calls = {}  # key: (bodies, args, kwargs)
+        self.pdfs = {}  # key: PDF bytes
+        self.served = 0
+
+    @staticmethod
+    def key(bodies, args, kwargs):
+        return hashlib.sha256(repr((list(bodies), args, sorted(kwargs.items()))).encode()).hexdigest()
 
 
 @functools.cache
@@ -30,10 +69,50 @@ class IrActionsReport(models.Model):
     def _build_wkhtmltopdf_args(self, *args, **kwargs):
         args = super()._build_wkhtmltopdf_args(*args, **kwargs)
         if self.env.context.get("chorus_invoice_pdf") and "--javascript-delay" in args:
-            delay = self.env["ir.config_parameter"].sudo().get_param(PRINT_DELAY_PARAM, PRINT_DELAY_DEFAULT)
-            if not str(delay).strip().isdigit():
-                _logger.warning("%s is not a number of milliseconds (%r): %s ms used", PRINT_DELAY_PARAM, delay,
-                                PRINT_DELAY_DEFAULT)
-                delay = PRINT_DELAY_DEFAULT
-            args[args.index("--javascript-delay") + 1] = str(int(delay))
+            delay = digits_param(self.env, PRINT_DELAY_PARAM, PRINT_DELAY_DEFAULT)
+            args[args.index("--javascript-delay") + 1] = str(delay)
         return args
+
+    def _run_wkhtmltopdf(self, bodies, *args, **kwargs):
+        side_by_side = self.env.context.get("chorus_side_by_side")
+        if not isinstance(side_by_side, SideBySide):
+            return super()._run_wkhtmltopdf(bodies, *args, **kwargs)
+        key = side_by_side.key(bodies, args, kwargs)
+        if side_by_side.collecting:
+            side_by_side.calls[key] = (list(bodies), args, kwargs)
+            raise RenderingCollected()
+        pdf = side_by_side.pdfs.pop(key, None)
+        if pdf is None:  # not collected (an HTML that changed), or its run failed: Odoo's own run says why
+            return super()._run_wkhtmltopdf(bodies, *args, **kwargs)
+        side_by_side.served += 1
+        return pdf
+
+    def _chorus_run_side_by_side(self, side_by_side):
+        """Run the collected wkhtmltopdf calls, several at once; a call that fails is left to the serving pass
+        (which runs it again the usual way, and reports its error)."""
+        context = {k: v for k, v in self.env.context.items() if k != "chorus_side_by_side"}
+        registry, uid, su = self.env.registry, self.env.uid, self.env.su
+        dbname = self.env.cr.dbname
+
+        def run(call):
+            bodies, args, kwargs = call
+            threading.current_thread().dbname = dbname  # for the log lines
+            with registry.cursor() as cr:
+                # This registry, not Registry(dbname): its lock may be held by the thread that waits for these
+                # (Odoo's test runner and module loading hold it).
+                cr.transaction = api.Transaction(registry)
+                env = api.Environment(cr, uid, context, su=su)
+                return env["ir.actions.report"]._run_wkhtmltopdf(bodies, *args, **kwargs)
+
+        renderers = max(1, digits_param(self.env, PDF_RENDERERS_PARAM, PDF_RENDERERS_DEFAULT))
+        with ThreadPoolExecutor(max_workers=min(renderers, len(side_by_side.calls)),
+                                thread_name_prefix="chorus_pdf") as pool:
+            futures = {key: pool.submit(run, call) for key, call in side_by_side.calls.items()}
+        for key, future in futures.items():
+            try:
+                side_by_side.pdfs[key] = future.result()
+            except Exception as error:  # wkhtmltopdf raises UserError, OSError...: the serving pass reports it
+                _logger.info("A PDF rendered side by side failed (%s): rendered again alone",
+                             error.__class__.__name__)
+        side_by_side.collecting = False
+        side_by_side.calls.clear()

@@ -19,3 +19,4 @@ from . import test_listing
 from . import test_rpc_fields
 from . import test_french_messages
 from . import test_menus
+from . import test_pdf_side_by_side

@@ -1,0 +1,82 @@
+"""A batch's PDFs rendered one wkhtmltopdf per invoice (Debian's build), several at once.
+
+wkhtmltopdf itself cannot run inside a TransactionCase (it would load the report's assets from the test
+server, which waits on this transaction): here Odoo's wkhtmltopdf run is replaced by one that writes a PDF
+naming the invoice whose HTML it was given, and can fail. The real wkhtmltopdf runs side by side in the
+real-process suite (process_tests: "batch of 20").
+"""
+
+import threading
+from unittest.mock import patch
+
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+from odoo.addons.base.models.ir_actions_report import IrActionsReport
+
+from .common import make_pdf
+from .test_send import ChorusSendCommon
+
+
+@tagged("post_install", "-at_install", "chorus_send")
+class TestPdfSideBySide(ChorusSendCommon):
+
+    def setUp(self):
+        super().setUp()
+        self.moves = self.make_invoice() | self.make_invoice() | self.make_invoice()
+        self.moves.invoice_pdf_report_file = False
+        self.runs = []  # (invoice number, thread name)
+        self.failing = set()
+        lock = threading.Lock()
+        moves = self.moves
+
+        def wkhtmltopdf(report, bodies, *args, **kwargs):
+            name = next(move.name for move in moves if move.name in "".join(bodies))
+            with lock:
+                self.runs.append((name, threading.current_thread().name))
+            if name in self.failing:
+                raise UserError("Wkhtmltopdf failed (error code: -11)")
+            return make_pdf(["Facture %s" % name])
+
+        patcher = patch.object(IrActionsReport, "_run_wkhtmltopdf", wkhtmltopdf)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        unpatched = patch("odoo.addons.l10n_fr_chorus_efacture.models.account_move_send.wkhtmltopdf_patched",
+                          return_value=False)
+        unpatched.start()
+        self.addCleanup(unpatched.stop)
+
+    def render(self):
+        data = {move: {"sending_methods": {"chorus_pro"}, "pdf_report": self.env.ref("account.account_invoices")}
+                for move in self.moves}
+        self.env["account.move.send"].with_context(force_report_rendering=True)._prepare_invoice_pdf_report(data)
+        return data
+
+    def test_each_invoice_rendered_once_in_threads_with_its_own_pdf(self):
+        data = self.render()
+        for move in self.moves:
+            self.assertNotIn("error", data[move])
+            self.assertEqual(data[move]["pdf_attachment_values"]["raw"], make_pdf(["Facture %s" % move.name]))
+        self.assertCountEqual([name for name, _thread in self.runs], self.moves.mapped("name"),
+                              "each invoice's wkhtmltopdf ran once")
+        self.assertTrue(all(thread.startswith("chorus_pdf") for _name, thread in self.runs),
+                        "side by side, not in the sending worker: %s" % self.runs)
+
+    def test_a_failing_invoice_is_rendered_again_alone_and_reported(self):
+        failing = self.moves[1]
+        self.failing.add(failing.name)
+        data = self.render()
+        self.assertEqual(data[failing]["error"]["error_title"], "The PDF of the invoice could not be rendered")
+        self.assertIn("error code: -11", data[failing]["error"]["errors"][0])
+        self.assertNotIn("pdf_attachment_values", data[failing])
+        for move in self.moves - failing:
+            self.assertEqual(data[move]["pdf_attachment_values"]["raw"], make_pdf(["Facture %s" % move.name]))
+        # Its side-by-side run failed: run again the usual way, which reports its error; the others ran once.
+        self.assertEqual([thread.startswith("chorus_pdf") for name, thread in self.runs if name == failing.name],
+                         [True, False])
+        self.assertEqual(len(self.runs), 4)
+
+    def test_not_side_by_side_for_a_single_invoice(self):
+        self.moves = self.moves[0]
+        data = self.render()
+        self.assertEqual(data[self.moves]["pdf_attachment_values"]["raw"], make_pdf(["Facture %s" % self.moves.name]))
+        self.assertEqual([thread for _name, thread in self.runs], [threading.current_thread().name])
