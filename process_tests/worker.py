@@ -7,8 +7,10 @@ The harness (run.py) starts it, kills it when it has to, and checks what it left
 """
 
 import base64
+import io
 import json
 import sys
+import threading
 
 SUPPLIER_COMPANY = "Ateliers Numériques de Provence"
 BUYER_COMPANY = "Mairie de Saint-Véran-les-Pins"
@@ -88,11 +90,38 @@ def op_send(env, args):
     return {"state": move.chorus_state}
 
 
+def watch_wkhtmltopdf():
+    """The thread of each wkhtmltopdf run (Odoo's own _run_wkhtmltopdf, whatever calls it)."""
+    from odoo.addons.base.models.ir_actions_report import IrActionsReport
+    run, threads = IrActionsReport._run_wkhtmltopdf, []
+
+    def watched(self, *args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return run(self, *args, **kwargs)
+    IrActionsReport._run_wkhtmltopdf = watched
+    return threads
+
+
+def page_contents(pdf):
+    """What each page draws (the PDF's other parts, dates, embedded files, differ from one rendering to another)."""
+    from odoo.tools.pdf import PdfFileReader
+    return [page.get_contents().get_data() for page in PdfFileReader(io.BytesIO(pdf)).pages]
+
+
+def own_pdfs(env, moves):
+    """Whether each invoice's PDF draws what the invoice rendered alone draws."""
+    report = env["ir.actions.report"].with_context(chorus_invoice_pdf=True, report_pdf_no_attachment=True)
+    alone = {move: page_contents(report._pre_render_qweb_pdf("account.account_invoices", move.ids)[0][move.id]
+                                 ["stream"].getvalue()) for move in moves}
+    return [bool(alone[move]) and page_contents(move.invoice_pdf_report_id.raw) == alone[move] for move in moves]
+
+
 def op_batch_send(env, args):
     """"Send to Chorus Pro" on the invoices, then a worker lane, chunk after chunk, as its cron runs it."""
     supplier, _buyer = companies(env)
     env = admin_env(env, supplier)
     moves = env["account.move"].browse(args["ids"])
+    wkhtmltopdf_threads = watch_wkhtmltopdf()
     action = moves.action_chorus_send()
     wizard = env[action["res_model"]].with_context(action["context"]).create({})
     wizard.action_send_and_print()
@@ -104,7 +133,9 @@ def op_batch_send(env, args):
             "flux": sorted(set(moves.mapped("chorus_flux_number"))),
             "pdfs": [bool(m.invoice_pdf_report_id) and m.invoice_pdf_report_id.raw.startswith(b"%PDF")
                      for m in moves],
-            "errors": [m.chorus_error for m in moves if m.chorus_error]}
+            "errors": [m.chorus_error for m in moves if m.chorus_error],
+            "wkhtmltopdf_threads": list(wkhtmltopdf_threads),  # before own_pdfs renders again
+            "own_pdfs": own_pdfs(env, moves) if args.get("check_pdfs") else None}
 
 
 def op_queue_batch(env, args):
