@@ -1,3 +1,4 @@
+import contextlib
 import functools
 import hashlib
 import logging
@@ -14,7 +15,8 @@ _logger = logging.getLogger(__name__)
 # (charts). An invoice has none: the invoices rendered to be sent to Chorus Pro wait this instead (ms).
 PRINT_DELAY_PARAM = "l10n_fr_chorus_efacture.print_delay"
 PRINT_DELAY_DEFAULT = "100"
-# How many wkhtmltopdf run at once for a batch of invoices rendered one per call (each mostly waits its delay).
+# How many wkhtmltopdf run at once in one Odoo process (all its cron workers together) for batches of invoices
+# rendered one per call (each mostly waits its delay).
 PDF_RENDERERS_PARAM = "l10n_fr_chorus_efacture.pdf_renderers"
 PDF_RENDERERS_DEFAULT = "4"
 
@@ -50,6 +52,31 @@ class SideBySide:
     @staticmethod
     def key(bodies, args, kwargs):
         return hashlib.sha256(repr((list(bodies), args, sorted(kwargs.items()))).encode()).hexdigest()
+
+
+class RendererSlots:
+    """The side-by-side wkhtmltopdf runs under way in this process, whichever batches they belong to: several cron
+    workers of one server share the limit (each run holds a database connection, and its page's assets are
+    fetched from this server, whose connection pool is shared by every thread)."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self.running = 0
+
+    @contextlib.contextmanager
+    def slot(self, limit):
+        with self._condition:
+            self._condition.wait_for(lambda: self.running < limit)
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self.running -= 1
+                self._condition.notify()
+
+
+RENDERER_SLOTS = RendererSlots()
 
 
 @functools.cache
@@ -93,18 +120,19 @@ class IrActionsReport(models.Model):
         context = {k: v for k, v in self.env.context.items() if k != "chorus_side_by_side"}
         registry, uid, su = self.env.registry, self.env.uid, self.env.su
         dbname = self.env.cr.dbname
+        renderers = max(1, digits_param(self.env, PDF_RENDERERS_PARAM, PDF_RENDERERS_DEFAULT))
 
         def run(call):
             bodies, args, kwargs = call
             threading.current_thread().dbname = dbname  # for the log lines
-            with registry.cursor() as cr:
+            # The slot before the cursor: a run waiting for its turn holds no database connection.
+            with RENDERER_SLOTS.slot(renderers), registry.cursor() as cr:
                 # This registry, not Registry(dbname): its lock may be held by the thread that waits for these
                 # (Odoo's test runner and module loading hold it).
                 cr.transaction = api.Transaction(registry)
                 env = api.Environment(cr, uid, context, su=su)
                 return env["ir.actions.report"]._run_wkhtmltopdf(bodies, *args, **kwargs)
 
-        renderers = max(1, digits_param(self.env, PDF_RENDERERS_PARAM, PDF_RENDERERS_DEFAULT))
         with ThreadPoolExecutor(max_workers=min(renderers, len(side_by_side.calls)),
                                 thread_name_prefix="chorus_pdf") as pool:
             futures = {key: pool.submit(run, call) for key, call in side_by_side.calls.items()}

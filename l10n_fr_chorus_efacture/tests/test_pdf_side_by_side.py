@@ -7,11 +7,13 @@ real-process suite (process_tests: "batch of 20").
 """
 
 import threading
+import time
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.addons.base.models.ir_actions_report import IrActionsReport
+from odoo.addons.l10n_fr_chorus_efacture.models.ir_actions_report import PDF_RENDERERS_PARAM, RENDERER_SLOTS
 
 from .common import make_pdf
 from .test_send import ChorusSendCommon
@@ -26,6 +28,7 @@ class TestPdfSideBySide(ChorusSendCommon):
         self.moves.invoice_pdf_report_file = False
         self.runs = []  # (invoice number, thread name)
         self.failing = set()
+        self.running, self.most_at_once = 0, 0
         lock = threading.Lock()
         moves = self.moves
 
@@ -33,9 +36,16 @@ class TestPdfSideBySide(ChorusSendCommon):
             name = next(move.name for move in moves if move.name in "".join(bodies))
             with lock:
                 self.runs.append((name, threading.current_thread().name))
-            if name in self.failing:
-                raise UserError("Wkhtmltopdf failed (error code: -11)")
-            return make_pdf(["Facture %s" % name])
+                self.running += 1
+                self.most_at_once = max(self.most_at_once, self.running)
+            try:
+                time.sleep(0.2)  # a run lasts (wkhtmltopdf waits after loading): the others start meanwhile
+                if name in self.failing:
+                    raise UserError("Wkhtmltopdf failed (error code: -11)")
+                return make_pdf(["Facture %s" % name])
+            finally:
+                with lock:
+                    self.running -= 1
 
         patcher = patch.object(IrActionsReport, "_run_wkhtmltopdf", wkhtmltopdf)
         patcher.start()
@@ -60,6 +70,17 @@ class TestPdfSideBySide(ChorusSendCommon):
                               "each invoice's wkhtmltopdf ran once")
         self.assertTrue(all(thread.startswith("chorus_pdf") for _name, thread in self.runs),
                         "side by side, not in the sending worker: %s" % self.runs)
+        self.assertEqual(self.most_at_once, 3, "the three at once (4 renderers by default)")
+
+    def test_the_renderers_are_shared_by_the_batches_of_the_process(self):
+        # Two renderers; another cron worker of this server renders one invoice meanwhile: one left for these.
+        self.env["ir.config_parameter"].sudo().set_param(PDF_RENDERERS_PARAM, "2")
+        with RENDERER_SLOTS.slot(2):
+            data = self.render()
+        for move in self.moves:
+            self.assertEqual(data[move]["pdf_attachment_values"]["raw"], make_pdf(["Facture %s" % move.name]))
+        self.assertEqual(self.most_at_once, 1)
+        self.assertEqual(RENDERER_SLOTS.running, 0, "every slot given back")
 
     def test_a_failing_invoice_is_rendered_again_alone_and_reported(self):
         failing = self.moves[1]
