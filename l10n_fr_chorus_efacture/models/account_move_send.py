@@ -74,7 +74,12 @@ class AccountMoveSend(models.AbstractModel):
             invoice_data.pop("pdf_attachment_values", None)
         if len(side_by_side.calls) < 2:
             return self
-        self.env["ir.actions.report"]._chorus_run_side_by_side(side_by_side)
+        try:
+            self.env["ir.actions.report"]._chorus_run_side_by_side(side_by_side)
+        except Exception as error:  # no thread to be had...: each invoice rendered alone, its errors its own
+            _logger.warning("Rendering %s invoice PDFs side by side failed (%s): one after the other",
+                            len(side_by_side.calls), error)
+            return self
         return collecting
 
     @api.model

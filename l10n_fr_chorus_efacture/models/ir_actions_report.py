@@ -15,8 +15,8 @@ _logger = logging.getLogger(__name__)
 # (charts). An invoice has none: the invoices rendered to be sent to Chorus Pro wait this instead (ms).
 PRINT_DELAY_PARAM = "l10n_fr_chorus_efacture.print_delay"
 PRINT_DELAY_DEFAULT = "100"
-# How many wkhtmltopdf run at once in one Odoo process (all its cron workers together) for batches of invoices
-# rendered one per call (each mostly waits its delay).
+# How many wkhtmltopdf run at once in one Odoo process (a threaded server's cron workers together) for batches of
+# invoices rendered one per call (each mostly waits its delay).
 PDF_RENDERERS_PARAM = "l10n_fr_chorus_efacture.pdf_renderers"
 PDF_RENDERERS_DEFAULT = "4"
 
@@ -38,26 +38,28 @@ class SideBySide:
     """The wkhtmltopdf calls of a batch of invoices rendered one per call, run side by side.
 
     Collecting: Odoo's usual rendering of each invoice goes as far as its wkhtmltopdf call, which is kept
-    (HTML and arguments) instead of run. The kept calls then run in threads, each with a cursor of its own
-    (wkhtmltopdf only reads the paper format and the parameters). Serving: Odoo's usual rendering again, whose
-    wkhtmltopdf call returns the PDF made from the very same HTML and arguments; any other call runs as usual.
+    (HTML, arguments, and the context it was made in: the invoice's company decides the paper format) instead
+    of run. The kept calls then run in threads, each with a cursor of its own (wkhtmltopdf only reads the paper
+    format and the parameters). Serving: Odoo's usual rendering again, whose wkhtmltopdf call returns the PDF
+    made from the very same HTML, arguments and company; any other call runs as usual.
     """
 
     def __init__(self):
         self.collecting = True
-        self.calls = {}  # key: (bodies, args, kwargs)
+        self.calls = {}  # key: (uid, su, context, bodies, args, kwargs)
         self.pdfs = {}  # key: PDF bytes
-        self.served = 0
 
     @staticmethod
-    def key(bodies, args, kwargs):
-        return hashlib.sha256(repr((list(bodies), args, sorted(kwargs.items()))).encode()).hexdigest()
+    def key(env, bodies, args, kwargs):
+        call = (env.company.id, list(bodies), args, sorted(kwargs.items()))
+        return hashlib.sha256(repr(call).encode()).hexdigest()
 
 
 class RendererSlots:
-    """The side-by-side wkhtmltopdf runs under way in this process, whichever batches they belong to: several cron
-    workers of one server share the limit (each run holds a database connection, and its page's assets are
-    fetched from this server, whose connection pool is shared by every thread)."""
+    """The side-by-side wkhtmltopdf runs under way in this process, whichever batches they belong to: the cron
+    workers of a threaded server share the limit (each run holds a database connection, and its page's assets
+    are fetched from this server, whose connection pool its threads share). With --workers each cron worker is
+    a process of its own, with its own limit."""
 
     def __init__(self):
         self._condition = threading.Condition()
@@ -73,7 +75,7 @@ class RendererSlots:
         finally:
             with self._condition:
                 self.running -= 1
-                self._condition.notify()
+                self._condition.notify_all()  # the limit is read per batch: every waiter checks it again
 
 
 RENDERER_SLOTS = RendererSlots()
@@ -104,26 +106,25 @@ class IrActionsReport(models.Model):
         side_by_side = self.env.context.get("chorus_side_by_side")
         if not isinstance(side_by_side, SideBySide):
             return super()._run_wkhtmltopdf(bodies, *args, **kwargs)
-        key = side_by_side.key(bodies, args, kwargs)
+        key = side_by_side.key(self.env, bodies, args, kwargs)
         if side_by_side.collecting:
-            side_by_side.calls[key] = (list(bodies), args, kwargs)
+            context = {k: v for k, v in self.env.context.items() if k != "chorus_side_by_side"}
+            side_by_side.calls[key] = (self.env.uid, self.env.su, context, list(bodies), args, kwargs)
             raise RenderingCollected()
         pdf = side_by_side.pdfs.pop(key, None)
         if pdf is None:  # not collected (an HTML that changed), or its run failed: Odoo's own run says why
             return super()._run_wkhtmltopdf(bodies, *args, **kwargs)
-        side_by_side.served += 1
         return pdf
 
     def _chorus_run_side_by_side(self, side_by_side):
         """Run the collected wkhtmltopdf calls, several at once; a call that fails is left to the serving pass
         (which runs it again the usual way, and reports its error)."""
-        context = {k: v for k, v in self.env.context.items() if k != "chorus_side_by_side"}
-        registry, uid, su = self.env.registry, self.env.uid, self.env.su
+        registry = self.env.registry
         dbname = self.env.cr.dbname
         renderers = max(1, digits_param(self.env, PDF_RENDERERS_PARAM, PDF_RENDERERS_DEFAULT))
 
         def run(call):
-            bodies, args, kwargs = call
+            uid, su, context, bodies, args, kwargs = call
             threading.current_thread().dbname = dbname  # for the log lines
             # The slot before the cursor: a run waiting for its turn holds no database connection.
             with RENDERER_SLOTS.slot(renderers), registry.cursor() as cr:

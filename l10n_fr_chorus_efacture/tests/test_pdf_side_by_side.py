@@ -28,6 +28,7 @@ class TestPdfSideBySide(ChorusSendCommon):
         self.moves.invoice_pdf_report_file = False
         self.runs = []  # (invoice number, thread name)
         self.failing = set()
+        self.companies = {}  # invoice number: the company its wkhtmltopdf ran for (its paper format's)
         self.running, self.most_at_once = 0, 0
         lock = threading.Lock()
         moves = self.moves
@@ -36,6 +37,7 @@ class TestPdfSideBySide(ChorusSendCommon):
             name = next(move.name for move in moves if move.name in "".join(bodies))
             with lock:
                 self.runs.append((name, threading.current_thread().name))
+                self.companies[name] = report.env.company
                 self.running += 1
                 self.most_at_once = max(self.most_at_once, self.running)
             try:
@@ -55,10 +57,11 @@ class TestPdfSideBySide(ChorusSendCommon):
         unpatched.start()
         self.addCleanup(unpatched.stop)
 
-    def render(self):
+    def render(self, send=None):
         data = {move: {"sending_methods": {"chorus_pro"}, "pdf_report": self.env.ref("account.account_invoices")}
                 for move in self.moves}
-        self.env["account.move.send"].with_context(force_report_rendering=True)._prepare_invoice_pdf_report(data)
+        send = send or self.env["account.move.send"]
+        send.with_context(force_report_rendering=True)._prepare_invoice_pdf_report(data)
         return data
 
     def test_each_invoice_rendered_once_in_threads_with_its_own_pdf(self):
@@ -81,6 +84,17 @@ class TestPdfSideBySide(ChorusSendCommon):
             self.assertEqual(data[move]["pdf_attachment_values"]["raw"], make_pdf(["Facture %s" % move.name]))
         self.assertEqual(self.most_at_once, 1)
         self.assertEqual(RENDERER_SLOTS.running, 0, "every slot given back")
+
+    def test_each_pdf_rendered_for_its_invoice_company(self):
+        # The sending worker's current company is another one (a cron user's, a batch of several companies):
+        # each run is its invoice's company's (the paper format is the company's).
+        other = self.env["res.company"].create({"name": "Autre société",
+                                                "paperformat_id": self.env.ref("base.paperformat_us").id})
+        self.env.user.company_ids |= other
+        self.render(self.env["account.move.send"].with_company(other))
+        self.assertEqual({name: company for name, company in self.companies.items()},
+                         {move.name: move.company_id for move in self.moves})
+        self.assertTrue(all(thread.startswith("chorus_pdf") for _name, thread in self.runs))
 
     def test_a_failing_invoice_is_rendered_again_alone_and_reported(self):
         failing = self.moves[1]
