@@ -3,6 +3,8 @@ from facturx import generate_from_binary, xml_check_xsd
 from odoo import _, models
 from odoo.exceptions import UserError
 
+from ..tools.en16931 import VALIDATOR, ValidatorUnavailable
+
 FLUX_SYNTAX_FACTURX = "IN_DP_E2_CII_FACTURX"
 FLUX_SYNTAX_UBL = "IN_DP_E1_UBL_INVOICE"
 
@@ -34,12 +36,9 @@ class AccountMove(models.Model):
             self._chorus_check_rules(xml, "ubl")
             self._chorus_check_xsd(xml, "ubl")
             return xml, self._chorus_flux_filename("xml"), FLUX_SYNTAX_UBL
-        cii = self.env["account.edi.xml.cii"]
         if not facturx_xml:
-            facturx_xml, _errors = cii._export_invoice(self)
-        # Made Chorus Pro's here whatever built it: Odoo's send before the flux context was known, or a module
-        # whose override of the export comes after this module's (the adaptation is idempotent).
-        xml = cii._chorus_adapt_xml(self, facturx_xml)
+            facturx_xml, _errors = self.env["account.edi.xml.cii"]._export_invoice(self)
+        xml = self._chorus_flux_cii(facturx_xml)
         # The rules first: what they find is said in the user's words; the schema's messages are not.
         self._chorus_check_rules(xml, "cii")
         self._chorus_check_xsd(xml, "factur-x")
@@ -51,6 +50,22 @@ class AccountMove(models.Model):
             pdf_metadata={"author": self.company_id.name, "keywords": "Factur-X, Chorus Pro",
                           "title": self.name, "subject": self.name})
         return pdf, self._chorus_flux_filename("pdf"), FLUX_SYNTAX_FACTURX
+
+    def _chorus_flux_cii(self, facturx_xml):
+        """The flux's CII: the Factur-X XML made Chorus Pro's here whatever built it (Odoo's send before the flux
+        context was known, or a module whose override of the export comes after this module's; the adaptation
+        is idempotent)."""
+        self = self.with_context(chorus_flux=True)
+        return self.env["account.edi.xml.cii"]._chorus_adapt_xml(self, facturx_xml)
+
+    def _chorus_check_flux_ahead(self, facturx_xml):
+        """The EN 16931 check of the flux this Factur-X XML makes, asked now (a batch asks while its PDFs render:
+        account.move.send's _chorus_check_ahead); the validator keeps the answer for the deposit's own check,
+        which says what it finds."""
+        try:
+            VALIDATOR.check(self._chorus_flux_cii(facturx_xml), "cii")
+        except ValidatorUnavailable:
+            pass  # the deposit's own check tells
 
     def _chorus_flux_filename(self, extension):
         return "%s.%s" % ("".join(c if c.isalnum() or c in "-_" else "_" for c in self.name)[:40], extension)

@@ -75,12 +75,24 @@ class AccountMoveSend(models.AbstractModel):
         if len(side_by_side.calls) < 2:
             return self
         try:
-            self.env["ir.actions.report"]._chorus_run_side_by_side(side_by_side)
+            self.env["ir.actions.report"]._chorus_run_side_by_side(
+                side_by_side, while_waiting=lambda: self._chorus_check_ahead(invoices_data))
         except Exception as error:  # no thread to be had...: each invoice rendered alone, its errors its own
             _logger.warning("Rendering %s invoice PDFs side by side failed (%s): one after the other",
                             len(side_by_side.calls), error)
             return self
         return collecting
+
+    def _chorus_check_ahead(self, invoices_data):
+        """The pre-flight check of the flux of each invoice going to Chorus Pro, run while their PDFs render (its
+        Factur-X XML is built before the PDF): the deposit's own check then gets the answer at once (the validator
+        keeps the last answers by content; a flux that changed in between is checked again)."""
+        for invoice, invoice_data in invoices_data.items():
+            xml = self._chorus_facturx_xml(invoice_data)
+            if "chorus_pro" not in invoice_data.get("sending_methods", ()) or not xml or invoice_data.get("error") \
+                    or invoice.company_id.chorus_flux_format == "ubl":
+                continue
+            invoice._chorus_check_flux_ahead(xml)
 
     @api.model
     def _is_applicable_to_company(self, method, company, *args, **kwargs):

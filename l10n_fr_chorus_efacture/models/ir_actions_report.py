@@ -116,9 +116,10 @@ class IrActionsReport(models.Model):
             return super()._run_wkhtmltopdf(bodies, *args, **kwargs)
         return pdf
 
-    def _chorus_run_side_by_side(self, side_by_side):
+    def _chorus_run_side_by_side(self, side_by_side, while_waiting=None):
         """Run the collected wkhtmltopdf calls, several at once; a call that fails is left to the serving pass
-        (which runs it again the usual way, and reports its error)."""
+        (which runs it again the usual way, and reports its error). ``while_waiting``: done meanwhile, in this
+        thread (its failure is only logged: it must not stop the rendering)."""
         registry = self.env.registry
         dbname = self.env.cr.dbname
         renderers = max(1, digits_param(self.env, PDF_RENDERERS_PARAM, PDF_RENDERERS_DEFAULT))
@@ -137,6 +138,11 @@ class IrActionsReport(models.Model):
         with ThreadPoolExecutor(max_workers=min(renderers, len(side_by_side.calls)),
                                 thread_name_prefix="chorus_pdf") as pool:
             futures = {key: pool.submit(run, call) for key, call in side_by_side.calls.items()}
+            if while_waiting:
+                try:
+                    while_waiting()
+                except Exception:
+                    _logger.exception("Work done while the PDFs render failed (it is done again later)")
         for key, future in futures.items():
             try:
                 side_by_side.pdfs[key] = future.result()

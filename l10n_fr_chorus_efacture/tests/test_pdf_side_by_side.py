@@ -14,6 +14,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.addons.base.models.ir_actions_report import IrActionsReport
 from odoo.addons.l10n_fr_chorus_efacture.models.ir_actions_report import PDF_RENDERERS_PARAM, RENDERER_SLOTS
+from odoo.addons.l10n_fr_chorus_efacture.tools.en16931 import VALIDATOR
 
 from .common import make_pdf
 from .test_send import ChorusSendCommon
@@ -57,9 +58,12 @@ class TestPdfSideBySide(ChorusSendCommon):
         unpatched.start()
         self.addCleanup(unpatched.stop)
 
-    def render(self, send=None):
+    def render(self, send=None, facturx=None):
         data = {move: {"sending_methods": {"chorus_pro"}, "pdf_report": self.env.ref("account.account_invoices")}
                 for move in self.moves}
+        for move, xml in (facturx or {}).items():  # the Factur-X XML Odoo builds before the PDF
+            data[move].update(ubl_cii_xml_options={"ubl_cii_format": "facturx"},
+                              ubl_cii_xml_attachment_values={"raw": xml})
         send = send or self.env["account.move.send"]
         send.with_context(force_report_rendering=True)._prepare_invoice_pdf_report(data)
         return data
@@ -95,6 +99,25 @@ class TestPdfSideBySide(ChorusSendCommon):
         self.assertEqual({name: company for name, company in self.companies.items()},
                          {move.name: move.company_id for move in self.moves})
         self.assertTrue(all(thread.startswith("chorus_pdf") for _name, thread in self.runs))
+
+    def test_flux_checked_while_the_pdfs_render(self):
+        """The pre-flight check of each flux runs while the PDFs render; the deposit's check gets its answer."""
+        VALIDATOR.forget()
+        xmls = {move: self.env["account.edi.xml.cii"]._export_invoice(move)[0] for move in self.moves}
+        asked_while_rendering = []
+        ask = VALIDATOR._ask
+
+        def watched_ask(request):
+            asked_while_rendering.append(self.running > 0)
+            return ask(request)
+
+        with patch.object(VALIDATOR, "_ask", side_effect=watched_ask) as asked:
+            self.render(facturx=xmls)
+            self.assertEqual(asked.call_count, 3)
+            self.assertTrue(any(asked_while_rendering), "asked while wkhtmltopdf ran")
+            for move in self.moves:
+                self.assertEqual(move._chorus_preflight(move._chorus_flux_cii(xmls[move]), "cii"), [])
+            self.assertEqual(asked.call_count, 3, "the deposit's check is answered at once")
 
     def test_a_failing_invoice_is_rendered_again_alone_and_reported(self):
         failing = self.moves[1]

@@ -24,6 +24,10 @@ from .test_send_hooks import next_implementation
 @tagged("post_install", "-at_install", "chorus_send")
 class TestChorusPreflight(ChorusSendCommon):
 
+    def setUp(self):
+        super().setUp()
+        en16931.VALIDATOR.forget()  # each test's invoices asked to Saxon (numbers repeat from test to test)
+
     def changed_cii(self, change):
         """Odoo's CII builder with ``change(root)`` applied to what it builds, under this module's override."""
         cii = self.env["account.edi.xml.cii"]
@@ -133,6 +137,20 @@ class TestChorusPreflight(ChorusSendCommon):
         message = self.assertRefusedBeforeChorus(
             move, "Your company's VAT number is missing, which an invoice with VAT needs (rule BR-S-02)")
         self.assertEqual(message.count("VAT number is missing"), 1, "two lines, one message")
+
+    def test_same_flux_asked_once(self):
+        """A batch checks its fluxes while the PDFs render; the deposit's check gets the same answer at once."""
+        self.company.vat = False
+        move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")
+        xml = move._chorus_flux_cii(self.env["account.edi.xml.cii"]._export_invoice(move)[0])
+        with patch.object(en16931.VALIDATOR, "_ask", wraps=en16931.VALIDATOR._ask) as ask:
+            first = en16931.VALIDATOR.check(xml, "cii")
+            again = en16931.VALIDATOR.check(xml, "cii")
+            self.assertEqual(ask.call_count, 1)
+            self.assertTrue(first and "BR-S-02" in {failure.rule for failure in first})
+            self.assertEqual(again, first)
+            en16931.VALIDATOR.check(xml.replace(b"SERV_TECHNIQUES", b"SERV_COMPTABLE"), "cii")
+            self.assertEqual(ask.call_count, 2, "another flux is asked")
 
     def test_checker_process_killed_is_started_again(self):
         move = self.make_invoice(buyer_reference="SERV_TECHNIQUES")

@@ -9,6 +9,8 @@ does not have.
 """
 
 import atexit
+import collections
+import hashlib
 import json
 import os
 import re
@@ -96,20 +98,28 @@ def parse_svrl(svrl):
 
 
 class En16931Validator:
-    """One Saxon process per Odoo process, started on first use, asked one flux at a time."""
+    """One Saxon process per Odoo process, started on first use, asked one flux at a time. The last answers are
+    kept by content: a batch checks its invoices ahead, while their PDFs render, and their deposit asks again."""
+
+    MEMO_SIZE = 64
 
     def __init__(self, timeout=60.0):
         self.timeout = timeout
         self._lock = threading.Lock()
         self._process = None
         self._owner = None
+        self._memo = collections.OrderedDict()  # sha256 of (stylesheet, xml): its failures
 
     def check(self, xml, syntax):
         """The fatal EN 16931 failures of this flux (``syntax``: "cii" or "ubl"). Raises ValidatorUnavailable."""
         if isinstance(xml, bytes):
             xml = xml.decode("utf-8")
         request = {"stylesheet": STYLESHEETS[syntax], "xml": xml}
+        key = hashlib.sha256(("%s\0%s" % (request["stylesheet"], xml)).encode("utf-8")).digest()
         with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return list(self._memo[key])
             try:
                 reply = self._ask(request)
             except TimeoutError as error:  # not asked twice: the user's request would wait twice as long
@@ -124,7 +134,17 @@ class En16931Validator:
                     raise ValidatorUnavailable(str(error) or error.__class__.__name__) from None
         if "error" in reply:
             raise ValidatorUnavailable(reply["error"])
-        return parse_svrl(reply["svrl"])
+        failures = parse_svrl(reply["svrl"])
+        with self._lock:
+            self._memo[key] = tuple(failures)
+            while len(self._memo) > self.MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return failures
+
+    def forget(self):
+        """Forget the answers kept (each is asked again)."""
+        with self._lock:
+            self._memo.clear()
 
     def _ask(self, request):
         process = self._running()
