@@ -10,6 +10,7 @@ from unittest.mock import patch
 
 from odoo.tests import Form, tagged
 
+from ..models.ir_actions_report import RenderingCollected, SideBySide
 from .test_send import ChorusSendCommon
 
 LATER = {"an_argument_of_a_later_18_0": "kept"}
@@ -83,12 +84,38 @@ class TestChorusSendHooks(ChorusSendCommon):
             (cii, "_export_invoice", (b"<x/>", set()), lambda: cii._export_invoice(move, **LATER)),
             (ubl, "_export_invoice", (b"<x/>", set()), lambda: ubl._export_invoice(move, **LATER)),
             (report, "_build_wkhtmltopdf_args", [], lambda: report._build_wkhtmltopdf_args(False, False, **LATER)),
+            # As Odoo's _render_qweb_pdf calls it, all keywords.
+            (report, "_run_wkhtmltopdf", b"%PDF", lambda: report._run_wkhtmltopdf(
+                ["<p>1</p>"], report_ref=False, header=None, footer=None, landscape=False,
+                specific_paperformat_args={}, set_viewport_size=False, **LATER)),
         ]
         for model, name, answer, call in cases:
             with self.subTest(hook=name):
                 calls = self.recorded(model, name, answer)
                 call()
                 self.assertEqual(calls[-1][1].get("an_argument_of_a_later_18_0"), "kept")
+
+    def test_batch_rendering_hands_on_what_it_receives(self):
+        """Several invoices (each rendered alone, side by side with Debian's wkhtmltopdf): every call of Odoo's
+        rendering, and every wkhtmltopdf run made in the rendering threads, gets the later arguments."""
+        Send, report = self.env["account.move.send"], self.env["ir.actions.report"]
+        moves = self.make_invoice(buyer_reference="SERV_TECHNIQUES") | self.make_invoice()
+        rendered = self.recorded(Send, "_prepare_invoice_pdf_report", None)
+        Send._prepare_invoice_pdf_report({move: {"sending_methods": {"email"}} for move in moves}, **LATER)
+        self.assertTrue(rendered)
+        self.assertTrue(all(kwargs.get("an_argument_of_a_later_18_0") == "kept" for _args, kwargs in rendered))
+
+        runs = self.recorded(report, "_run_wkhtmltopdf", b"%PDF-1.4 side by side")
+        side_by_side = SideBySide()
+        collecting = report.with_context(chorus_side_by_side=side_by_side)
+        for body in ("<p>1</p>", "<p>2</p>"):
+            with self.assertRaises(RenderingCollected):
+                collecting._run_wkhtmltopdf([body], report_ref=False, landscape=False, **LATER)
+        report._chorus_run_side_by_side(side_by_side)
+        self.assertEqual([kwargs.get("an_argument_of_a_later_18_0") for _args, kwargs in runs], ["kept", "kept"])
+        self.assertEqual(collecting._run_wkhtmltopdf(["<p>1</p>"], report_ref=False, landscape=False, **LATER),
+                         b"%PDF-1.4 side by side")
+        self.assertEqual(len(runs), 2, "served from its run in the threads, not run again")
 
     def test_send_window_keeps_odoo_alerts(self):
         """The window's alerts are Odoo's own compute, told the routing values being typed: Odoo's alerts stay."""
