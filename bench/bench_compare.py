@@ -89,14 +89,7 @@ class Clock:
         return wrapper
 
     def runs(self, category, function):
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.add(category, time.perf_counter() - start)
-        return wrapper
+        return common.timing(function, functools.partial(self.add, category))
 
 
 CLOCK = Clock()

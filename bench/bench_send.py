@@ -10,7 +10,6 @@ wkhtmltopdf's rendering, which Odoo does for any sending, is not counted.
 
 import base64
 import collections
-import functools
 import os
 import sys
 import time
@@ -22,14 +21,9 @@ TIMES = collections.defaultdict(float)
 
 
 def timed(category, function):
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            TIMES[category] += time.perf_counter() - start
-    return wrapper
+    def record(elapsed):
+        TIMES[category] += elapsed
+    return common.timing(function, record)
 
 
 def instrument(env):

@@ -3,6 +3,7 @@
 Run them through ``bash bench/run.sh`` (it prepares the database and the Python path).
 """
 
+import functools
 import json
 import os
 import resource
@@ -18,6 +19,18 @@ BUYER = ("TECH_1_SVLP@cpro.fr", "Sandbox-Buyer-2026!")
 SUPPLIER = ("TECH_1_ANP@cpro.fr", "Sandbox-Supplier-2026!")
 COMMUNE_SIRET = "21340012000019"
 SUPPLIER_SIRET = "45217896500011"
+
+
+def timing(function, record):
+    """``function``, which gives ``record`` the seconds each of its calls took (exceptions included)."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            record(time.perf_counter() - start)
+    return wrapper
 
 
 def free_port():
